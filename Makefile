@@ -1,0 +1,39 @@
+# Two commands do all set-up on a fresh machine: `make test` and `make demo`.
+# The venv step is idempotent: it reruns only when pyproject.toml or requirements.lock change.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tog-installed
+OUT ?= demo-out
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: install test demo bench bench-quick lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -r requirements.lock
+	$(PIP) install --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
+
+demo: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/tog demo --out $(OUT)
+
+bench: install
+	$(BIN)/python benchmarks/planner.py
+
+bench-quick: install
+	$(BIN)/python benchmarks/planner.py --quick
+
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock.new
+	@{ head -2 requirements.lock; cat requirements.lock.new; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock && rm requirements.lock.new
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
