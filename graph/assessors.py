@@ -1,0 +1,122 @@
+"""Assessors score how well each candidate tool fits a subtask; the ToG strategies rank by these scores.
+
+ControlLLM asks its LLM once per candidate tool (hundreds of calls per subtask). Here an assessor
+scores *all* candidates of a subtask in one call, and the search looks scores up from then on; an LLM
+assessor fits the same slot with one batched prompt (:class:`BatchScorer`).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from graph.embedding import Embedder, shared_embedder
+from graph.spec import ToolSpec
+
+
+class Assessor(ABC):
+    """Scores in [0, 1]; higher means the tool is more relevant to the subtask text."""
+
+    name: str = "assessor"
+
+    @abstractmethod
+    def score(self, task: str, candidates: Sequence[ToolSpec]) -> dict[str, float]:
+        """Score every candidate for ``task`` at once, keyed by tool name."""
+
+
+class UniformAssessor(Assessor):
+    """Every tool scores 1: strategies then differ only by how many branches they keep."""
+
+    name = "uniform"
+
+    def score(self, task: str, candidates: Sequence[ToolSpec]) -> dict[str, float]:
+        return {spec.name: 1.0 for spec in candidates}
+
+
+def tool_text(spec: ToolSpec) -> str:
+    """The text embedded for a tool: its name in words, description and typed signature."""
+    inputs = ", ".join(f"{i.name} ({i.type.value})" for i in spec.inputs) or "nothing"
+    outputs = ", ".join(o.type.value for o in spec.outputs)
+    name = spec.name.replace("_", " ").replace("-", " ")
+    return f"{name}: {spec.description}. Takes {inputs}; gives {outputs}."
+
+
+class EmbeddingAssessor(Assessor):
+    """Cosine similarity of subtask text and tool text with a real sentence-embedding model.
+
+    Tool embeddings are computed once per distinct tool text and cached; a subtask costs one encode.
+
+    >>> from graph.spec import ToolSpec, InputSpec, OutputSpec
+    >>> ocr = ToolSpec(name="ocr", description="read the text in an image",
+    ...     inputs=[InputSpec(name="image", type="image")], outputs=[OutputSpec(name="text", type="text")])
+    >>> EmbeddingAssessor().score("read the sign", [ocr])  # doctest: +SKIP
+    {'ocr': 0.43...}
+    """
+
+    name = "embedding"
+
+    def __init__(self, embedder: Embedder | None = None) -> None:
+        self._embedder = embedder
+        self._cache: dict[str, np.ndarray] = {}
+        self._task_cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = shared_embedder()
+        return self._embedder
+
+    def _vectors(self, texts: Sequence[str], cache: dict[str, np.ndarray]) -> np.ndarray:
+        with self._lock:
+            missing = sorted({t for t in texts if t not in cache})
+        if missing:
+            encoded = self.embedder.encode(missing)
+            with self._lock:
+                cache.update(zip(missing, encoded))
+        with self._lock:
+            return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+    def warm(self, candidates: Sequence[ToolSpec]) -> None:
+        """Embed tool texts ahead of time (e.g. when a server starts)."""
+        self._vectors([tool_text(s) for s in candidates], self._cache)
+
+    def score(self, task: str, candidates: Sequence[ToolSpec]) -> dict[str, float]:
+        if not candidates:
+            return {}
+        tools = self._vectors([tool_text(s) for s in candidates], self._cache)
+        query = self._vectors([task], self._task_cache)[0]
+        sims = np.clip(tools @ query, 0.0, 1.0)
+        return {spec.name: round(float(s), 6) for spec, s in zip(candidates, sims)}
+
+
+class BatchScorer(Protocol):
+    """What an LLM assessor needs from a model: one prompt in, one score per candidate out."""
+
+    def score_candidates(self, task: str, candidates: Sequence[ToolSpec]) -> Sequence[float]: ...
+
+
+class LLMAssessor(Assessor):
+    """Scores all candidates with one batched model call, cached per (task, candidate set).
+
+    The scorer is supplied by the agent layer (it owns the LLM); this class only enforces the contract:
+    one call per subtask, one score in [0, 1] per candidate.
+    """
+
+    name = "llm"
+
+    def __init__(self, scorer: BatchScorer) -> None:
+        self._scorer = scorer
+        self._cache: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+
+    def score(self, task: str, candidates: Sequence[ToolSpec]) -> dict[str, float]:
+        key = (task, tuple(s.name for s in candidates))
+        if key not in self._cache:
+            scores = list(self._scorer.score_candidates(task, candidates))
+            if len(scores) != len(candidates):
+                raise ValueError(f"LLM scorer returned {len(scores)} scores for {len(candidates)} tools")
+            self._cache[key] = {s.name: min(1.0, max(0.0, float(v))) for s, v in zip(candidates, scores)}
+        return self._cache[key]

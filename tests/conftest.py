@@ -1,0 +1,41 @@
+"""Session-wide test settings: offline, single-threaded, shared heavy fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_thread_torch() -> None:
+    """2 threads on a loaded 2-core machine make timings vary tenfold; tests use one."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real MiniLM model, loaded once per test session."""
+    from graph.embedding import shared_embedder
+
+    return shared_embedder()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"third-party catalogues not found at {SHARED_DATA}")
+    return SHARED_DATA
