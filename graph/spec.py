@@ -112,6 +112,8 @@ class ToolSpec(BaseModel):
     def _domains(cls, value: Any) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            raise ValueError(f"domains must be a string or a list of strings, got {type(value).__name__}")
         cleaned = tuple(sorted({str(d).strip().lower() for d in value if str(d).strip()}))
         return cleaned or ("general",)
 

@@ -63,14 +63,12 @@ class ResourceType(StrEnum):
     BOOLEAN = "boolean"
 
 
-#: Types whose values are files (kept in the artifact store and passed by id), as opposed to JSON values.
-FILE_TYPES: frozenset[ResourceType] = frozenset(
+#: File types whose files are raster images (a PIL image in Python); other file types are plain files.
+IMAGE_TYPES: frozenset[ResourceType] = frozenset(
     {
         ResourceType.IMAGE,
         ResourceType.MASK,
         ResourceType.SEGMENTATION,
-        ResourceType.AUDIO,
-        ResourceType.VIDEO,
         ResourceType.EDGE,
         ResourceType.LINE,
         ResourceType.HED,
@@ -78,20 +76,25 @@ FILE_TYPES: frozenset[ResourceType] = frozenset(
         ResourceType.POSE,
         ResourceType.DEPTH,
         ResourceType.NORMAL,
+        ResourceType.HEATMAP,
+        ResourceType.SPECTROGRAM,
+    }
+)
+
+#: Types whose values are files (kept in the artifact store and passed by id), as opposed to JSON values.
+FILE_TYPES: frozenset[ResourceType] = IMAGE_TYPES | frozenset(
+    {
+        ResourceType.AUDIO,
+        ResourceType.VIDEO,
         ResourceType.HTML,
         ResourceType.DOCUMENT,
         ResourceType.SUBTITLES,
-        ResourceType.HEATMAP,
-        ResourceType.SPECTROGRAM,
         ResourceType.FLOW,
         ResourceType.MESH,
         ResourceType.POINTCLOUD,
         ResourceType.MIDI,
     }
 )
-
-#: File types whose files are raster images (a PIL image in Python); the rest of FILE_TYPES are media files.
-IMAGE_TYPES: frozenset[ResourceType] = FILE_TYPES - {ResourceType.AUDIO, ResourceType.VIDEO, ResourceType.HTML}
 
 
 # --- value schemas of the JSON-valued types ---------------------------------------------------------
