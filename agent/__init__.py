@@ -1,0 +1,1 @@
+"""The agent layer: configuration, CLI, and (later) decomposition, execution and serving."""

@@ -1,0 +1,200 @@
+"""The ``tog`` command line. Heavy modules load inside commands so ``tog --help`` stays instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from graph.errors import ToGError
+
+app = typer.Typer(
+    help="ToG: plan and run multimodal tool chains locally (Thoughts-on-Graph over a typed tool graph).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+CatalogueOpt = Annotated[
+    Optional[Path],
+    typer.Option("--catalogue", "-c", help="Plan over a JSON tool catalogue (ControlLLM, TaskBench or ToG shape)."),
+]
+
+
+def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """User mistakes end with a one-line message and exit code 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ToGError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _specs(catalogue: Path | None):
+    if catalogue is not None:
+        from graph.catalogue import load_catalogue
+
+        return load_catalogue(catalogue)
+    from tools.registry import default_registry
+
+    return default_registry().available_specs()
+
+
+def _graph(catalogue: Path | None):
+    from graph.toolgraph import ToolGraph
+
+    return ToolGraph(_specs(catalogue))
+
+
+@app.command()
+@_friendly_errors
+def tools(
+    catalogue: CatalogueOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the specs as JSON.")] = False,
+) -> None:
+    """List the tools and their typed inputs and outputs."""
+    specs = sorted(_specs(catalogue), key=lambda s: s.name)
+    if as_json:
+        print(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
+        return
+    from agent.present import tools_table
+
+    console.print(tools_table(specs, title=f"{len(specs)} tools"))
+
+
+@app.command()
+@_friendly_errors
+def types() -> None:
+    """List the resource types tools exchange, with the shape of their values."""
+    from rich.table import Table
+
+    from graph.types import all_type_info
+
+    table = Table(title="Resource types")
+    for column in ("type", "file", "description"):
+        table.add_column(column)
+    for info in all_type_info():
+        table.add_row(info.type.value, "yes" if info.is_file else "", info.description)
+    console.print(table)
+
+
+@app.command()
+@_friendly_errors
+def graph(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Picture to write (.png or .svg).")] = Path("graph.png"),
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="Print mermaid text instead of drawing.")] = False,
+    catalogue: CatalogueOpt = None,
+) -> None:
+    """Draw the tool graph (types and tools) to a PNG/SVG, or print it as mermaid."""
+    tool_graph = _graph(catalogue)
+    if mermaid:
+        print(tool_graph.to_mermaid())
+        return
+    path = tool_graph.render(out)
+    console.print(f"wrote {path} ({len(tool_graph)} tools, {len(tool_graph.types)} types)")
+
+
+@app.command()
+@_friendly_errors
+def plan(
+    inputs: Annotated[
+        list[str],
+        typer.Option("--input", "-i", help="TYPE=VALUE (image=photo.jpg, text='a dog', number=3) or a file path."),
+    ],
+    targets: Annotated[list[str], typer.Option("--target", "-t", help="Resource type to produce (repeatable).")],
+    description: Annotated[str, typer.Option("--description", "-d", help="What the subtask should do.")],
+    domain: Annotated[Optional[list[str]], typer.Option("--domain", help="Domain filter (repeatable).")] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="greedy | beam | adaptive | exhaustive")] = None,
+    max_depth: Annotated[Optional[int], typer.Option(help="Longest tool chain (default 5).")] = None,
+    beam_width: Annotated[Optional[int], typer.Option(help="k for the beam strategy.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Score threshold for the adaptive strategy.")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="How many ranked solutions to keep.")] = None,
+    assessor: Annotated[Optional[str], typer.Option(help="embedding | uniform")] = None,
+    catalogue: CatalogueOpt = None,
+    render: Annotated[Optional[Path], typer.Option(help="Also draw the solutions to this .png/.svg.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the search result as JSON.")] = False,
+) -> None:
+    """Find ranked tool chains that turn the inputs into the targets (ToG search for one subtask)."""
+    from agent.config import ToGSettings
+    from agent.inputs import parse_input
+    from agent.planning import build_planner
+    from graph.plan import ResourceRef, Subtask
+    from graph.search import Strategy
+
+    overrides = {
+        k: v
+        for k, v in dict(
+            strategy=strategy, max_depth=max_depth, beam_width=beam_width, threshold=threshold, top_k=top_k,
+            assessor=assessor,
+        ).items()
+        if v is not None
+    }
+    if "strategy" in overrides and overrides["strategy"] not in set(Strategy):
+        raise _usage(f"unknown strategy {strategy!r}; choose one of {', '.join(Strategy)}")
+    if "assessor" in overrides and overrides["assessor"] not in ("embedding", "uniform"):
+        raise _usage(f"unknown assessor {assessor!r}; choose embedding or uniform")
+    settings = ToGSettings(**overrides)
+    subtask = Subtask(
+        id=0,
+        description=description,
+        task=list(domain or []),
+        args=[parse_input(text) for text in inputs],
+        returns=[ResourceRef(type=t) for t in targets],
+    )
+    planner = build_planner(_graph(catalogue), settings)
+    with err_console.status("searching the tool graph…"):
+        result = planner.search(subtask)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        from agent.present import result_tree
+
+        console.print(result_tree(subtask, result))
+    if render is not None:
+        from graph.render import render_solutions
+
+        path = render_solutions(result.solutions, render, subtask=subtask)
+        err_console.print(f"wrote {path}")
+
+
+@app.command()
+@_friendly_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the sample inputs and pictures.")] = Path(
+        "demo-out"
+    ),
+) -> None:
+    """Plan real subtasks over the built-in tools on generated sample inputs; draw the graph and plans."""
+    from agent.demo import run_demo
+
+    run_demo(out, console)
+
+
+def _usage(message: str) -> ToGError:
+    from agent.inputs import InputSpecError
+
+    return InputSpecError(message)
+
+
+def main() -> None:  # console-script entry point
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,46 @@
+"""One settings model for ToG, read from ``TOG_*`` environment variables (or passed explicitly).
+
+Later stages (vlm backends, engine, REST) add their fields here so a deployment is configured in one
+place. Nothing here downloads weights: a model is used only when the user names one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graph.search import SearchConfig, Strategy
+
+
+class ToGSettings(BaseSettings):
+    """Deployment settings.
+
+    >>> ToGSettings(strategy="beam").search_config().strategy.value
+    'beam'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TOG_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".tog"), description="SQLite database and artifact store live here")
+    assessor: Literal["embedding", "uniform"] = "embedding"
+    strategy: Strategy = Strategy.ADAPTIVE
+    max_depth: int = Field(default=5, ge=1, le=12)
+    beam_width: int = Field(default=3, ge=1)
+    threshold: float = Field(default=0.25, ge=0.0, le=1.0)
+    top_k: int = Field(default=5, ge=1)
+
+    def search_config(self) -> SearchConfig:
+        return SearchConfig(
+            strategy=self.strategy,
+            max_depth=self.max_depth,
+            beam_width=self.beam_width,
+            threshold=self.threshold,
+            top_k=self.top_k,
+        )
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
