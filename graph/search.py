@@ -21,8 +21,8 @@ remaining steps. Every bound is a relaxation, so pruning never removes a solutio
 in ``tests/graph/test_search_pruning.py`` checks this against the unpruned search on random graphs.
 
 **Binding.** A required input binds to an available resource of its type, preferring one nobody has
-consumed yet, then the most recent; an optional input binds only to an unconsumed resource of its type
-and otherwise keeps its default. When several resources fit, the candidates are recorded on the action
+consumed yet, then the most recent; an optional input binds only to an unconsumed *subtask input* of its
+type (options such as an angle come from the user, not from another tool) and otherwise keeps its default. When several resources fit, the candidates are recorded on the action
 (``Action.ambiguous``) for parameter inference to revisit.
 """
 
@@ -342,8 +342,8 @@ class ToGPlanner:
                 ranked = sorted(fresh, key=recency.__getitem__, reverse=True) + sorted(
                     (k for k in pool if k in state.consumed), key=recency.__getitem__, reverse=True
                 )
-            else:
-                ranked = sorted(fresh, key=recency.__getitem__, reverse=True)
+            else:  # options (an angle, a strength) come from the user, never from another tool's output
+                ranked = sorted((k for k in fresh if k.startswith("input:")), key=recency.__getitem__, reverse=True)
             if not ranked:
                 if inp.required:
                     return None
