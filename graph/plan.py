@@ -251,7 +251,8 @@ class Action(_Model):
 class Solution(_Model):
     """A ranked answer of the ToG search for one subtask: actions in execution order.
 
-    ``outputs[i]`` is the resource key that satisfies the subtask's i-th target type.
+    ``outputs[i]`` is the resource key that satisfies the subtask's i-th target type. ``score`` is the
+    weakest link: the lowest assessor score among its tools.
     """
 
     subtask_id: int

@@ -175,7 +175,7 @@ class ToGPlanner:
         )
         if not cfg.prune or self._viable(run, root):
             self._dfs(run, root)
-        ranked = sorted(run.solutions.values(), key=lambda s: (-s.score, s.length, s.signature()))
+        ranked = sorted(run.solutions.values(), key=_rank_key)
         limit = min(cfg.top_k, cfg.beam_width) if cfg.strategy is Strategy.BEAM else cfg.top_k
         result = SearchResult(
             solutions=ranked[:limit],
@@ -410,7 +410,7 @@ class ToGPlanner:
         if signature in run.solutions:
             return
         tool_scores = {a.tool: run.scores.get(a.tool, 0.0) for a in actions}
-        score = sum(tool_scores.values()) / len(tool_scores)
+        score = min(tool_scores.values())
         run.solutions[signature] = Solution(
             subtask_id=run.subtask.id,
             actions=actions,
@@ -457,3 +457,14 @@ class ToGPlanner:
             f"no solution: no chain of at most {cfg.max_depth} tools consumes every input {have_text} and "
             f"produces exactly {sorted(t.value for t in run.targets.elements())} with nothing left unused"
         )
+
+
+def _rank_key(solution: Solution) -> tuple[float, int, float, str]:
+    """Weakest link first, then fewer tools, then mean relevance, then a stable tie-break.
+
+    Ranking by mean relevance alone rewards padding a chain with relevant-sounding but needless tools
+    (caption -> text_to_image -> VQA -> speech beat caption -> speech on ControlLLM's catalogue);
+    the weakest tool's score never rises when a tool is added, so a padded chain cannot win.
+    """
+    mean = sum(solution.tool_scores.values()) / max(len(solution.tool_scores), 1)
+    return (-solution.score, solution.length, -mean, solution.signature())

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_plan_with_python_example_finds_the_expected_chains(monkeypatch):
+    monkeypatch.setenv("TOG_ASSESSOR", "uniform")
+    module = runpy.run_path(str(EXAMPLES / "plan_with_python.py"))
+    chains = module["main"]()
+    assert ["blur_regions"] in chains
+    assert ["Image Captioner", "Speaker"] in chains
+    assert ["Image Captioner", "Translator", "Speaker"] in chains
+
+
+def test_example_plans_over_controlllm_catalogue(monkeypatch, shared_data):
+    monkeypatch.setenv("TOG_ASSESSOR", "uniform")
+    module = runpy.run_path(str(EXAMPLES / "plan_with_python.py"))
+    chains = module["main"](str(shared_data / "controlllm_tools.json"))
+    assert ["image_captioning", "text_to_speech"] in chains
