@@ -1,0 +1,1 @@
+"""Model backends behind one interface (:class:`vlm.backends.base.VLMBackend`)."""
