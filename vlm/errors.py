@@ -51,6 +51,19 @@ class GroundingParseError(VLMError, ValueError):
         self.raw = raw
 
 
+class PromptError(VLMError, ValueError):
+    """A prompt that cannot be built: ``<image>`` placeholders that do not match the images given, or
+    text that smuggles in the image-token strings themselves."""
+
+    code = "invalid_prompt"
+
+
+class UnknownTemplateError(PromptError):
+    """A conversation template name that is not known; the message lists the known ones."""
+
+    code = "unknown_template"
+
+
 class CheckpointError(VLMError):
     """A checkpoint that cannot be loaded: missing files, unknown model type, or a transformers
     version that no longer runs its remote code (the message names the version)."""
