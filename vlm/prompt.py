@@ -155,18 +155,35 @@ def build_prompt(
                     f"the text contains the image token {marker!r}; use {IMAGE_PLACEHOLDER!r} placeholders",
                     token=marker,
                 )
-    written = sum(text.count(IMAGE_PLACEHOLDER) for text in texts)
-    if written == 0 and num_patches_list:
-        question = image_placeholders(len(num_patches_list), kind) + question
-    elif written != len(num_patches_list):
-        raise PromptError(
-            f"the question and history have {written} {IMAGE_PLACEHOLDER} placeholder(s) "
-            f"but {len(num_patches_list)} image(s) were given",
-            placeholders=written,
-            images=len(num_patches_list),
-        )
+    question = place_images(question, turns, len(num_patches_list), kind)
     text = template.render(question, turns, system_message)
     return expand_image_placeholders(text, num_patches_list, num_image_token, tokens)
+
+
+def place_images(
+    question: str, history: Iterable[Any], num_images: int, kind: Literal["images", "video"] = "images"
+) -> str:
+    """``question`` with InternVL's placeholder lines in front when neither it nor ``history`` has any.
+
+    Placeholders the caller wrote (anywhere in the history and the question) are kept, but there must
+    be exactly one per image. Backends that hand prompts to a checkpoint's own ``chat()`` use this to
+    lay images out exactly as :func:`build_prompt` does.
+
+    >>> place_images("Same scene?", [], 2)
+    'Image-1: <image>\\nImage-2: <image>\\nSame scene?'
+    """
+    texts = [question] + [text for pair in (_as_pair(turn) for turn in history) for text in pair]
+    written = sum(text.count(IMAGE_PLACEHOLDER) for text in texts)
+    if written == 0 and num_images:
+        return image_placeholders(num_images, kind) + question
+    if written != num_images:
+        raise PromptError(
+            f"the question and history have {written} {IMAGE_PLACEHOLDER} placeholder(s) "
+            f"but {num_images} image(s) were given",
+            placeholders=written,
+            images=num_images,
+        )
+    return question
 
 
 def _as_pair(turn: Any) -> tuple[str, str]:

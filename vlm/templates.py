@@ -27,7 +27,7 @@ during training); both put no newline after ``<|im_end|>``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from vlm.errors import UnknownTemplateError
 
@@ -81,12 +81,7 @@ class Template:
 
     def clean_answer(self, text: str) -> str:
         """Cut generated text at the first stop string and trim it (what ``chat()`` returns)."""
-        cut = len(text)
-        for stop in self.stop_strings:
-            at = text.find(stop)
-            if at != -1:
-                cut = min(cut, at)
-        return text[:cut].strip()
+        return clean_answer(text, self.stop_strings)
 
     def stop_token_ids(self, tokenizer: object) -> list[int]:
         """Ids of the stop strings that are single tokens of ``tokenizer`` (for ``eos_token_id``)."""
@@ -97,6 +92,67 @@ class Template:
             if isinstance(token_id, int) and token_id != unk and token_id not in ids:
                 ids.append(token_id)
         return ids
+
+
+def clean_answer(text: str, stop_strings: Sequence[str]) -> str:
+    """``text`` up to the first of ``stop_strings``, stripped.
+
+    >>> clean_answer(" A cat.<|im_end|>junk", ("<|im_end|>",))
+    'A cat.'
+    """
+    cut = len(text)
+    for stop in stop_strings:
+        at = text.find(stop) if stop else -1
+        if at != -1:
+            cut = min(cut, at)
+    return text[:cut].strip()
+
+
+class AnswerStream:
+    """The streaming twin of :func:`clean_answer`: feed generated text piece by piece, get back only
+    what is certainly part of the answer.
+
+    Leading whitespace is dropped, trailing whitespace and any tail that may be the start of a stop
+    string are held back until later text decides, and nothing after a stop string is emitted. So
+    the pieces returned by :meth:`feed` and :meth:`finish` concatenate to exactly
+    ``clean_answer(whole_text, stop_strings)``, however the text was split.
+
+    >>> stream = AnswerStream(("<|im_end|>",))
+    >>> [stream.feed(p) for p in (" A", " cat. <|im_", "end|> junk")] + [stream.finish()]
+    ['A', ' cat.', '', '']
+    """
+
+    def __init__(self, stop_strings: Sequence[str]) -> None:
+        self.stop_strings = tuple(stop for stop in stop_strings if stop)
+        self.stopped = False
+        self._pending = ""
+        self._started = False
+
+    def feed(self, piece: str) -> str:
+        """Take the next piece of generated text; return what can be emitted now (maybe ``""``)."""
+        if self.stopped or not piece:
+            return ""
+        self._pending += piece
+        cut = min((at for at in (self._pending.find(s) for s in self.stop_strings) if at != -1), default=-1)
+        if cut != -1:
+            self.stopped = True
+            return self._take(len(self._pending[:cut].rstrip()))
+        hold = max((k for s in self.stop_strings for k in range(1, len(s)) if self._pending.endswith(s[:k])), default=0)
+        return self._take(len(self._pending[: len(self._pending) - hold].rstrip()))
+
+    def finish(self) -> str:
+        """The end of generation: release what was held back, less trailing whitespace."""
+        if self.stopped:
+            return ""
+        self.stopped = True
+        return self._take(len(self._pending.rstrip()))
+
+    def _take(self, end: int) -> str:
+        out, self._pending = self._pending[:end], self._pending[end:]
+        if not self._started:
+            out = out.lstrip()
+            self._started = bool(out)
+        return out
 
 
 def _chatml(name: str, separator: str, system: str | None, stops: tuple[str, ...]) -> Template:
