@@ -12,6 +12,10 @@ from typing import Any, Iterator, Literal, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph.types import BBox
+from vlm.grounding import detection_prompt, parse_grounding
+from vlm.images import ImageLimits, load_image
+
 ImageSource = Union["PILImage", str, Path, bytes]  # noqa: F821 - PIL is imported lazily
 
 
@@ -62,10 +66,14 @@ class ChatRequest(BaseModel):
 class VLMBackend(ABC):
     """``chat`` / ``batch_chat`` / ``stream`` over InternVL, wherever it runs.
 
-    Subclasses implement :meth:`batch_chat` and :meth:`stream`; :meth:`chat` is one-request batch.
+    Subclasses implement :meth:`batch_chat` and :meth:`stream`; :meth:`chat` is one-request batch, and
+    :meth:`ground` / :meth:`detect` ask InternVL's grounding prompts through :meth:`batch_chat` and
+    parse the boxes the same way for every backend.
     """
 
     name: str = "backend"
+    #: What a request may ask of the image pipeline; subclasses set their own.
+    limits: ImageLimits = ImageLimits()
 
     @abstractmethod
     def batch_chat(self, requests: Sequence[ChatRequest]) -> list[str]:
@@ -85,6 +93,30 @@ class VLMBackend(ABC):
         """Answer ``question`` about ``images`` given earlier ``history`` turns."""
         return self.batch_chat([make_request(images, question, history, **options)])[0]
 
+    def ground(self, image: Any, phrase: str, **options: Any) -> list[BBox]:
+        """Pixel boxes of the region(s) ``phrase`` describes in ``image``, labelled with the phrase.
+
+        Raises :class:`vlm.errors.GroundingParseError` (keeping the raw answer) when the model's
+        answer holds no well-formed box.
+        """
+        return self.detect(image, [phrase], **options)
+
+    def detect(self, image: Any, categories: Sequence[str] | None = None, **options: Any) -> list[BBox]:
+        """Boxes of every instance of each category (one question per category, asked as one batch),
+        or of all objects InternVL finds when ``categories`` is ``None``; labels come from the model's
+        ``<ref>`` tags, else the category asked for.
+
+        The image is loaded once, here, so the boxes are scaled to the size the model actually saw.
+        """
+        picture = load_image(image, self.limits)
+        labels: list[str | None] = [None] if categories is None else list(categories)
+        requests = [make_request([picture], detection_prompt(label), **options) for label in labels]
+        answers = self.batch_chat(requests)
+        boxes: list[BBox] = []
+        for label, answer in zip(labels, answers):
+            boxes.extend(parse_grounding(answer, picture.width, picture.height, default_label=label))
+        return boxes
+
     def close(self) -> None:
         """Release the model or connection; the default holds nothing."""
 
@@ -98,5 +130,6 @@ class VLMBackend(ABC):
 def make_request(
     images: Sequence[Any] | None, question: str, history: Sequence[Turn | tuple[str, str]] = (), **options: Any
 ) -> ChatRequest:
+    """A :class:`ChatRequest` from ``chat()``-style arguments (history as pairs or :class:`Turn`)."""
     turns = [t if isinstance(t, Turn) else Turn(question=t[0], answer=t[1]) for t in history]
     return ChatRequest(question=question, images=list(images or []), history=turns, **options)
