@@ -322,6 +322,9 @@ class SyntheticAssessor(Assessor):
     def __init__(self, profiles: dict[str, tuple[frozenset[R], frozenset[R]]], seed: int = 0) -> None:
         self.profiles = profiles
         self.seed = str(seed)
+        # Per (task, tool) score, like EmbeddingAssessor's cached embeddings: the stand-in's hashing
+        # must not cost more per search than the model's cached dot products would.
+        self._cache: dict[tuple[str, str], float] = {}
 
     @classmethod
     def for_subtasks(cls, subtasks: Sequence[Subtask], seed: int = 0) -> SyntheticAssessor:
@@ -333,9 +336,12 @@ class SyntheticAssessor(Assessor):
         given, targets = self.profiles.get(task, (frozenset(), frozenset()))
         scores = {}
         for spec in candidates:
-            u, v = _unit(self.seed, task, spec.name)
-            relevance = 0.5 * bool(spec.output_types & targets) + 0.25 * bool(spec.input_types & given)
-            scores[spec.name] = round(min(1.0, relevance * (0.7 + 0.3 * u) + 0.3 * v**3), 6)
+            key = (task, spec.name)
+            if key not in self._cache:
+                u, v = _unit(self.seed, task, spec.name)
+                relevance = 0.5 * bool(spec.output_types & targets) + 0.25 * bool(spec.input_types & given)
+                self._cache[key] = round(min(1.0, relevance * (0.7 + 0.3 * u) + 0.3 * v**3), 6)
+            scores[spec.name] = self._cache[key]
         return scores
 
 
@@ -407,30 +413,13 @@ def _measure_once(planner: ToGPlanner, subtask: Subtask, config: SearchConfig, s
         sample.truncated, sample.solved = result.truncated, True
     elif isinstance(error, NoSolutionError):
         sample.solved, sample.found = False, 0
-        sample.expanded, sample.candidates, sample.truncated = _failed_cost(planner, subtask, config, error)
+        sample.expanded, sample.candidates, sample.truncated = _failed_cost(error)
 
 
-def _failed_cost(
-    planner: ToGPlanner, subtask: Subtask, config: SearchConfig, error: NoSolutionError
-) -> tuple[int, int, bool]:
-    """What a search that found nothing cost: from the error if it says, else by re-running the planner's
-    own search steps untimed (a failed search did work too, and unpruned searches fail often)."""
+def _failed_cost(error: NoSolutionError) -> tuple[int, int, bool]:
+    """What a search that found nothing cost (a failed search did work too, and unpruned ones fail often)."""
     details = error.details
-    if {"expanded", "candidates", "truncated"} <= details.keys():
-        return int(details["expanded"]), int(details["candidates"]), bool(details["truncated"])
-    from graph.plan import input_key
-    from graph.search import _State
-
-    run = planner._prepare(subtask, config)  # noqa: SLF001 - counters of a failed search are not public
-    root = _State(
-        actions=(),
-        resources=tuple((input_key(i), ref.type) for i, ref in enumerate(subtask.inputs)),
-        consumed=frozenset(),
-        used_tools=frozenset(),
-    )
-    if not config.prune or planner._viable(run, root):  # noqa: SLF001
-        planner._dfs(run, root)  # noqa: SLF001
-    return run.expanded, run.candidates, run.truncated
+    return int(details["expanded"]), int(details["candidates"]), bool(details["truncated"])
 
 
 def measure(catalogue: Catalogue, repeat: int) -> CatalogueFigures:

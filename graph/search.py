@@ -28,12 +28,13 @@ type (options such as an angle come from the user, not from another tool) and ot
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,6 +66,9 @@ class SearchConfig(BaseModel):
     threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     top_k: int = Field(default=5, ge=1)
     prune: bool = True
+    """Reachability pruning (never changes the solutions; off only to measure what it saves)."""
+    bound: bool = True
+    """Weakest-link branch and bound for greedy/beam/adaptive (never changes the returned solutions)."""
     max_expansions: int = Field(default=200_000, ge=1)
     """Stop after creating this many search states; the result is then marked ``truncated``."""
 
@@ -77,7 +81,7 @@ class SearchResult(BaseModel):
     expanded: int
     """Search states created (each is one tool applied to a state)."""
     candidates: int
-    """Tool applications considered (applicable tools before strategy selection)."""
+    """Tool applications considered: tools bound to a state before the strategy had what it keeps."""
     found: int
     """Distinct valid solutions found before ranking and truncation to ``top_k``."""
     truncated: bool
@@ -85,28 +89,93 @@ class SearchResult(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class _Step:
+    """One tool applied during the search. Only recorded solutions become pydantic :class:`Action` s:
+    the search creates thousands of steps per subtask and throws most of them away."""
+
+    tool: str
+    args: tuple[tuple[str, str], ...]
+    outputs: tuple[tuple[str, ResourceType], ...]
+    ambiguous: tuple[tuple[str, tuple[str, ...]], ...]
+    defaulted: tuple[str, ...]
+    score: float
+    name: str
+    """Canonical name: the tool and its arguments resolved to the producing tools (no action ids), so
+    two search orders that build the same DAG give the same names."""
+
+    def action(self, position: int) -> Action:
+        return Action(
+            id=f"a{position + 1}",
+            tool=self.tool,
+            args=dict(self.args),
+            outputs=dict(self.outputs),
+            ambiguous={k: list(v) for k, v in self.ambiguous},
+            defaulted=list(self.defaulted),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class _State:
-    actions: tuple[Action, ...]
+    steps: tuple[_Step, ...]
     resources: tuple[tuple[str, ResourceType], ...]  # in order of appearance: inputs, then outputs
     consumed: frozenset[str]
     used_tools: frozenset[str]
+    names: frozenset[str]  # canonical names of the steps: identifies the DAG (no tool twice on a path)
+    weakest: float  # lowest assessor score among the steps (INF at the root)
+
+
+def _root(subtask: Subtask) -> _State:
+    return _State(
+        steps=(),
+        resources=tuple((input_key(i), ref.type) for i, ref in enumerate(subtask.inputs)),
+        consumed=frozenset(),
+        used_tools=frozenset(),
+        names=frozenset(),
+        weakest=INF,
+    )
 
 
 @dataclass(slots=True)
 class _Index:
-    """Per domain filter: the tools, who accepts what, and reachability tables."""
+    """Per domain filter: the tools, who accepts what, and reachability tables (built once, reused)."""
 
     graph: ToolGraph
     specs: list[ToolSpec]
+    names: list[str]
     by_input_type: dict[ResourceType, list[int]]
     no_input: list[int]
     required: list[Counter[ResourceType]]
+    single: list[ResourceType | None]  # the type of a tool's only required input (taken once), if so
+    input_types: list[frozenset[ResourceType]]
     steps: dict[ResourceType, dict[ResourceType, int]] = field(default_factory=dict)
+    bounds: dict[tuple[ResourceType, ...], tuple[list[float], list[float], dict[ResourceType, float]]] = field(
+        default_factory=dict
+    )
 
     def steps_to(self, target: ResourceType) -> dict[ResourceType, int]:
         if target not in self.steps:
             self.steps[target] = self.graph.steps_to(target)
         return self.steps[target]
+
+    def bounds_for(
+        self, targets: Iterable[ResourceType]
+    ) -> tuple[list[float], list[float], dict[ResourceType, float]]:
+        """Per tool, the fewest steps from its outputs to a target (0 = produces one) and the most steps
+        one of its non-target outputs needs to reach one; per type, the fewest steps to any target."""
+        key = tuple(sorted(set(targets)))
+        if key not in self.bounds:
+            type_bound: dict[ResourceType, float] = {}
+            for target in key:
+                for rtype, n in self.steps_to(target).items():
+                    type_bound[rtype] = min(type_bound.get(rtype, INF), n)
+            tool_bound: list[float] = []
+            tool_worst: list[float] = []
+            for spec in self.specs:
+                others = [type_bound.get(o.type, INF) for o in spec.outputs if o.type not in key]
+                tool_bound.append(0 if len(others) < len(spec.outputs) else min(others))
+                tool_worst.append(max(others, default=0))
+            self.bounds[key] = (tool_bound, tool_worst, type_bound)
+        return self.bounds[key]
 
 
 @dataclass(slots=True)
@@ -116,14 +185,22 @@ class _Run:
     subtask: Subtask
     config: SearchConfig
     index: _Index
-    scores: dict[str, float]
+    scores: list[float]  # per tool index
+    order: list[int]  # tool indices, best score first, then by name
+    fits: dict[int, tuple[list[int], set[int]]]  # per steps left after a tool: tools whose outputs can all be used
+    accepting: dict[ResourceType, list[int]]  # per type: the tools taking it (any input), in ``order``
+    best_producer: dict[ResourceType, float]  # per type: the highest score of a tool producing it
+    best_consumer: dict[ResourceType, float]  # per type: the highest score of a tool taking it
     targets: Counter[ResourceType]
     input_keys: frozenset[str]
     tool_bound: list[float]  # per tool: fewest steps from its outputs to a target (0 = produces one)
+    tool_worst: list[float]  # per tool: most steps one of its non-target outputs needs to reach a target
     type_bound: dict[ResourceType, float]  # per type: fewest steps to any target
     target_steps: dict[ResourceType, dict[ResourceType, int]]
+    limit: int  # how many solutions the caller gets back
     solutions: dict[str, Solution] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
+    best: list[tuple[float, int]] = field(default_factory=list)  # (-score, length) of the `limit` best
+    seen: set[frozenset[str]] = field(default_factory=set)
     expanded: int = 0
     candidates: int = 0
     truncated: bool = False
@@ -167,18 +244,15 @@ class ToGPlanner:
             cfg = SearchConfig.model_validate({**cfg.model_dump(), **overrides})
         started = time.perf_counter()
         run = self._prepare(subtask, cfg)
-        root = _State(
-            actions=(),
-            resources=tuple((input_key(i), ref.type) for i, ref in enumerate(subtask.inputs)),
-            consumed=frozenset(),
-            used_tools=frozenset(),
-        )
-        if not cfg.prune or self._viable(run, root):
-            self._dfs(run, root)
+        root = _root(subtask)
+        if not cfg.prune or self._viable(run, root.resources, root.consumed, cfg.max_depth):
+            if cfg.strategy is Strategy.EXHAUSTIVE:
+                self._dfs(run, root)
+            else:
+                self._best_first(run, root)
         ranked = sorted(run.solutions.values(), key=_rank_key)
-        limit = min(cfg.top_k, cfg.beam_width) if cfg.strategy is Strategy.BEAM else cfg.top_k
         result = SearchResult(
-            solutions=ranked[:limit],
+            solutions=ranked[: run.limit],
             strategy=cfg.strategy,
             expanded=run.expanded,
             candidates=run.candidates,
@@ -187,7 +261,13 @@ class ToGPlanner:
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
         if not result.solutions:
-            raise NoSolutionError(self._explain_failure(subtask, cfg, run), subtask=subtask.id)
+            raise NoSolutionError(
+                self._explain_failure(subtask, cfg, run),
+                subtask=subtask.id,
+                expanded=run.expanded,
+                candidates=run.candidates,
+                truncated=run.truncated,
+            )
         return result
 
     def search_types(
@@ -225,162 +305,214 @@ class ToGPlanner:
                     no_input.append(i)
                 for rtype in req:
                     by_type.setdefault(rtype, []).append(i)
-            self._indexes[key] = _Index(graph, specs, by_type, no_input, required)
+            self._indexes[key] = _Index(
+                graph=graph,
+                specs=specs,
+                names=[spec.name for spec in specs],
+                by_input_type=by_type,
+                no_input=no_input,
+                required=required,
+                single=[next(iter(req)) if sum(req.values()) == 1 else None for req in required],
+                input_types=[spec.input_types for spec in specs],
+            )
         return self._indexes[key]
 
     def _prepare(self, subtask: Subtask, cfg: SearchConfig) -> _Run:
         index = self._index(subtask.domains)
-        scores = self.assessor.score(subtask.description, index.specs) if index.specs else {}
+        by_name = self.assessor.score(subtask.description, index.specs) if index.specs else {}
+        scores = [by_name.get(spec.name, 0.0) for spec in index.specs]
+        order = sorted(range(len(index.specs)), key=lambda i: (-scores[i], index.specs[i].name))
+        best_producer: dict[ResourceType, float] = {}
+        best_consumer: dict[ResourceType, float] = {}
+        for tool_i in reversed(order):  # ascending score: the last write per type is the highest
+            for rtype in index.specs[tool_i].output_types:
+                best_producer[rtype] = scores[tool_i]
+            for rtype in index.input_types[tool_i]:
+                best_consumer[rtype] = scores[tool_i]
         targets = Counter(subtask.target_types)
         target_steps = {t: index.steps_to(t) for t in targets}
-        type_bound: dict[ResourceType, float] = {}
-        for steps in target_steps.values():
-            for rtype, n in steps.items():
-                type_bound[rtype] = min(type_bound.get(rtype, INF), n)
-        tool_bound = []
-        for spec in index.specs:
-            best = INF
-            for out in spec.outputs:
-                if out.type in targets:
-                    best = 0
-                    break
-                best = min(best, type_bound.get(out.type, INF))
-            tool_bound.append(best)
+        tool_bound, tool_worst, type_bound = index.bounds_for(targets)
         return _Run(
             subtask=subtask,
             config=cfg,
             index=index,
             scores=scores,
+            order=order,
+            fits={},
+            accepting={},
+            best_producer=best_producer,
+            best_consumer=best_consumer,
             targets=targets,
             input_keys=frozenset(input_key(i) for i in range(len(subtask.inputs))),
             tool_bound=tool_bound,
+            tool_worst=tool_worst,
             type_bound=type_bound,
             target_steps=target_steps,
+            limit=min(cfg.top_k, cfg.beam_width) if cfg.strategy is Strategy.BEAM else cfg.top_k,
         )
 
     # --- search ---------------------------------------------------------------------------------
 
     def _dfs(self, run: _Run, state: _State) -> None:
-        cfg = run.config
-        remaining = cfg.max_depth - len(state.actions)
-        if remaining <= 0 or run.truncated:
+        """Depth-first, for exhaustive search: it visits every chain, so the order only has to be cheap."""
+        remaining = run.config.max_depth - len(state.steps)
+        if remaining <= 0:
             return
-        children: list[tuple[float, str, _State]] = []
-        for tool_i in self._applicable(run, state):
-            spec = run.index.specs[tool_i]
-            if cfg.prune and run.tool_bound[tool_i] > remaining - 1:
-                continue
-            child = self._apply(state, spec)
+        for child in self._children(run, state, remaining):
+            if run.expanded >= run.config.max_expansions:
+                run.truncated = True
+                return
+            if self._accept(run, child):
+                self._dfs(run, child)
+                if run.truncated:
+                    return
+
+    def _best_first(self, run: _Run, root: _State) -> None:
+        """Best first by score potential, then length, for greedy, beam and adaptive search.
+
+        A state's *potential* (:func:`_potential`) bounds the score of every solution below it, so
+        states leave the queue in the order solutions are ranked: the best solutions are found first
+        and the weakest-link bound tightens early; once ``limit`` solutions are in hand, the first entry
+        that cannot beat them ends the search (every entry after it has no higher potential). Children
+        are made one at a time: after each, the parent goes back in the queue with the next child's
+        bound (tools come in score order), so a state with many applicable tools does not make them all
+        before its best child is explored. The states that can be reached are those of depth-first
+        search: each strategy picks the same children.
+        """
+        cfg = run.config
+        queue: list[tuple[float, int, int, _State, Iterator[_State] | None]] = [
+            (-_potential(run, root), 0, 0, root, None)
+        ]
+        pushed = 0
+        while queue:
+            negative, depth, _, state, children = heapq.heappop(queue)
+            if _outranked(run, -negative, depth):
+                return
+            if children is None:
+                if depth >= cfg.max_depth:
+                    continue
+                children = self._children(run, state, cfg.max_depth - depth)
+            child = next(children, None)
             if child is None:
                 continue
-            run.candidates += 1
-            if cfg.prune and not self._viable(run, child):
-                continue
-            children.append((run.scores.get(spec.name, 0.0), spec.name, child))
-        children.sort(key=lambda c: (-c[0], c[1]))
-        for _, _, child in self._select(cfg, children):
             if run.expanded >= cfg.max_expansions:
                 run.truncated = True
                 return
-            key = canonical_signature(list(child.actions), [])
-            if key in run.seen:
-                continue
-            run.seen.add(key)
-            run.expanded += 1
-            outputs = self._solution_outputs(run, child)
-            if outputs is not None:
-                self._record(run, child, outputs)
-                if cfg.strategy is Strategy.GREEDY:
-                    return
-                continue
-            self._dfs(run, child)
-            if cfg.strategy is Strategy.GREEDY and run.solutions:
+            pushed += 1  # the parent's later children come from tools scoring no higher than this one
+            later = min(-negative, child.steps[-1].score)
+            heapq.heappush(queue, (-round(later, 6), depth, pushed, state, children))
+            if self._accept(run, child):
+                potential = _potential(run, child)
+                if not _outranked(run, potential, depth + 1):
+                    pushed += 1
+                    heapq.heappush(queue, (-round(potential, 6), depth + 1, pushed, child, None))
+            elif cfg.strategy is Strategy.GREEDY and run.solutions:
                 return
 
-    @staticmethod
-    def _select(
-        cfg: SearchConfig, children: list[tuple[float, str, _State]]
-    ) -> list[tuple[float, str, _State]]:
-        if not children:
-            return children
-        if cfg.strategy is Strategy.GREEDY:
-            return children[:1]
-        if cfg.strategy is Strategy.BEAM:
-            return children[: cfg.beam_width]
-        if cfg.strategy is Strategy.ADAPTIVE:
-            kept = [c for c in children if c[0] >= cfg.threshold]
-            return kept or children[:1]
-        return children
+    def _accept(self, run: _Run, child: _State) -> bool:
+        """Count a new child; record it if it is a solution. True when it is worth expanding further."""
+        if child.names in run.seen or _outranked(run, child.weakest, len(child.steps)):
+            return False
+        run.seen.add(child.names)
+        run.expanded += 1
+        outputs = self._solution_outputs(run, child)
+        if outputs is not None:
+            self._record(run, child, outputs)
+            return False
+        return True
 
-    def _applicable(self, run: _Run, state: _State) -> list[int]:
+    def _children(self, run: _Run, state: _State, remaining: int) -> Iterator[_State]:
+        """The children the strategy expands, best-scored first, produced lazily.
+
+        Tools are tried in score order and stop being tried as soon as the strategy has what it keeps
+        (the best one, the ``beam_width`` best, those above the threshold), so the cost of a step does
+        not grow with the number of applicable tools the strategy would drop anyway. Children are made
+        while the caller searches their elder siblings, so the weakest-link bound those searches
+        tighten already applies to them. With pruning, cheap per-tool tests run before binding; each is
+        implied by :meth:`_viable` on the child.
+        """
+        cfg = run.config
+        strategy = cfg.strategy
+        wanted = 1 if strategy is Strategy.GREEDY else cfg.beam_width if strategy is Strategy.BEAM else None
+        depth = len(state.steps) + 1
+        left = remaining - 1  # steps left after this one
+        stranded: frozenset[ResourceType] = frozenset()
+        if cfg.prune:
+            # resources that could not be used after one more step unless this very step consumes them
+            stranded = frozenset(
+                rtype
+                for key, rtype in state.resources
+                if key not in state.consumed
+                and (key in run.input_keys or rtype not in run.targets)
+                and run.type_bound.get(rtype, INF) > left
+            )
+        pools = _binding_pools(state)
+        kept = 0
+        for tool_i in self._applicable(run, state, left, stranded):
+            if wanted is not None and kept >= wanted:
+                return
+            score = run.scores[tool_i]
+            if strategy is Strategy.ADAPTIVE and kept and score < cfg.threshold:
+                return
+            weakest = min(state.weakest, score)
+            if _outranked(run, weakest, depth):
+                return  # later tools score no higher, so they are outranked too
+            spec = run.index.specs[tool_i]
+            binding = _bind(spec, pools)
+            if binding is None:
+                continue
+            run.candidates += 1
+            if cfg.prune:
+                resources = (*state.resources, *((f"a{depth}.{o.name}", o.type) for o in spec.outputs))
+                if not self._viable(run, resources, state.consumed | binding.taken, left):
+                    continue
+            kept += 1
+            yield _extend(state, spec, score, binding)
+
+    def _applicable(
+        self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]
+    ) -> Iterator[int]:
+        """Tools not yet on the path whose required inputs the state can feed, best-scored first.
+
+        With pruning, only tools whose outputs can all still be used with ``left`` steps to go, and that
+        take every ``stranded`` type (resources this step must consume), are considered.
+        """
+        pool: Sequence[int] = run.order
+        if run.config.prune:
+            pool, fit = _fitting(run, left)
+            if stranded:
+                narrow = min((_accepting(run, t) for t in stranded), key=len)
+                if len(narrow) < len(pool):
+                    pool = [i for i in narrow if i in fit]
         have = Counter(t for _, t in state.resources)
         index = run.index
-        seen: set[int] = set(index.no_input)
-        for rtype in have:
-            seen.update(index.by_input_type.get(rtype, ()))
-        out = []
-        for tool_i in sorted(seen):
-            if index.specs[tool_i].name in state.used_tools:
+        names, single, required, used = index.names, index.single, index.required, state.used_tools
+        input_types = index.input_types
+        for tool_i in pool:
+            if names[tool_i] in used or (stranded and not stranded <= input_types[tool_i]):
                 continue
-            if all(have[t] >= n for t, n in index.required[tool_i].items()):
-                out.append(tool_i)
-        return out
+            only = single[tool_i]
+            if only is not None:
+                if only in have:
+                    yield tool_i
+            elif all(have[t] >= n for t, n in required[tool_i].items()):
+                yield tool_i
 
-    @staticmethod
-    def _apply(state: _State, spec: ToolSpec) -> _State | None:
-        """Bind the tool's inputs by type and return the new state (``None`` if it cannot bind)."""
-        action_id = f"a{len(state.actions) + 1}"
-        recency = {key: pos for pos, (key, _) in enumerate(state.resources)}
-        args: dict[str, str] = {}
-        ambiguous: dict[str, list[str]] = {}
-        defaulted: list[str] = []
-        taken: set[str] = set()
-        for inp in spec.inputs:
-            pool = [k for k, t in state.resources if t is inp.type and k not in taken]
-            fresh = [k for k in pool if k not in state.consumed]
-            if inp.required:
-                ranked = sorted(fresh, key=recency.__getitem__, reverse=True) + sorted(
-                    (k for k in pool if k in state.consumed), key=recency.__getitem__, reverse=True
-                )
-            else:  # options (an angle, a strength) come from the user, never from another tool's output
-                ranked = sorted((k for k in fresh if k.startswith("input:")), key=recency.__getitem__, reverse=True)
-            if not ranked:
-                if inp.required:
-                    return None
-                defaulted.append(inp.name)
-                continue
-            args[inp.name] = ranked[0]
-            taken.add(ranked[0])
-            if len(ranked) > 1:
-                ambiguous[inp.name] = ranked
-        action = Action(
-            id=action_id,
-            tool=spec.name,
-            args=args,
-            outputs={o.name: o.type for o in spec.outputs},
-            ambiguous=ambiguous,
-            defaulted=defaulted,
-        )
-        return _State(
-            actions=(*state.actions, action),
-            resources=(*state.resources, *((action.output_key(o.name), o.type) for o in spec.outputs)),
-            consumed=state.consumed | frozenset(args.values()),
-            used_tools=state.used_tools | {spec.name},
-        )
-
-    def _viable(self, run: _Run, state: _State) -> bool:
-        """Necessary conditions for the state to still lead to a solution (admissible bounds)."""
-        remaining = run.config.max_depth - len(state.actions)
-        types_here = {t for _, t in state.resources}
-        sinks = Counter(t for k, t in state.resources if k not in state.consumed and k not in run.input_keys)
+    def _viable(
+        self, run: _Run, resources: Sequence[tuple[str, ResourceType]], consumed: frozenset[str], remaining: int
+    ) -> bool:
+        """Necessary conditions for a state to still lead to a solution (admissible bounds): every
+        missing target, unconsumed input and dangling non-target output can reach a target in time."""
+        types_here = {t for _, t in resources}
+        sinks = Counter(t for k, t in resources if k not in consumed and k not in run.input_keys)
         for target, needed in run.targets.items():
             if sinks[target] >= needed:
                 continue
             steps = run.target_steps[target]
             if not any(steps.get(x, INF) <= remaining for x in types_here):
                 return False
-        for key, rtype in state.resources:
-            if key in state.consumed:
+        for key, rtype in resources:
+            if key in consumed:
                 continue
             if key in run.input_keys or rtype not in run.targets:
                 if run.type_bound.get(rtype, INF) > remaining:
@@ -405,19 +537,23 @@ class ToGPlanner:
 
     @staticmethod
     def _record(run: _Run, state: _State, outputs: list[str]) -> None:
-        actions = list(state.actions)
+        actions = [step.action(i) for i, step in enumerate(state.steps)]
         signature = canonical_signature(actions, outputs)
         if signature in run.solutions:
             return
-        tool_scores = {a.tool: run.scores.get(a.tool, 0.0) for a in actions}
-        score = min(tool_scores.values())
-        run.solutions[signature] = Solution(
+        tool_scores = {step.tool: step.score for step in state.steps}
+        solution = Solution(
             subtask_id=run.subtask.id,
             actions=actions,
             outputs=outputs,
-            score=round(score, 6),
+            score=round(min(tool_scores.values()), 6),
             tool_scores=tool_scores,
         )
+        run.solutions[signature] = solution
+        if run.config.strategy is not Strategy.EXHAUSTIVE:
+            run.best.append((-solution.score, solution.length))
+            run.best.sort()
+            del run.best[run.limit :]
 
     # --- diagnostics ----------------------------------------------------------------------------
 
@@ -457,6 +593,129 @@ class ToGPlanner:
             f"no solution: no chain of at most {cfg.max_depth} tools consumes every input {have_text} and "
             f"produces exactly {sorted(t.value for t in run.targets.elements())} with nothing left unused"
         )
+
+
+def _outranked(run: _Run, weakest: float, length: int) -> bool:
+    """Branch and bound on the weakest link: adding tools never raises a chain's lowest score nor
+    shortens it, so once ``limit`` solutions are in hand, a state whose weakest score is already below
+    the worst of them (or equal, and longer) cannot reach the results. Exhaustive search is exempt: it
+    enumerates every chain."""
+    if not run.config.bound or run.config.strategy is Strategy.EXHAUSTIVE or len(run.best) < run.limit:
+        return False
+    worst_score, worst_length = run.best[-1]
+    score = -round(weakest, 6)
+    return score > worst_score or (score == worst_score and length > worst_length)
+
+
+def _potential(run: _Run, state: _State) -> float:
+    """An upper bound on the score of any solution that extends ``state`` (admissible, so the bound
+    stays exact): its weakest tool so far, and for every missing target the best-scored tool that
+    produces that type, and for every resource still to be used the best-scored tool that takes it."""
+    bound = state.weakest
+    sinks = Counter(t for k, t in state.resources if k not in state.consumed and k not in run.input_keys)
+    for target, needed in run.targets.items():
+        if sinks[target] < needed:
+            bound = min(bound, run.best_producer.get(target, 0.0))
+    for key, rtype in state.resources:
+        if key not in state.consumed and (key in run.input_keys or rtype not in run.targets):
+            bound = min(bound, run.best_consumer.get(rtype, 0.0))
+    return bound
+
+
+def _fitting(run: _Run, left: int) -> tuple[list[int], set[int]]:
+    """Tools (in score order, and as a set) whose every output can still be used with ``left`` steps
+    to go after them: one reaches a target in time and none would be left dangling."""
+    if left not in run.fits:
+        fit = [i for i in run.order if run.tool_bound[i] <= left and run.tool_worst[i] <= left]
+        run.fits[left] = (fit, set(fit))
+    return run.fits[left]
+
+
+def _accepting(run: _Run, rtype: ResourceType) -> list[int]:
+    """Tools taking ``rtype`` as any input, in score order."""
+    if rtype not in run.accepting:
+        run.accepting[rtype] = [i for i in run.order if rtype in run.index.input_types[i]]
+    return run.accepting[rtype]
+
+
+def _binding_pools(state: _State) -> dict[ResourceType, tuple[list[str], list[str]]]:
+    """Per type, the keys a required input may bind to (unconsumed first, each most recent first) and
+    those an optional input may bind to (unconsumed subtask inputs only)."""
+    pools: dict[ResourceType, tuple[list[str], list[str]]] = {}
+    for key, rtype in reversed(state.resources):
+        required, optional = pools.setdefault(rtype, ([], []))
+        if key not in state.consumed:
+            required.append(key)
+            if key.startswith("input:"):
+                optional.append(key)
+    for key, rtype in reversed(state.resources):
+        if key in state.consumed:
+            pools[rtype][0].append(key)
+    return pools
+
+
+@dataclass(frozen=True, slots=True)
+class _Binding:
+    args: tuple[tuple[str, str], ...]  # sorted by argument name
+    ambiguous: tuple[tuple[str, tuple[str, ...]], ...]
+    defaulted: tuple[str, ...]
+    taken: frozenset[str]
+
+
+def _bind(spec: ToolSpec, pools: dict[ResourceType, tuple[list[str], list[str]]]) -> _Binding | None:
+    """Bind the tool's inputs by type (``None`` if a required one cannot be bound).
+
+    A required input prefers a resource nobody consumed yet, then the most recent; an option (an angle,
+    a strength) binds only to an unconsumed subtask input, never to another tool's output.
+    """
+    args: list[tuple[str, str]] = []
+    ambiguous: list[tuple[str, tuple[str, ...]]] = []
+    defaulted: list[str] = []
+    taken: set[str] = set()
+    for inp in spec.inputs:
+        required, optional = pools.get(inp.type, ((), ()))
+        ranked = [k for k in (required if inp.required else optional) if k not in taken]
+        if not ranked:
+            if inp.required:
+                return None
+            defaulted.append(inp.name)
+            continue
+        args.append((inp.name, ranked[0]))
+        taken.add(ranked[0])
+        if len(ranked) > 1:
+            ambiguous.append((inp.name, tuple(ranked)))
+    return _Binding(tuple(sorted(args)), tuple(ambiguous), tuple(defaulted), frozenset(taken))
+
+
+def _extend(state: _State, spec: ToolSpec, score: float, binding: _Binding) -> _State:
+    """The state after applying ``spec`` with ``binding``."""
+    resolved = ",".join(f"{name}={_resolve(state.steps, key)}" for name, key in binding.args)
+    step = _Step(
+        tool=spec.name,
+        args=binding.args,
+        outputs=tuple((o.name, o.type) for o in spec.outputs),
+        ambiguous=binding.ambiguous,
+        defaulted=binding.defaulted,
+        score=score,
+        name=f"{spec.name}({resolved})",
+    )
+    action_id = f"a{len(state.steps) + 1}"
+    return _State(
+        steps=(*state.steps, step),
+        resources=(*state.resources, *((f"{action_id}.{o.name}", o.type) for o in spec.outputs)),
+        consumed=state.consumed | binding.taken,
+        used_tools=state.used_tools | {spec.name},
+        names=state.names | {step.name},
+        weakest=min(state.weakest, score),
+    )
+
+
+def _resolve(steps: tuple[_Step, ...], key: str) -> str:
+    """A resource key with the action id replaced by the producing step's canonical name."""
+    if key.startswith("input:"):
+        return key
+    action_id, out = key.split(".", 1)
+    return f"{steps[int(action_id[1:]) - 1].name}.{out}"
 
 
 def _rank_key(solution: Solution) -> tuple[float, int, float, str]:

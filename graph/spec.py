@@ -7,6 +7,7 @@ written for other systems, and the tool graph is built from specs alone.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from enum import StrEnum
 from typing import Any
 
@@ -126,17 +127,17 @@ class ToolSpec(BaseModel):
                 raise ValueError(f"tool {self.name!r} has duplicate {kind} names: {', '.join(dupes)}")
         return self
 
-    # --- derived views -------------------------------------------------------------------------
+    # --- derived views (cached: specs are frozen, and the planner reads these in its inner loop) ---
 
-    @property
+    @cached_property
     def required_inputs(self) -> tuple[InputSpec, ...]:
         return tuple(i for i in self.inputs if i.required)
 
-    @property
+    @cached_property
     def input_types(self) -> frozenset[ResourceType]:
         return frozenset(i.type for i in self.inputs)
 
-    @property
+    @cached_property
     def output_types(self) -> frozenset[ResourceType]:
         return frozenset(o.type for o in self.outputs)
 

@@ -42,6 +42,7 @@ class ToolGraph:
             if spec.name in self._specs:
                 raise DuplicateToolError(f"two tools are named {spec.name!r}", tool=spec.name)
             self._specs[spec.name] = spec
+        self._reachable: dict[frozenset[ResourceType], frozenset[ResourceType]] = {}
         self.graph = nx.DiGraph()
         for spec in self._specs.values():
             node = tool_node(spec.name)
@@ -103,7 +104,12 @@ class ToolGraph:
 
     def reachable_types(self, available: Iterable[ResourceType | str]) -> set[ResourceType]:
         """Every type obtainable from ``available`` by applying tools whose required inputs are all present."""
-        have = {resolve_type(t) for t in available}
+        start = frozenset(resolve_type(t) for t in available)
+        if start not in self._reachable:  # the graph is immutable, so the closure of a type set is too
+            self._reachable[start] = frozenset(self._closure(set(start)))
+        return set(self._reachable[start])
+
+    def _closure(self, have: set[ResourceType]) -> set[ResourceType]:
         pending = list(self.specs)
         changed = True
         while changed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from graph.assessors import Assessor
 from graph.errors import NoSolutionError
 from graph.plan import Subtask
 from graph.search import ToGPlanner
@@ -63,3 +64,103 @@ def test_pruned_search_finds_exactly_what_unpruned_search_finds(problem):
     assert pruned == unpruned
     if pruned:
         assert pruned_expanded <= unpruned_expanded
+
+
+class SeededAssessor(Assessor):
+    """Scores drawn by hypothesis, so the bound meets ties, zeros and every ordering of tools."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+
+    def score(self, task: str, candidates) -> dict[str, float]:
+        return {spec.name: self.scores.get(spec.name, 0.0) for spec in candidates}
+
+
+def ranked(planner: ToGPlanner, sub: Subtask, **kw) -> list[tuple[str, float]]:
+    try:
+        result = planner.search(sub, max_expansions=10**6, **kw)
+    except NoSolutionError:
+        return []
+    assert not result.truncated
+    return [(s.signature(), s.score) for s in result.solutions]
+
+
+@st.composite
+def planted_problem(draw):
+    """A problem with several solutions: chains from the input to the target through random types,
+    plus random tools that make detours and dead ends. (``random_problem`` is mostly unsolvable.)"""
+    tools: list[ToolSpec] = []
+
+    def add(inputs: list[str], outputs: list[str]) -> None:
+        i = len(tools)
+        tools.append(
+            ToolSpec(
+                name=f"t{i}",
+                description=f"tool {i}",
+                inputs=[InputSpec(name=f"in{j}", type=t) for j, t in enumerate(inputs)],
+                outputs=[OutputSpec(name=f"out{j}", type=t) for j, t in enumerate(outputs)],
+            )
+        )
+
+    for _ in range(draw(st.integers(min_value=2, max_value=4))):
+        path = ["image", *draw(st.lists(st.sampled_from(TYPES[2:]), max_size=2)), "number"]
+        for a, b in zip(path, path[1:]):
+            add([a], [b])
+    for _ in range(draw(st.integers(min_value=0, max_value=5))):
+        add(draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=2)),
+            draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=2)))
+    sub = Subtask(id=0, description="planted", args=[{"type": "image", "value": "a.png"}],
+                  returns=[{"type": "number"}])
+    scores = draw(st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5, 0.75, 0.9, 1.0]),
+                           min_size=len(tools), max_size=len(tools)))
+    return tools, sub, {f"t{i}": s for i, s in enumerate(scores)}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    planted_problem(),
+    st.sampled_from(["greedy", "beam", "adaptive"]),
+    st.integers(min_value=1, max_value=3),
+    st.integers(min_value=2, max_value=5),
+)
+def test_weakest_link_bound_returns_exactly_the_unbounded_ranking(problem, strategy, top_k, depth):
+    tools, sub, scores = problem
+    planner = ToGPlanner(ToolGraph(tools), assessor=SeededAssessor(scores))
+    options = dict(strategy=strategy, max_depth=depth, top_k=top_k, beam_width=3, threshold=0.25)
+    assert ranked(planner, sub, **options) == ranked(planner, sub, bound=False, **options)
+
+
+def test_bound_saves_work_when_good_solutions_exist():
+    # one direct tool scoring 1.0, and a swarm of low-scored detours the bound never needs to enter
+    tools = [
+        ToolSpec(name="direct", description="d", inputs=[InputSpec(name="i", type="image")],
+                 outputs=[OutputSpec(name="o", type="number")]),
+    ] + [
+        ToolSpec(name=f"detour{i}", description="d", inputs=[InputSpec(name="i", type=a)],
+                 outputs=[OutputSpec(name="o", type=b)])
+        for i, (a, b) in enumerate([("image", "text"), ("text", "mask"), ("mask", "number"), ("image", "mask"),
+                                    ("text", "bboxes"), ("bboxes", "number"), ("mask", "text")])
+    ]
+    scores = {"direct": 1.0, **{f"detour{i}": 0.6 for i in range(7)}}
+    planner = ToGPlanner(ToolGraph(tools), assessor=SeededAssessor(scores))
+    sub = Subtask(id=0, description="count", args=[{"type": "image", "value": "a.png"}], returns=[{"type": "number"}])
+    bounded = planner.search(sub, strategy="adaptive", top_k=1)
+    unbounded = planner.search(sub, strategy="adaptive", top_k=1, bound=False)
+    assert [s.tools for s in bounded.solutions] == [s.tools for s in unbounded.solutions] == [["direct"]]
+    assert bounded.expanded < unbounded.expanded
+
+
+def test_bound_keeps_a_tie_on_the_weakest_link_that_wins_on_the_mean():
+    # p->q is found first (names sort p before x) and ties x->y on weakest score and length; x->y must
+    # still be explored, because its mean (0.7 vs 0.55) ranks it first.
+    def spec(name: str, a: str, b: str) -> ToolSpec:
+        return ToolSpec(name=name, description=name, inputs=[InputSpec(name="i", type=a)],
+                        outputs=[OutputSpec(name="o", type=b)])
+
+    tools = [spec("p", "image", "mask"), spec("q", "mask", "number"), spec("x", "image", "text"),
+             spec("y", "text", "number")]
+    planner = ToGPlanner(ToolGraph(tools), assessor=SeededAssessor({"p": 0.5, "q": 0.6, "x": 0.5, "y": 0.9}))
+    sub = Subtask(id=0, description="count", args=[{"type": "image", "value": "a.png"}], returns=[{"type": "number"}])
+    for strategy in ("beam", "adaptive"):
+        result = planner.search(sub, strategy=strategy, top_k=1, threshold=0.0)
+        assert [s.tools for s in result.solutions] == [["x", "y"]], strategy
