@@ -40,7 +40,7 @@ from vlm.errors import (  # noqa: E402
 )
 from vlm.images import ImageLimits  # noqa: E402
 from vlm.preprocess import preprocess_frames, preprocess_images  # noqa: E402
-from vlm.prompt import ImageTokens, build_prompt  # noqa: E402
+from vlm.prompt import build_prompt  # noqa: E402
 from vlm.worker import ModelWorker  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -446,7 +446,7 @@ class _HFRunner:
                 break
         return clean_answer(self.tokenizer.decode(ids, skip_special_tokens=False), self.stop_strings)
 
-    def stream(self, item: _Prepared, lock: Any) -> Iterator[str]:
+    def stream(self, item: _Prepared, lock: ContextManager[Any]) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=False)
@@ -589,7 +589,7 @@ class _RemoteCodeRunner:
             raise BackendError(f"{self.source}'s remote code returned {answers!r} for {len(items)} question(s)")
         return [clean_answer(answer, self.stop_strings) for answer in answers]
 
-    def stream(self, item: _Prepared, lock: Any) -> Iterator[str]:
+    def stream(self, item: _Prepared, lock: ContextManager[Any]) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -623,7 +623,7 @@ def _attribute(target: Any, name: str, value: Any) -> Iterator[None]:
 
 def _stream_through(
     work: Callable[[], Any],
-    lock: Any,
+    lock: ContextManager[Any],
     streamer: Any,
     cancel: threading.Event,
     stop_strings: Sequence[str],
