@@ -14,6 +14,11 @@ the planner's cost, and the one-off cost of embedding a new subtask text is prin
 synthetic catalogues are scored by :class:`SyntheticAssessor`, a seeded stand-in with a real assessor's
 skew (few tools relevant to a subtask): its figures depend on the seed alone and cost no model time.
 
+Exhaustive search on 1,000 tools cannot finish at depth 5 with or without pruning (there are more valid
+chains than any budget), so the pruning ratio is also measured where it can: a *pruning study* runs
+complete exhaustive searches at depth limits 2 (and 3 in a full run), pruned and unpruned, and checks that
+both found the same number of solutions. ``pruning_ratio_1000`` is that study's exact ratio.
+
 Run ``python -m benchmarks.planner`` (``--quick`` for a run under a minute). The last line of stdout is a
 JSON object with the headline figures (``exhaustive_builtin_ms``, ``beam_1000_ms``, ``adaptive_1000_ms``,
 ``pruning_ratio_1000``) and every per-catalogue median.
@@ -503,6 +508,100 @@ def _pruning_ratio(pruned: Sequence[Sample], unpruned: Sequence[Sample]) -> tupl
 # --- catalogues ----------------------------------------------------------------------------------
 
 
+@dataclass
+class DepthFigures:
+    """Exhaustive search at one depth limit, pruned and not, over the same subtasks."""
+
+    depth: int
+    cap: int
+    subtasks: int
+    expanded: float
+    expanded_unpruned: float
+    ratio: float
+    ratio_kind: str
+    complete: int  # subtasks where both searches finished (exact ratios)
+    same_found: bool  # where both finished, both found the same number of solutions
+    ms: float
+    ms_unpruned: float
+
+
+def pruning_study(catalogue: Catalogue, depths: Sequence[int], caps: Sequence[int], limit: int) -> list[DepthFigures]:
+    """What reachability pruning saves where the searches can finish.
+
+    At the default depth 5 a 1,000-tool catalogue has more valid chains than any budget allows, so
+    pruned and unpruned exhaustive search are both cut short and their ratio says nothing. At lower
+    depth limits the unpruned search can enumerate everything: there the ratio is exact (or a lower
+    bound where only the unpruned search hits the cap), and equal solution counts show nothing was lost.
+    """
+    planner = ToGPlanner(ToolGraph(catalogue.specs), catalogue.assessor)
+    subtasks = catalogue.subtasks[:limit]
+    out = []
+    for depth, cap in zip(depths, caps):
+        print(f"pruning study: {catalogue.name}, exhaustive, depth {depth}...", file=sys.stderr, flush=True)
+        pairs: list[tuple[Sample, Sample]] = []
+        for subtask in subtasks:
+            pair = []
+            for prune in (True, False):
+                config = SearchConfig(strategy=Strategy.EXHAUSTIVE, prune=prune, max_depth=depth,
+                                      max_expansions=cap, top_k=1)  # fmt: skip
+                sample = Sample()
+                _measure_once(planner, subtask, config, sample)
+                pair.append(sample)
+            pairs.append((pair[0], pair[1]))
+        pruned, unpruned = [p for p, _ in pairs], [u for _, u in pairs]
+        ratio, kind = _pruning_ratio(pruned, unpruned)
+        finished = [(p, u) for p, u in pairs if not p.truncated and not u.truncated]
+        out.append(
+            DepthFigures(
+                depth=depth,
+                cap=cap,
+                subtasks=len(pairs),
+                expanded=median(p.expanded for p in pruned),
+                expanded_unpruned=median(u.expanded for u in unpruned),
+                ratio=ratio,
+                ratio_kind=kind,
+                complete=len(finished),
+                same_found=all(p.found == u.found for p, u in finished),
+                ms=median(median(p.ms) for p in pruned),
+                ms_unpruned=median(median(u.ms) for u in unpruned),
+            )
+        )
+    return out
+
+
+def report_study(name: str, study: Sequence[DepthFigures]) -> dict[str, object]:
+    rows = [
+        [
+            str(d.depth),
+            f"{d.cap:,}",
+            str(d.subtasks),
+            fmt(d.expanded, 0),
+            fmt(d.expanded_unpruned, 0),
+            RATIO_MARKS[d.ratio_kind] + fmt(d.ratio, 1),
+            f"{d.complete}/{d.subtasks}",
+            "yes" if d.same_found else "NO",
+            fmt(d.ms),
+            fmt(d.ms_unpruned),
+        ]
+        for d in study
+    ]
+    print()
+    print(f"{name}: exhaustive search where it can finish (lower depth limits), pruned vs unpruned")
+    print_table(
+        f"{name} pruning study",
+        ["max_depth", "cap", "subtasks", "expanded", "expanded unpr.", "ratio", "both finished", "same found",
+         "ms", "ms unpr."],
+        rows,
+    )  # fmt: skip
+    key = _key(name)
+    figures: dict[str, object] = {}
+    for d in study:
+        figures[f"pruning_ratio_{key}_exhaustive_d{d.depth}"] = round(d.ratio, 2)
+        figures[f"pruning_ratio_{key}_exhaustive_d{d.depth}_kind"] = d.ratio_kind
+        figures[f"pruning_same_found_{key}_d{d.depth}"] = d.same_found
+    return figures
+
+
 def builtin_specs() -> tuple[list[ToolSpec] | None, str]:
     try:
         from tools.registry import default_registry
@@ -589,7 +688,12 @@ def build_catalogues(args: argparse.Namespace) -> tuple[list[Catalogue], list[st
 # --- report --------------------------------------------------------------------------------------
 
 
-def report(results: Sequence[CatalogueFigures], notes: Sequence[str], args: argparse.Namespace) -> dict[str, object]:
+def report(
+    results: Sequence[CatalogueFigures],
+    notes: Sequence[str],
+    args: argparse.Namespace,
+    studies: dict[str, list[DepthFigures]] | None = None,
+) -> dict[str, object]:
     print(f"machine: {machine()}")
     print(f"seed {args.seed}, repeat {args.repeat}, max_depth 5, times are medians over subtasks of the median "
           "over repeats; expansions are medians over subtasks")  # fmt: skip
@@ -649,11 +753,14 @@ def report(results: Sequence[CatalogueFigures], notes: Sequence[str], args: argp
         figures[f"{key}_types"] = cat.types
         figures[f"{key}_subtasks"] = cat.subtasks
         figures[f"{key}_max_expansions"] = cat.max_expansions
-    synthetic = next((c for c in results if c.name == f"synthetic-{args.tools}"), None)
-    if synthetic is not None and args.tools == 1000:
-        key = _key(synthetic.name)
-        figures["pruning_ratio_1000"] = figures[f"pruning_ratio_{key}_exhaustive"]
-        figures["pruning_ratio_1000_kind"] = figures[f"pruning_ratio_{key}_exhaustive_kind"]
+    for name, study in (studies or {}).items():
+        figures.update(report_study(name, study))
+        if name == "synthetic-1000" and study:
+            # the headline: the deepest limit at which both searches finished on every subtask
+            exact = [d for d in study if d.ratio_kind == "exact"] or study[:1]
+            figures["pruning_ratio_1000"] = round(exact[-1].ratio, 2)
+            figures["pruning_ratio_1000_kind"] = exact[-1].ratio_kind
+            figures["pruning_ratio_1000_depth"] = exact[-1].depth
     for name in ("exhaustive_builtin_ms", "beam_1000_ms", "adaptive_1000_ms", "pruning_ratio_1000"):
         figures.setdefault(name, None)
     figures["targets"] = _targets(figures)
@@ -717,6 +824,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.subtasks = args.subtasks or (6 if args.quick else 20)
     args.cap = args.cap or (300 if args.quick else 2000)
+    # complete exhaustive searches for the pruning ratio (see pruning_study); depth 3 only in full runs
+    args.study_depths, args.study_caps = ((2,), (1_000_000,)) if args.quick else ((2, 3), (1_000_000, 100_000))
     if args.repeat < 1 or args.subtasks < 1 or args.cap < 1:
         parser.error("--repeat, --subtasks and --cap must be positive")
     try:
@@ -730,7 +839,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     args = parse_args(argv)
     catalogues, notes = build_catalogues(args)
     results = [measure(c, args.repeat) for c in catalogues]
-    figures = report(results, notes, args)
+    studies = {
+        c.name: pruning_study(c, args.study_depths, args.study_caps, args.subtasks if args.quick else 8)
+        for c in catalogues
+        if c.name == f"synthetic-{args.tools}"
+    }
+    figures = report(results, notes, args, studies)
     emit_json(figures)
     return figures
 

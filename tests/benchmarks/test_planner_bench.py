@@ -113,3 +113,7 @@ def test_a_minimal_run_ends_with_the_json_summary(bench: ModuleType, capsys: pyt
         assert figures[f"{strategy}_150_ms"] > 0
         assert figures[f"{strategy}_150_expanded"] <= 40 and figures[f"{strategy}_150_expanded_unpruned"] <= 40
     assert any("synthetic-150" in line for line in lines[:-1])  # the human table comes first
+    # the complete-search pruning study: exact where both searches finish, and pruning lost nothing
+    assert figures["pruning_ratio_150_exhaustive_d2_kind"] in {"exact", "lower bound", "capped"}
+    assert figures["pruning_ratio_150_exhaustive_d2"] >= 1.0
+    assert figures["pruning_same_found_150_d2"] is True
