@@ -8,9 +8,26 @@ STAMP := $(VENV)/.tog-installed
 OUT ?= demo-out
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install test demo bench bench-quick lock clean
+# Debian packages the tools use: espeak-ng (text-to-speech) and a CJK font (rendering Chinese for OCR tests).
+# Installed when missing and apt-get can run (root); elsewhere the tools that need them report "unavailable".
+SYSTEM_PACKAGES := espeak-ng fonts-wqy-microhei
+SYS_STAMP := $(VENV)/.tog-system
 
-$(STAMP): pyproject.toml requirements.lock
+.PHONY: install system test demo bench bench-quick lock clean
+
+$(SYS_STAMP):
+	@mkdir -p $(VENV)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: not installed: $$missing (needs root and apt-get); tools that need them stay unavailable"; fi; \
+	fi
+	@touch $(SYS_STAMP)
+
+system: $(SYS_STAMP)
+
+$(STAMP): pyproject.toml requirements.lock | $(SYS_STAMP)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -r requirements.lock
