@@ -64,14 +64,29 @@ def tools(
     catalogue: CatalogueOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the specs as JSON.")] = False,
 ) -> None:
-    """List the tools and their typed inputs and outputs."""
-    specs = sorted(_specs(catalogue), key=lambda s: s.name)
-    if as_json:
-        print(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
-        return
+    """List the tools, their typed inputs and outputs, and whether each can run (and if not, why).
+
+    ``--json`` prints the specs of the tools that can run: a catalogue ``tog plan -c`` reads back.
+    """
     from agent.present import tools_table
 
-    console.print(tools_table(specs, title=f"{len(specs)} tools"))
+    if catalogue is not None:
+        specs = sorted(_specs(catalogue), key=lambda s: s.name)
+        if as_json:
+            print(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
+            return
+        console.print(tools_table(specs, title=f"{len(specs)} tools"))
+        return
+    from tools.registry import default_registry
+
+    registry = default_registry()
+    unavailable = registry.unavailable()
+    if as_json:
+        specs = [s for s in registry.specs() if s.name not in unavailable]
+        print(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
+        return
+    title = f"{len(registry)} tools, {len(registry) - len(unavailable)} available"
+    console.print(tools_table(registry.specs(), title=title, unavailable=unavailable))
 
 
 @app.command()

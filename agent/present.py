@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from rich.markup import escape
 from rich.table import Table
@@ -13,15 +13,26 @@ from graph.search import SearchResult
 from graph.spec import ToolSpec
 
 
-def tools_table(specs: Iterable[ToolSpec], title: str = "Tools") -> Table:
+def tools_table(
+    specs: Iterable[ToolSpec], title: str = "Tools", unavailable: Mapping[str, str] | None = None
+) -> Table:
+    """The tools and their typed signatures; with ``unavailable`` (name -> reason), a status column
+    saying which tools the planner leaves out and why."""
     table = Table(title=title, show_lines=False)
     table.add_column("tool", no_wrap=True)
+    if unavailable is not None:
+        table.add_column("status", overflow="fold")
     for column in ("inputs", "outputs", "domains", "device", "description"):
         table.add_column(column, overflow="fold")
     for spec in specs:
         inputs = ", ".join(f"{i.name}:{i.type.value}{'' if i.required else '?'}" for i in spec.inputs)
         outputs = ", ".join(f"{o.name}:{o.type.value}" for o in spec.outputs)
-        table.add_row(spec.name, inputs, outputs, ", ".join(spec.domains), spec.device.value, spec.description)
+        status = []
+        if unavailable is not None:
+            reason = unavailable.get(spec.name)
+            status = ["[green]available[/]" if reason is None else f"[red]unavailable[/]: {escape(reason)}"]
+        row = [spec.name, *status, inputs, outputs, ", ".join(spec.domains), spec.device.value, spec.description]
+        table.add_row(*row)
     return table
 
 

@@ -3,10 +3,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.samples import make_sample_photo
+from tools.annotations import Image, Text
+from tools.base import Tool
+from tools.registry import ToolRegistry, builtin_tools
 
 runner = CliRunner()
 
@@ -37,6 +41,29 @@ def test_tools_table_and_json():
     names = {s["name"] for s in specs}
     assert {"blur_regions", "crop_image", "count_boxes"} <= names
     assert all(s["outputs"] for s in specs)
+
+
+def test_tools_table_says_which_tools_cannot_run_and_why(monkeypatch):
+
+    class NeedsWeights(Tool):
+        name = "needs_weights"
+
+        def forward(self, image: Image) -> Text:
+            """Describe an image with a model nobody configured."""
+            return ""
+
+        def available(self):
+            return False, "no model configured (set TOG_VLM_MODEL)"
+
+    registry = ToolRegistry([*builtin_tools(), NeedsWeights()])
+    monkeypatch.setattr("tools.registry.default_registry", lambda: registry)
+    monkeypatch.setattr("agent.cli.console", Console(width=400))
+    result = invoke("tools")
+    line = next(l for l in result.output.splitlines() if "needs_weights" in l)
+    assert "unavailable" in line and "no model configured" in line
+    assert "available" in next(l for l in result.output.splitlines() if "crop_image" in l)
+    listed = {s["name"] for s in json.loads(invoke("tools", "--json").output)}
+    assert "needs_weights" not in listed and "crop_image" in listed  # --json is a plannable catalogue
 
 
 def test_types_lists_every_resource_type():
