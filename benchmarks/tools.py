@@ -1,0 +1,211 @@
+"""Tool benchmark: per-tool latency on a 1024×768 photo on CPU, cold (first call, model setup included)
+against warm (median of later calls), side by side in one run.
+
+Every tool of :func:`tools.registry.default_registry` that can run here is called with sample inputs
+made from its spec: scikit-image's astronaut photo resized to 1024×768 for images, a mask and boxes
+drawn on it, short texts chosen by argument name, a spoken sentence (espeak-ng) for audio, a
+generated clip for video. Optional arguments keep their defaults. A tool whose inputs cannot be made
+here, or that rejects them, is listed as skipped with the reason; an unavailable tool is listed with
+its reason. ``--tiny-vlm`` also runs the InternVL-backed tools on the tiny random test model (their
+timings then measure the pipeline around a toy model, not a real one).
+
+Cold is the first call in this process, so it includes the tool's lazy ``setup()`` (loading the OCR
+engine, the face cascade, whisper) but not Python imports made by earlier tools. Run
+``python -m benchmarks.tools [--quick] [--repeat N] [--only NAME …]``; the last line of stdout is a
+JSON object ``{"tools_ms": {tool: warm median ms}, "cold_ms": {tool: ms}, …}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import emit_json, fmt, machine, median, print_table, single_thread_torch, timed
+from graph.spec import InputSpec, ToolSpec
+from graph.types import BBox, Label, Point, ResourceType, Segment
+
+WIDTH, HEIGHT = 1024, 768
+SENTENCE = "The astronaut stands in front of the flag and smiles at the camera."
+
+
+class SampleInputs:
+    """Sample values per resource type, made once and shared by every tool."""
+
+    def __init__(self, workdir: Path) -> None:
+        from PIL import Image, ImageDraw
+        from skimage import data
+
+        self.workdir = workdir
+        self.image = Image.fromarray(data.astronaut()).resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS)
+        self.mask = Image.new("L", (WIDTH, HEIGHT), 0)
+        ImageDraw.Draw(self.mask).ellipse((300, 100, 700, 600), fill=255)
+        self.boxes = [
+            BBox(x1=330, y1=60, x2=560, y2=330, label="face", score=0.92),
+            BBox(x1=150, y1=300, x2=900, y2=768, label="person", score=0.81),
+            BBox(x1=0, y1=0, x2=300, y2=260, label="flag", score=0.55),
+        ]
+        self._audio: Path | None = None
+        self._video: Path | None = None
+
+    def text_for(self, name: str) -> str:
+        lowered = name.lower()
+        if any(word in lowered for word in ("label", "categor", "phrase", "object", "class")):
+            return "face"
+        if "question" in lowered or "query" in lowered or "prompt" in lowered:
+            return "What is the person in the picture wearing?"
+        if "lang" in lowered:
+            return "French"
+        return SENTENCE
+
+    def audio(self) -> Path:
+        if self._audio is None:
+            espeak = shutil.which("espeak-ng")
+            if espeak is None:
+                raise LookupError("no audio sample: espeak-ng is not installed")
+            path = self.workdir / "speech.wav"
+            subprocess.run([espeak, "-w", str(path), SENTENCE], check=True, capture_output=True, timeout=60)
+            self._audio = path
+        return self._audio
+
+    def video(self) -> Path:
+        if self._video is None:
+            import av
+            import numpy as np
+
+            path = self.workdir / "clip.mp4"
+            frames = np.asarray(self.image.resize((320, 240)))
+            with av.open(str(path), "w") as container:
+                stream = container.add_stream("mpeg4", rate=8)
+                stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+                for shift in range(16):
+                    frame = av.VideoFrame.from_ndarray(np.roll(frames, shift * 8, axis=1).copy(), format="rgb24")
+                    container.mux(stream.encode(frame))
+                container.mux(stream.encode())
+            self._video = path
+        return self._video
+
+    def value(self, inp: InputSpec) -> Any:
+        """A sample for one input; LookupError when this type cannot be made here."""
+        makers: dict[ResourceType, Callable[[], Any]] = {
+            ResourceType.IMAGE: lambda: self.image.copy(),
+            ResourceType.MASK: lambda: self.mask.copy(),
+            ResourceType.BBOXES: lambda: list(self.boxes),
+            ResourceType.TEXT: lambda: self.text_for(inp.name),
+            ResourceType.LANGUAGE: lambda: "French",
+            ResourceType.NUMBER: lambda: 2,
+            ResourceType.BOOLEAN: lambda: True,
+            ResourceType.LABELS: lambda: [Label(name="astronaut", score=0.9), Label(name="flag", score=0.4)],
+            ResourceType.TAGS: lambda: ["astronaut", "flag", "space"],
+            ResourceType.POINTS: lambda: [Point(x=450, y=200, label=1)],
+            ResourceType.TRANSCRIPT: lambda: [Segment(start=0.0, end=2.5, text=SENTENCE)],
+            ResourceType.JSON: lambda: {"caption": SENTENCE},
+            ResourceType.TABLE: lambda: [{"name": "astronaut", "count": 1}],
+            ResourceType.AUDIO: self.audio,
+            ResourceType.VIDEO: self.video,
+        }
+        if inp.type not in makers:
+            raise LookupError(f"no sample for resource type {inp.type.value!r} (argument {inp.name!r})")
+        return makers[inp.type]()
+
+    def arguments(self, spec: ToolSpec) -> dict[str, Any]:
+        return {inp.name: self.value(inp) for inp in spec.inputs if inp.required}
+
+
+def configure_tiny_vlm(workdir: Path) -> str:
+    """Point the InternVL tools at the tiny random test model (a toy: its answers are noise)."""
+    from tools.models import configure_vlm
+    from vlm.backends import TransformersBackend
+    from vlm.testing import tiny_internvl
+
+    configure_vlm(TransformersBackend(tiny_internvl(workdir / "tiny-internvl"), device="cpu"))
+    return "InternVL tools run on the tiny random test model (toy timings)"
+
+
+def measure(repeat: int, only: Sequence[str], tiny_vlm: bool) -> tuple[list[list[str]], dict[str, Any], list[str]]:
+    from tools.base import availability
+    from tools.registry import default_registry
+
+    notes: list[str] = []
+    tools_ms: dict[str, float] = {}
+    cold_ms: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory(prefix="tog-bench-tools-") as tmp:
+        workdir = Path(tmp)
+        if tiny_vlm:
+            notes.append(configure_tiny_vlm(workdir))
+        samples = SampleInputs(workdir)
+        for item in default_registry():
+            spec = item.spec
+            if only and spec.name not in only:
+                continue
+            ok, reason = availability(item)
+            if not ok:
+                skipped[spec.name] = f"unavailable: {reason}"
+                continue
+            try:
+                arguments = samples.arguments(spec)
+            except LookupError as exc:
+                skipped[spec.name] = str(exc)
+                continue
+            print(f"timing {spec.name}...", file=sys.stderr, flush=True)
+            cold, _, error = timed(lambda: item(**arguments))
+            if error is not None:
+                skipped[spec.name] = f"rejected the sample inputs: {type(error).__name__}: {error}"
+                continue
+            warm = [timed(lambda: item(**arguments))[0] for _ in range(repeat)]
+            tools_ms[spec.name] = round(median(warm), 3)
+            cold_ms[spec.name] = round(cold, 3)
+            rows.append(
+                [spec.name, spec.device.value, fmt(cold), fmt(median(warm)), fmt(cold / max(median(warm), 1e-9), 1) + "x"]
+            )
+    for name, reason in sorted(skipped.items()):
+        rows.append([name, "", "", "", f"skipped: {reason}"])
+    figures = {
+        "tools_ms": tools_ms,
+        "cold_ms": cold_ms,
+        "skipped": skipped,
+        "repeat": repeat,
+        "image": f"{WIDTH}x{HEIGHT}",
+        "machine": machine(),
+    }
+    return rows, figures, notes
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tools", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 warm calls per tool (< 1 minute)")
+    parser.add_argument("--repeat", type=int, default=None, help="warm calls per tool (default 9, quick 3)")
+    parser.add_argument("--only", nargs="*", default=[], help="time only these tools")
+    parser.add_argument("--tiny-vlm", action="store_true", help="run the InternVL tools on the tiny test model")
+    args = parser.parse_args(argv)
+    args.repeat = args.repeat or (3 if args.quick else 9)
+    if args.repeat < 1:
+        parser.error("--repeat must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    single_thread_torch()
+    rows, figures, notes = measure(args.repeat, args.only, args.tiny_vlm)
+    print(f"machine: {machine()}; image {WIDTH}x{HEIGHT}; warm = median of {args.repeat} calls after the first")
+    for note in notes:
+        print(f"note: {note}")
+    print_table("Tool latency (CPU)", ["tool", "device", "cold ms", "warm ms", "cold / warm"], rows)
+    figures["quick"] = args.quick
+    emit_json(figures)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
