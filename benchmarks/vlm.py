@@ -37,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import emit_json, fmt, machine, median, print_table, single_thread_torch, timed
-from benchmarks.vlm_tiling import CASES, TABLE_COLUMNS, TARGET_SPEEDUP, run_tiling_benchmark, tiling_table_rows
+from benchmarks.vlm_tiling import CASES, print_tiling_table, run_tiling_benchmark
 
 BATCH = 8
 TARGET_BATCH_SPEEDUP = 2.5
@@ -146,12 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown tiling case(s) {unknown}; choose from {sorted(CASES)}")
     figures = run_benchmark(args.quick, args.repeat, args.device, tiles, args.new_tokens)
     print(machine())
-    print_table(
-        f"InternVL tiling, medians of {figures['tiling_repeat']} (ours: {figures['tiling_workers']} threads; "
-        f"target {TARGET_SPEEDUP:g}x; identical output: {figures['tiling_identical']})",
-        TABLE_COLUMNS,
-        tiling_table_rows(figures),
-    )
+    print_tiling_table(figures)
     print_table(
         f"Tiny InternVL, {BATCH} requests of 1 tile, up to {figures['batch8_new_tokens']} new tokens, "
         f"{figures['batch8_device']} {figures['batch8_dtype']}, medians of {figures['batch8_repeat']} "

@@ -149,13 +149,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     figures = run_tiling_benchmark(quick=args.quick, repeat=args.repeat)
     print(machine())
+    print_tiling_table(figures)
+    emit_json(figures)
+
+
+def print_tiling_table(figures: dict[str, Any]) -> None:
+    """The human-readable tiling table (shared with ``benchmarks/vlm.py``)."""
     print_table(
         f"InternVL tiling, medians of {figures['tiling_repeat']} (ours: {figures['tiling_workers']} threads; "
         f"target {TARGET_SPEEDUP:g}x; identical output: {figures['tiling_identical']})",
         TABLE_COLUMNS,
         tiling_table_rows(figures),
     )
-    emit_json(figures)
 
 
 if __name__ == "__main__":
