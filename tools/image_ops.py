@@ -1,5 +1,7 @@
-"""Image operations that run anywhere: crop, resize, rotate, flip, grayscale, draw and redact boxes,
-count and select boxes. Pillow and numpy only, no model.
+"""Image operations that run anywhere: crop, resize, rotate, flip, grayscale, draw and redact boxes.
+Pillow and numpy only, no model. Brightness, contrast, mask overlays and concatenation live in
+:mod:`tools.image_adjust`, size/EXIF inspection in :mod:`tools.image_info`, and the box-list tools
+(``count_boxes``, ``select_boxes``, sorting, top-k) in :mod:`tools.list_ops` (re-exported here).
 
 Boxes are in pixel coordinates of the image they go with. Boxes reaching past the image edge are clamped
 to it; an empty or inverted box, or one wholly outside the image, is a :class:`ToolInputError` naming
@@ -16,7 +18,7 @@ blur) return an unchanged copy for an empty box list, because "no faces found" i
 from __future__ import annotations
 
 import math
-import re
+import typing
 from typing import Literal
 
 from PIL import Image as PILImage
@@ -24,9 +26,10 @@ from PIL import ImageColor, ImageDraw, ImageFilter, ImageFont
 
 from graph.artifacts import DEFAULT_MAX_PIXELS
 from graph.types import BBox
-from tools.annotations import BBoxes, Image, Text
+from tools.annotations import BBoxes, Image
 from tools.base import Tool, tool
 from tools.errors import ToolInputError
+from tools.list_ops import count_boxes, select_boxes  # noqa: F401 - moved there; kept importable from here
 
 #: Longest side an operation may produce; beyond this a request is a mistake, not a wish.
 MAX_SIDE = 20_000
@@ -61,7 +64,7 @@ def pixel_boxes(image: PILImage.Image, boxes: list[BBox]) -> list[PixelBox]:
     return result
 
 
-def _check_size(width: int, height: int, argument: str) -> None:
+def check_size(width: int, height: int, argument: str) -> None:
     if width < 1 or height < 1:
         raise ToolInputError(f"the result would be {width}x{height} pixels; both sides must be at least 1",
                              argument=argument)
@@ -73,7 +76,35 @@ def _check_size(width: int, height: int, argument: str) -> None:
         )
 
 
-def _editable(image: PILImage.Image, *, colour: bool = False) -> PILImage.Image:
+def check_image(image: PILImage.Image, argument: str = "image") -> PILImage.Image:
+    """Refuse an image no operation can use, naming ``argument``: no pixels, over the store's pixel limit,
+    or undecodable (a lazily opened truncated file fails here, not deep inside a filter)."""
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ToolInputError(f"{argument} has no pixels ({width}x{height})", argument=argument)
+    if width * height > DEFAULT_MAX_PIXELS:
+        raise ToolInputError(
+            f"{argument} is {width}x{height} = {width * height:,} pixels; the limit is {DEFAULT_MAX_PIXELS:,}",
+            argument=argument,
+        )
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:  # "image file is truncated", …
+        raise ToolInputError(f"cannot decode {argument}: {exc}", argument=argument) from None
+    return image
+
+
+def parse_color(color: str, argument: str, mode: str = "RGB") -> tuple[int, ...] | int:
+    """A colour name or hex code as a pixel value of ``mode``, or a :class:`ToolInputError` naming ``argument``."""
+    try:
+        return ImageColor.getcolor(color, mode)
+    except ValueError:
+        raise ToolInputError(
+            f"unknown colour {color!r}; use a name like 'red' or a hex code like '#00ff00'", argument=argument
+        ) from None
+
+
+def editable_copy(image: PILImage.Image, *, colour: bool = False) -> PILImage.Image:
     """A copy in a mode every filter works in (L/LA kept unless ``colour``, others to RGB/RGBA)."""
     if image.mode in (("RGB", "RGBA") if colour else ("L", "LA", "RGB", "RGBA")):
         return image.copy()
@@ -98,6 +129,7 @@ def crop_image(image: Image, boxes: BBoxes) -> Image:
     Returns:
         image: the cropped region, exactly the size of the box (clipped to the image).
     """
+    check_image(image)
     if not boxes:
         raise ToolInputError("there is no box to crop to", argument="boxes")
     regions = pixel_boxes(image, boxes)
@@ -122,6 +154,7 @@ def resize_image(
     Returns:
         image: the resized image.
     """
+    check_image(image)
     old_w, old_h = image.size
     if scale is not None:
         if width is not None or height is not None:
@@ -138,7 +171,7 @@ def resize_image(
         new_w = width if width is not None else round(old_w * height / old_h)  # type: ignore[operator]
         new_h = height if height is not None else round(old_h * width / old_w)  # type: ignore[operator]
         argument = "width" if width is not None else "height"
-    _check_size(new_w, new_h, argument)
+    check_size(new_w, new_h, argument)
     return image.resize((new_w, new_h), PILImage.Resampling.LANCZOS)
 
 
@@ -157,6 +190,7 @@ def rotate_image(image: Image, angle: float = 90.0, expand: bool = True) -> Imag
     Returns:
         image: the rotated image.
     """
+    check_image(image)
     turns = angle % 360
     if turns == 0:
         return image.copy()
@@ -164,9 +198,9 @@ def rotate_image(image: Image, angle: float = 90.0, expand: bool = True) -> Imag
         transpose = {90: PILImage.Transpose.ROTATE_90, 180: PILImage.Transpose.ROTATE_180,
                      270: PILImage.Transpose.ROTATE_270}[int(turns)]
         return image.transpose(transpose)
-    source = _editable(image)
+    source = editable_copy(image)
     if expand:
-        _check_size(*_rotated_size(image.size, turns), "angle")
+        check_size(*_rotated_size(image.size, turns), "angle")
     return source.rotate(turns, resample=PILImage.Resampling.BICUBIC, expand=expand)
 
 
@@ -188,6 +222,7 @@ def flip_image(image: Image, direction: Literal["horizontal", "vertical"] = "hor
     Returns:
         image: the mirrored image.
     """
+    check_image(image)
     flip = PILImage.Transpose.FLIP_LEFT_RIGHT if direction == "horizontal" else PILImage.Transpose.FLIP_TOP_BOTTOM
     return image.transpose(flip)
 
@@ -202,6 +237,7 @@ def grayscale_image(image: Image) -> Image:
     Returns:
         image: the grayscale image (mode "L", or "LA" when it has alpha).
     """
+    check_image(image)
     has_alpha = "A" in image.getbands() or "transparency" in image.info
     return image.convert("LA" if has_alpha else "L")
 
@@ -222,18 +258,14 @@ def draw_boxes(image: Image, boxes: BBoxes, color: str = "red", width: int = 3) 
     Returns:
         image: a copy of the image with the boxes drawn.
     """
-    try:
-        rgb = ImageColor.getrgb(color)[:3]
-    except ValueError:
-        raise ToolInputError(
-            f"unknown colour {color!r}; use a name like 'red' or a hex code", argument="color"
-        ) from None
+    check_image(image)
+    rgb = typing.cast(tuple[int, int, int], parse_color(color, "color"))
     if not 1 <= width <= 100:
         raise ToolInputError(f"width must be between 1 and 100 pixels, got {width}", argument="width")
     if not boxes:
         return image.copy()
     regions = pixel_boxes(image, boxes)
-    canvas = _editable(image, colour=True)
+    canvas = editable_copy(image, colour=True)
     draw = ImageDraw.Draw(canvas)
     font = _font(max(12, min(canvas.size) // 40))
     text_fill = (0, 0, 0) if sum(rgb) > 382 else (255, 255, 255)
@@ -280,12 +312,13 @@ def blur_regions(
     Returns:
         image: a copy of the image with the regions hidden.
     """
+    check_image(image)
     if not 1 <= strength <= 200:
         raise ToolInputError(f"strength must be between 1 and 200 pixels, got {strength}", argument="strength")
     if not boxes:
         return image.copy()
     regions = pixel_boxes(image, boxes)
-    canvas = _editable(image)
+    canvas = editable_copy(image)
     for region in regions:
         patch = canvas.crop(region)
         if method == "blur":
@@ -298,64 +331,7 @@ def blur_regions(
     return canvas
 
 
-# --- box lists ----------------------------------------------------------------------------------------
-
-
-@tool(domains=["general"])
-def count_boxes(boxes: BBoxes) -> int:
-    """Count objects: the number of bounding boxes in a list, e.g. how many people or cars were detected.
-
-    Args:
-        boxes: the boxes to count.
-
-    Returns:
-        count: how many boxes there are.
-    """
-    return len(boxes)
-
-
-@tool(domains=["general"])
-def select_boxes(boxes: BBoxes, label: Text, min_score: float | None = None) -> BBoxes:
-    """Select the bounding boxes whose label matches a category name, e.g. keep only the "dog" boxes.
-
-    A box matches when every word of ``label`` is among the words of the box's label, ignoring case and
-    plural "s" ("dogs" matches "dog", "car" matches "red car"). Boxes without a label never match.
-
-    Args:
-        boxes: the boxes to filter.
-        label: the category to keep.
-        min_score: if given, also drop boxes whose score is below it (or that have no score).
-
-    Returns:
-        boxes: the matching boxes, in their original order.
-    """
-    wanted = _words(label)
-    if not wanted:
-        raise ToolInputError("label has no words to match", argument="label")
-    if min_score is not None and not 0.0 <= min_score <= 1.0:
-        raise ToolInputError(f"min_score must be between 0 and 1, got {min_score}", argument="min_score")
-    return [
-        box for box in boxes
-        if box.label and _all_words_in(wanted, _words(box.label))
-        and (min_score is None or (box.score is not None and box.score >= min_score))
-    ]
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-def _all_words_in(wanted: set[str], words: set[str]) -> bool:
-    return all(any(_same_word(w, have) for have in words) for w in wanted)
-
-
-def _same_word(a: str, b: str) -> bool:
-    """Equal up to an English plural ending: dog/dogs, box/boxes, city/cities."""
-    short, long = sorted((a, b), key=len)
-    return long in (short, short + "s", short + "es") or (short.endswith("y") and long == short[:-1] + "ies")
-
-
 TOOLS: tuple[Tool, ...] = (
     crop_image, resize_image, rotate_image, flip_image, grayscale_image,
-    draw_boxes, blur_regions, count_boxes, select_boxes,
+    draw_boxes, blur_regions,
 )
