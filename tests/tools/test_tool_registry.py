@@ -119,4 +119,4 @@ def test_default_registry_is_fresh_and_holds_the_builtins() -> None:
     graph = first.tool_graph()
     assert graph.can_reach({"image", "bboxes"}, "image")
     assert graph.can_reach({"bboxes"}, "number")
-    assert [s.name for s in graph.tools_producing("number")] == ["count_boxes"]
+    assert "count_boxes" in [s.name for s in graph.tools_producing("number")]
