@@ -45,7 +45,8 @@ def main(catalogue_path: str | None = None) -> list[list[str]]:
               {"type": "bboxes", "value": [{"x1": 10, "y1": 10, "x2": 80, "y2": 90, "label": "face"}]}],
         returns=[{"type": "image"}],
     )
-    result = planner.search(redact, strategy="beam", beam_width=2)
+    # exhaustive: with a uniform assessor (TOG_ASSESSOR=uniform) beam would keep the first tools by name
+    result = planner.search(redact, strategy="exhaustive", top_k=3)
     for rank, solution in enumerate(result.solutions, 1):
         print(f"built-in #{rank} score={solution.score:.3f}: {' -> '.join(solution.tools)}")
         chains.append(solution.tools)
