@@ -114,7 +114,7 @@ def test_plan_over_a_user_catalogue(tmp_path):
         (["-i", "imgae=x.png", "-t", "image", "-d", "x"], "unknown resource type 'imgae'"),
         (["-i", "number=lots", "-t", "image", "-d", "x"], "is not a number"),
         (["-i", "text=hi", "-t", "video", "-d", "x"], "target video unreachable from {text}"),
-        (["-i", "boolean=true", "-i", BOXES, "-t", "number", "-d", "x"], "input boolean (True) cannot be used"),
+        (["-i", "time=noon", "-i", BOXES, "-t", "number", "-d", "x"], "input time ('noon') cannot be used"),
         (["-i", "text=hi", "-t", "image", "-d", "x", "--strategy", "random"], "unknown strategy"),
         (["-i", "text=hi", "-t", "image", "-d", "   "], "needs a description"),
     ],
