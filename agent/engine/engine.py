@@ -22,8 +22,10 @@ from agent.engine.backend import ExecutionBackend
 from agent.engine.config import EngineConfig
 from agent.engine.events import EngineEvent, EventKind
 from agent.engine.graph import ExecutionGraph, compile_graph
+from agent.engine.resources import ResourceLoader
 from agent.engine.result import ExecutionResult
 from agent.engine.scheduler import EventSink, Run
+from graph.artifacts import ArtifactStore
 from graph.plan import Plan, Solution
 from tools.registry import ToolRegistry
 
@@ -47,14 +49,17 @@ class Engine:
         registry: ToolRegistry,
         config: EngineConfig | None = None,
         backend: ExecutionBackend | None = None,
+        store: ArtifactStore | None = None,
     ) -> None:
         self.registry = registry
         self.config = config or EngineConfig()
         self.backend = backend or make_backend(self.config)
+        self.store = store
 
     def compile(self, plan: Plan, solutions: Mapping[int, Sequence[Solution]]) -> ExecutionGraph:
-        """Check the graph; raises :class:`~agent.engine.errors.ExecutionGraphError` listing every problem."""
-        return compile_graph(plan, solutions, self.registry)
+        """Check the graph and load its input files (artifact ids through ``store``); raises
+        :class:`~agent.engine.errors.ExecutionGraphError` listing every problem."""
+        return compile_graph(plan, solutions, self.registry, ResourceLoader(self.store))
 
     def prepare(self, plan: Plan | ExecutionGraph, solutions: Mapping[int, Sequence[Solution]] | None = None,
                 on_event: EventSink | None = None) -> Run:

@@ -24,6 +24,8 @@ from typing import Any, Union
 import networkx as nx
 
 from agent.engine.errors import ExecutionGraphError
+from agent.engine.resources import ResourceLoader
+from graph.errors import ToGError
 from graph.plan import Plan, Solution, Subtask, input_key
 from graph.types import ResourceType
 from tools.registry import ToolRegistry
@@ -102,10 +104,18 @@ class ExecutionGraph:
 
 
 def compile_graph(
-    plan: Plan, solutions: Mapping[int, Sequence[Solution]], registry: ToolRegistry
+    plan: Plan,
+    solutions: Mapping[int, Sequence[Solution]],
+    registry: ToolRegistry,
+    loader: ResourceLoader | None = None,
 ) -> ExecutionGraph:
-    """Check and compile ``solutions`` (ranked, best first, per subtask id) of ``plan`` against ``registry``."""
+    """Check and compile ``solutions`` (ranked, best first, per subtask id) of ``plan`` against ``registry``.
+
+    The request's resources are loaded here with ``loader`` (default: files and images only, no store),
+    so a bad input file is one more listed problem and nothing runs.
+    """
     problems: list[str] = []
+    loaded = _load_inputs(plan, loader or ResourceLoader(), problems)
     graph = ExecutionGraph(plan=plan)
     known = {s.id for s in plan.subtasks}
     for extra in sorted(set(solutions) - known):
@@ -119,7 +129,7 @@ def compile_graph(
         compiled = []
         for rank, sol in enumerate(ranked):
             where = f"subtask {sub.id}, solution {rank}"
-            result = _compile_solution(plan, sub, sol, rank, registry, where, problems)
+            result = _compile_solution(plan, loaded, sub, sol, rank, registry, where, problems)
             if result is not None:
                 compiled.append(result)
         graph.subtasks[sub.id] = CompiledSubtask(
@@ -159,8 +169,22 @@ def upstream_index(plan: Plan, producer: int, rtype: ResourceType) -> int:
     return next(i for i, o in enumerate(outputs) if o.type == rtype)
 
 
+def _load_inputs(plan: Plan, loader: ResourceLoader, problems: list[str]) -> dict[tuple[int, int], Any]:
+    loaded: dict[tuple[int, int], Any] = {}
+    for sub in plan.subtasks:
+        for i, ref in enumerate(sub.inputs):
+            if ref.generated_by is not None:
+                continue
+            try:
+                loaded[(sub.id, i)] = loader.load(ref.value, ref.type)
+            except ToGError as exc:
+                problems.append(f"subtask {sub.id}, input {i} ({ref.type.value}): {exc.message}")
+    return loaded
+
+
 def _compile_solution(
     plan: Plan,
+    loaded: dict[tuple[int, int], Any],
     sub: Subtask, sol: Solution, rank: int, registry: ToolRegistry, where: str, problems: list[str]
 ) -> CompiledSolution | None:
     before = len(problems)
@@ -188,7 +212,7 @@ def _compile_solution(
             if name not in inputs:
                 problems.append(f"{at}: the tool has no argument {name!r} (it takes {', '.join(inputs) or 'none'})")
                 continue
-            source, rtype = _source(plan, sub, key, produced, by_id, at, problems)
+            source, rtype = _source(plan, loaded, sub, key, produced, by_id, at, problems)
             if source is None:
                 continue
             if rtype is not None and rtype != inputs[name].type:
@@ -211,7 +235,7 @@ def _compile_solution(
     if len(sol.outputs) != len(sub.outputs):
         problems.append(f"{where}: gives {len(sol.outputs)} outputs for {len(sub.outputs)} target types")
     for i, (key, target) in enumerate(zip(sol.outputs, sub.outputs)):
-        source, rtype = _source(plan, sub, key, produced, by_id, f"{where}, output {i}", problems)
+        source, rtype = _source(plan, loaded, sub, key, produced, by_id, f"{where}, output {i}", problems)
         if source is None:
             continue
         if rtype is not None and rtype != target.type:
@@ -226,6 +250,7 @@ def _compile_solution(
 
 def _source(
     plan: Plan,
+    loaded: dict[tuple[int, int], Any],
     sub: Subtask, key: str, produced: dict[str, ResourceType], by_id: dict[str, Any], at: str, problems: list[str]
 ) -> tuple[Source | None, ResourceType | None]:
     if key.startswith("input:"):
@@ -242,7 +267,9 @@ def _source(
                 return Upstream(ref.generated_by, upstream_index(plan, ref.generated_by, ref.type)), ref.type
             except (StopIteration, KeyError, ValueError):
                 return None, None  # the mismatch is reported once, by _check_upstream
-        return Literal(ref.value, ref.type), ref.type
+        if (sub.id, index) not in loaded:
+            return None, None  # it failed to load: reported once, by _load_inputs
+        return Literal(loaded[(sub.id, index)], ref.type), ref.type
     action_id, _, name = key.partition(".")
     if action_id not in by_id:
         problems.append(f"{at}: {key!r} refers to no action of this solution")
