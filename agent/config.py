@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.engine.config import EngineConfig
 from graph.search import SearchConfig, Strategy
 
 
@@ -22,7 +23,7 @@ class ToGSettings(BaseSettings):
     'beam'
     """
 
-    model_config = SettingsConfigDict(env_prefix="TOG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TOG_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(default=Path(".tog"), description="SQLite database and artifact store live here")
     assessor: Literal["embedding", "uniform"] = "embedding"
@@ -31,6 +32,7 @@ class ToGSettings(BaseSettings):
     beam_width: int = Field(default=3, ge=1)
     threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     top_k: int = Field(default=5, ge=1)
+    engine: EngineConfig = Field(default_factory=EngineConfig, description="execution: TOG_ENGINE__BACKEND=ray, ...")
 
     def search_config(self) -> SearchConfig:
         return SearchConfig(
