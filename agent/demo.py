@@ -1,7 +1,10 @@
-"""``tog demo``: real ToG planning over the built-in tools on generated sample inputs.
+"""``tog demo``: an agent task on generated sample inputs, offline: plan every subtask with ToG, then run
+the plan with the execution engine (independent subtasks in parallel, one chained on another's result,
+ranked alternatives kept for fallback).
 
-It writes the sample inputs, the tool graph (PNG + mermaid), one picture per planned subtask and a
-``summary.json``; the terminal shows the ranked solutions as trees. Execution arrives with the engine.
+It writes the sample inputs, the tool graph (PNG + mermaid), one picture per planned subtask, the results
+(``results/subtask-<id>.png|json``) and a ``summary.json``; the terminal shows the ranked solutions as
+trees and the run's progress.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from agent.config import ToGSettings
 from agent.planning import build_planner
 from agent.present import result_tree
 from agent.samples import SAMPLE_REGIONS, make_sample_photo
-from graph.plan import ResourceRef, Subtask
+from graph.plan import Plan, ResourceRef, Solution, Subtask
 from graph.render import render_solutions
 
 
@@ -34,6 +37,8 @@ def demo_subtasks(photo: Path) -> list[Subtask]:
                 args=[image, ResourceRef(type="number", value=90)], returns=[{"type": "image"}]),
         Subtask(id=4, description="make the photo black and white",
                 args=[image], returns=[{"type": "image"}]),
+        Subtask(id=5, description="convert the blurred photo to grayscale", dep=[0],
+                args=[ResourceRef(type="image", value="<GENERATED>-0")], returns=[{"type": "image"}]),
     ]
 
 
@@ -56,8 +61,12 @@ def run_demo(out: Path, console: Console) -> dict[str, object]:
     console.print(f"[dim]embedding model ready in {time.perf_counter() - started:.1f} s[/]")
 
     summary: dict[str, object] = {"tools": len(tool_graph), "subtasks": []}
-    for sub in demo_subtasks(photo):
+    plan = Plan(request="blur the faces, count and highlight the regions, rotate the photo, make it black "
+                "and white, and convert the blurred photo to grayscale", subtasks=demo_subtasks(photo))
+    ranked: dict[int, list[Solution]] = {}
+    for sub in plan.subtasks:
         result = planner.search(sub)
+        ranked[sub.id] = result.solutions
         console.print(result_tree(sub, result))
         picture = render_solutions(result.solutions, out / f"plan-{sub.id}.png", subtask=sub)
         summary["subtasks"].append(  # type: ignore[union-attr]
@@ -70,6 +79,29 @@ def run_demo(out: Path, console: Console) -> dict[str, object]:
                 "picture": str(picture),
             }
         )
+    summary["run"] = execute(plan, ranked, out / "results", console)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     console.print(f"[bold green]done[/]: pictures and summary.json in {out}")
     return summary
+
+
+def execute(plan: Plan, ranked: dict[int, list[Solution]], results: Path, console: Console) -> dict[str, object]:
+    """Run the planned solutions with the engine; save each subtask's outputs; return what happened."""
+    from agent.engine import Engine
+    from agent.outputs import save_value
+    from agent.progress import RunProgress
+    from tools.registry import default_registry
+
+    settings = ToGSettings()
+    with Engine(default_registry(), settings.engine) as engine, RunProgress(console, "executing") as progress:
+        run = engine.run(plan, ranked, on_event=progress)
+    saved: dict[str, object] = {}
+    for sid, sub in run.subtasks.items():
+        targets = plan.subtask(sid).outputs
+        files = [str(save_value(v, t.type, results / f"subtask-{sid}" if len(targets) == 1 else
+                                results / f"subtask-{sid}-{i}"))
+                 for i, (v, t) in enumerate(zip(sub.outputs, targets))]
+        saved[str(sid)] = {"status": sub.status.value, "tools": sub.tools, "solution": sub.solution, "files": files,
+                           "error": sub.error}
+    console.print(f"[bold]executed[/] {len(run.actions)} tool calls in {run.wall_s * 1000:.0f} ms: {run.status.value}")
+    return {"status": run.status.value, "wall_ms": round(run.wall_s * 1000, 1), "subtasks": saved}
