@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PIL import Image as PILImage
@@ -28,49 +27,13 @@ from tools.models import (
     vlm_status,
 )
 from tools.vision import CaptionImage
-from vlm.backends.base import ChatRequest, VLMBackend
+from vlm.backends.base import VLMBackend
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vlm"))
 from fake_openai_server import FakeOpenAIServer  # noqa: E402 - a test helper beside the vlm tests
 
-ENV = ("TOG_VLM_MODEL", "TOG_VLM_URL", "TOG_VLM_API_KEY", "TOG_VLM_SERVED_MODEL", "TOG_VLM_MAX_TILES",
-       "TOG_VLM_DEVICE", "TOG_VLM_DTYPE", "TOG_VLM_TRUST_REMOTE_CODE", "TOG_LLM_URL", "TOG_LLM_API_KEY",
-       "TOG_LLM_SERVED_MODEL")
-
-
-class Echo(VLMBackend):
-    name = "echo"
-
-    def __init__(self, tag: str = "echo") -> None:
-        self.tag = tag
-        self.closed = False
-
-    def batch_chat(self, requests: Sequence[ChatRequest]) -> list[str]:
-        return [f"{self.tag}: {r.question}" for r in requests]
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        yield from self.batch_chat([request])
-
-    def close(self) -> None:
-        self.closed = True
-
-
-@pytest.fixture(autouse=True)
-def clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-    configure_vlm(None)
-    configure_llm(None)
-    yield monkeypatch
-    configure_vlm(None)
-    configure_llm(None)
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vlm.testing import tiny_internvl
-
-    return tiny_internvl(tmp_path_factory.mktemp("tiny-internvl"))
+if TYPE_CHECKING:
+    from conftest import Script
 
 
 def test_nothing_configured_means_no_model_and_says_which_variables_to_set() -> None:
@@ -84,10 +47,11 @@ def test_nothing_configured_means_no_model_and_says_which_variables_to_set() -> 
         get_llm()
 
 
-def test_an_explicit_backend_serves_vision_and_text_until_reset(clean: pytest.MonkeyPatch, tiny_dir: Path) -> None:
-    clean.setenv("TOG_VLM_MODEL", str(tiny_dir))
-    backend = Echo()
-    configure_vlm(backend)
+def test_an_explicit_backend_serves_vision_and_text_until_reset(
+    no_models: pytest.MonkeyPatch, tiny_internvl_dir: Path, scripted: Script
+) -> None:
+    no_models.setenv("TOG_VLM_MODEL", str(tiny_internvl_dir))
+    backend = scripted("an answer")
     assert get_vlm() is backend and get_llm() is backend  # explicit beats the environment
     assert vlm_status() == (True, "") == llm_status()
     configure_vlm(None)
@@ -97,21 +61,19 @@ def test_an_explicit_backend_serves_vision_and_text_until_reset(clean: pytest.Mo
         configure_vlm("OpenGVLab/InternVL3-8B-hf")  # type: ignore[arg-type]
 
 
-def test_a_separate_llm_serves_text_while_vision_stays_unconfigured() -> None:
-    llm = Echo("llm")
-    configure_llm(llm)
+def test_a_separate_llm_serves_text_while_vision_stays_unconfigured(scripted: Script) -> None:
+    llm = scripted("llm", role="llm")
     assert get_llm() is llm and llm_status() == (True, "")
     assert vlm_status() == (False, VLM_UNCONFIGURED)
-    vlm = Echo("vlm")
-    configure_vlm(vlm)
+    vlm = scripted("vlm")
     assert get_llm() is llm and get_vlm() is vlm
 
 
 def test_tog_vlm_model_builds_one_lazy_backend_shared_by_every_thread(
-    clean: pytest.MonkeyPatch, tiny_dir: Path
+    no_models: pytest.MonkeyPatch, tiny_internvl_dir: Path
 ) -> None:
-    clean.setenv("TOG_VLM_MODEL", str(tiny_dir))
-    clean.setenv("TOG_VLM_DEVICE", "cpu")
+    no_models.setenv("TOG_VLM_MODEL", str(tiny_internvl_dir))
+    no_models.setenv("TOG_VLM_DEVICE", "cpu")
     assert vlm_status() == (True, "")
     with ThreadPoolExecutor(8) as pool:
         backends = list(pool.map(lambda _: get_vlm(), range(32)))
@@ -123,12 +85,12 @@ def test_tog_vlm_model_builds_one_lazy_backend_shared_by_every_thread(
     caption = CaptionImage()(image=PILImage.new("RGB", (64, 64), "teal"))["caption"]
     assert isinstance(caption, str) and caption and backend.loaded and backend.device.type == "cpu"
 
-    clean.setenv("TOG_VLM_MAX_TILES", "6")  # new settings, new backend; the old one is closed
+    no_models.setenv("TOG_VLM_MAX_TILES", "6")  # new settings, new backend; the old one is closed
     rebuilt = get_vlm()
     assert rebuilt is not backend and rebuilt.limits.max_tiles == 6 and backend.loaded is False
 
 
-def test_concurrent_first_calls_build_the_backend_once(clean: pytest.MonkeyPatch) -> None:
+def test_concurrent_first_calls_build_the_backend_once(no_models: pytest.MonkeyPatch, scripted: Script) -> None:
     builds: list[str] = []
     lock = threading.Lock()
 
@@ -136,30 +98,30 @@ def test_concurrent_first_calls_build_the_backend_once(clean: pytest.MonkeyPatch
         time.sleep(0.05)
         with lock:
             builds.append(model)
-        return Echo(model)
+        return scripted(model, role=None)
 
-    clean.setattr("vlm.backends.load_backend", slow_load)
-    clean.setenv("TOG_VLM_MODEL", "some/checkpoint")
+    no_models.setattr("vlm.backends.load_backend", slow_load)
+    no_models.setenv("TOG_VLM_MODEL", "some/checkpoint")
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(lambda _: get_vlm(), range(16)))
     assert builds == ["some/checkpoint"] and len({id(b) for b in found}) == 1
 
 
 def test_a_checkpoint_that_cannot_load_is_unavailable_with_the_reason_and_not_retried(
-    clean: pytest.MonkeyPatch, tmp_path: Path
+    no_models: pytest.MonkeyPatch, tmp_path: Path, scripted: Script
 ) -> None:
     missing = tmp_path / "no-such-model"
-    clean.setenv("TOG_VLM_MODEL", str(missing))
+    no_models.setenv("TOG_VLM_MODEL", str(missing))
     ok, reason = vlm_status()
     assert not ok and reason.startswith(f"cannot use InternVL model '{missing}'")
     calls: list[str] = []
-    clean.setattr("vlm.backends.load_backend", lambda model, **kw: calls.append(model) or Echo())
+    no_models.setattr("vlm.backends.load_backend", lambda model, **kw: calls.append(model) or scripted("ok", role=None))
     assert vlm_status() == (False, reason) and calls == []  # remembered for the same settings
     assert llm_status() == (False, reason)  # the text fallback says the same
     with pytest.raises(ToolUnavailableError) as info:
         CaptionImage()(image=PILImage.new("RGB", (8, 8)))
     assert info.value.reason == reason
-    clean.setenv("TOG_VLM_MODEL", "other/checkpoint")
+    no_models.setenv("TOG_VLM_MODEL", "other/checkpoint")
     assert vlm_status() == (True, "") and calls == ["other/checkpoint"]
 
 
@@ -169,34 +131,36 @@ def test_a_checkpoint_that_cannot_load_is_unavailable_with_the_reason_and_not_re
      ("TOG_VLM_MAX_TILES", "lots", "TOG_VLM_MAX_TILES must be an integer from 1 to 40, got 'lots'"),
      ("TOG_VLM_TRUST_REMOTE_CODE", "maybe", "TOG_VLM_TRUST_REMOTE_CODE must be 1/true/yes/on or 0/false/no/off")],
 )
-def test_bad_settings_are_reasons_not_crashes(clean: pytest.MonkeyPatch, name: str, value: str, problem: str) -> None:
-    clean.setenv("TOG_VLM_MODEL", "some/checkpoint")
-    clean.setenv(name, value)
+def test_bad_settings_are_reasons_not_crashes(
+    no_models: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    no_models.setenv("TOG_VLM_MODEL", "some/checkpoint")
+    no_models.setenv(name, value)
     ok, reason = vlm_status()
     assert not ok and reason.startswith(problem)
 
 
-def test_tog_vlm_url_names_a_server_without_contacting_it(clean: pytest.MonkeyPatch) -> None:
+def test_tog_vlm_url_names_a_server_without_contacting_it(no_models: pytest.MonkeyPatch) -> None:
     from vlm.backends.openai_compat import OpenAICompatibleBackend
 
-    clean.setenv("TOG_VLM_URL", "http://127.0.0.1:9/v1")
-    clean.setenv("TOG_VLM_MODEL", "ignored/when-a-url-is-set")
-    clean.setenv("TOG_VLM_SERVED_MODEL", "OpenGVLab/InternVL3-8B")
-    clean.setenv("TOG_VLM_API_KEY", "sk-test")
+    no_models.setenv("TOG_VLM_URL", "http://127.0.0.1:9/v1")
+    no_models.setenv("TOG_VLM_MODEL", "ignored/when-a-url-is-set")
+    no_models.setenv("TOG_VLM_SERVED_MODEL", "OpenGVLab/InternVL3-8B")
+    no_models.setenv("TOG_VLM_API_KEY", "sk-test")
     backend = get_vlm()
     assert isinstance(backend, OpenAICompatibleBackend)
     assert backend.model == "OpenGVLab/InternVL3-8B" and backend.base_url.startswith("http://127.0.0.1:9")
     assert backend._client.headers["Authorization"] == "Bearer sk-test"
     assert backend.limits.max_tiles == DEFAULT_MAX_TILES
-    clean.delenv("TOG_VLM_URL")
-    clean.setenv("TOG_VLM_MODEL", "https://internvl.example/v1")  # a URL in TOG_VLM_MODEL is a server too
+    no_models.delenv("TOG_VLM_URL")
+    no_models.setenv("TOG_VLM_MODEL", "https://internvl.example/v1")  # a URL in TOG_VLM_MODEL is a server too
     assert isinstance(get_vlm(), OpenAICompatibleBackend)
 
 
-def test_tog_llm_url_serves_text_from_an_openai_compatible_llm(clean: pytest.MonkeyPatch) -> None:
+def test_tog_llm_url_serves_text_from_an_openai_compatible_llm(no_models: pytest.MonkeyPatch) -> None:
     with FakeOpenAIServer(responder=lambda body: "a short summary", model="qwen2.5-7b-instruct") as server:
-        clean.setenv("TOG_LLM_URL", server.url)
-        clean.setenv("TOG_LLM_API_KEY", "sk-llm")
+        no_models.setenv("TOG_LLM_URL", server.url)
+        no_models.setenv("TOG_LLM_API_KEY", "sk-llm")
         assert llm_status() == (True, "") and vlm_status() == (False, VLM_UNCONFIGURED)
         assert get_llm().chat(None, "Summarise: the cat sat on the mat.") == "a short summary"
         (body,) = server.chat_bodies

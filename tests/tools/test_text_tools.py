@@ -4,88 +4,27 @@ server), their checks on input and answers, and their absence from the graph whe
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tools import text
 from tools.errors import ToolExecutionError, ToolInputError, ToolUnavailableError
-from tools.models import LLM_UNCONFIGURED, ModelOutputError, configure_llm, configure_vlm
+from tools.models import LLM_UNCONFIGURED, ModelOutputError, configure_llm
 from tools.registry import default_registry
-from vlm.backends.base import ChatRequest, VLMBackend
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vlm"))
 from fake_openai_server import FakeOpenAIServer, user_text  # noqa: E402 - a test helper beside the vlm tests
 
+if TYPE_CHECKING:
+    from conftest import RecordingBackend, Script
+
 TOOLS = {t.spec.name: t for t in text.TOOLS}
-ENV = ("TOG_VLM_MODEL", "TOG_VLM_URL", "TOG_LLM_URL", "TOG_LLM_API_KEY", "TOG_LLM_SERVED_MODEL")
 ARTICLE = (
     "The Forth Bridge is a cantilever railway bridge across the Firth of Forth in Scotland. "
     "It was opened on 4 March 1890 and spans 2,467 metres."
 )
-
-
-class Recording(VLMBackend):
-    """The tiny InternVL behind a recorder; answers are cut to 8 tokens (noise either way)."""
-
-    name = "recording"
-
-    def __init__(self, inner: VLMBackend) -> None:
-        self.inner = inner
-        self.limits = inner.limits
-        self.requests: list[ChatRequest] = []
-
-    def batch_chat(self, requests: Sequence[ChatRequest]) -> list[str]:
-        self.requests.extend(requests)
-        capped = [r.model_copy(update={"generation": r.generation.model_copy(update={"max_new_tokens": 8})})
-                  for r in requests]
-        return self.inner.batch_chat(capped)
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        yield from self.batch_chat([request])
-
-
-class Fixed(VLMBackend):
-    name = "fixed"
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-
-    def batch_chat(self, requests: Sequence[ChatRequest]) -> list[str]:
-        return [self.answer for _ in requests]
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        yield self.answer
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLMBackend]:
-    from vlm.backends.transformers_backend import TransformersBackend
-    from vlm.testing import tiny_internvl
-
-    backend = TransformersBackend(tiny_internvl(tmp_path_factory.mktemp("tiny-internvl")), device="cpu")
-    backend.load()
-    yield backend
-    backend.close()
-
-
-@pytest.fixture(autouse=True)
-def no_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-    configure_vlm(None)
-    configure_llm(None)
-    yield monkeypatch
-    configure_vlm(None)
-    configure_llm(None)
-
-
-@pytest.fixture
-def recorded(tiny: VLMBackend) -> Recording:
-    backend = Recording(tiny)
-    configure_vlm(backend)  # no separate LLM: InternVL answers text
-    return backend
 
 
 def test_specs() -> None:
@@ -104,7 +43,7 @@ def test_specs() -> None:
     assert all("natural-language-processing" in t.spec.domains for t in TOOLS.values())
 
 
-def test_the_tiny_internvl_answers_text_tools_without_images(recorded: Recording) -> None:
+def test_the_tiny_internvl_answers_text_tools_without_images(recorded: RecordingBackend) -> None:
     summary = TOOLS["summarize_text"](text=f"  {ARTICLE}\n")["summary"]
     translation = TOOLS["translate_text"](text="The cat sits on the mat.", target_language="French")["translation"]
     answer = TOOLS["answer_text_question"](text=ARTICLE, question="When was the bridge opened?")["answer"]
@@ -119,13 +58,13 @@ def test_the_tiny_internvl_answers_text_tools_without_images(recorded: Recording
     assert TOOLS["summarize_text"](text=ARTICLE)["summary"] == summary  # greedy: same text, same summary
 
 
-def test_translation_defaults_to_english(recorded: Recording) -> None:
+def test_translation_defaults_to_english(recorded: RecordingBackend) -> None:
     TOOLS["translate_text"](text="Le chat est sur le tapis.")
     assert "into English." in recorded.requests[0].question
 
 
-def test_a_configured_llm_server_answers_instead_of_internvl(no_models: pytest.MonkeyPatch) -> None:
-    configure_vlm(Fixed("from InternVL"))
+def test_a_configured_llm_server_answers_instead_of_internvl(no_models: pytest.MonkeyPatch, scripted: Script) -> None:
+    internvl = scripted("from InternVL")
     with FakeOpenAIServer(responder=lambda body: f"  LLM saw {len(user_text(body))} chars  ") as server:
         no_models.setenv("TOG_LLM_URL", server.url)
         result = TOOLS["answer_text_question"](text=ARTICLE, question="How long is it?")
@@ -137,6 +76,7 @@ def test_a_configured_llm_server_answers_instead_of_internvl(no_models: pytest.M
         with pytest.raises(ToolExecutionError, match="context length exceeded") as info:
             TOOLS["summarize_text"](text=ARTICLE)
         assert info.value.retryable is False and info.value.tool == "summarize_text"
+        assert internvl.requests == []
         configure_llm(None)
 
 
@@ -151,21 +91,24 @@ def test_a_configured_llm_server_answers_instead_of_internvl(no_models: pytest.M
      ("answer_text_question", {"text": "", "question": "Why?"}, "text"),
      ("summarize_text", {"text": 42}, "text")],
 )
-def test_bad_text_is_an_input_error_naming_the_argument(name: str, args: dict[str, object], argument: str) -> None:
-    configure_vlm(Fixed("never asked"))
+def test_bad_text_is_an_input_error_naming_the_argument(
+    name: str, args: dict[str, object], argument: str, scripted: Script
+) -> None:
+    backend = scripted("never asked")
     with pytest.raises(ToolInputError) as info:
         TOOLS[name](**args)
     assert info.value.argument == argument and info.value.tool == name
+    assert backend.requests == []
 
 
-def test_an_empty_answer_is_a_typed_error() -> None:
-    configure_llm(Fixed("\n  "))
+def test_an_empty_answer_is_a_typed_error(scripted: Script) -> None:
+    scripted("\n  ", role="llm")
     with pytest.raises(ModelOutputError, match="empty answer") as info:
         TOOLS["summarize_text"](text=ARTICLE)
     assert info.value.raw == "\n  "
 
 
-def test_without_any_model_the_text_tools_are_left_out_with_the_reason() -> None:
+def test_without_any_model_the_text_tools_are_left_out_with_the_reason(scripted: Script) -> None:
     for item in TOOLS.values():
         assert item.available() == (False, LLM_UNCONFIGURED)
     with pytest.raises(ToolUnavailableError) as info:
@@ -174,5 +117,5 @@ def test_without_any_model_the_text_tools_are_left_out_with_the_reason() -> None
     registry = default_registry()
     assert {name: registry.unavailable().get(name) for name in TOOLS} == dict.fromkeys(TOOLS, LLM_UNCONFIGURED)
     assert not set(TOOLS) & {spec.name for spec in registry.tool_graph().specs}
-    configure_llm(Fixed("ok"))
+    scripted("ok", role="llm")
     assert set(TOOLS) <= {spec.name for spec in registry.tool_graph().specs}

@@ -4,9 +4,9 @@ checked), box and count parsing on scripted answers, bad input, and tools left o
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -16,110 +16,18 @@ from skimage import data
 from graph.types import BBox, ResourceType
 from tools import vision
 from tools.errors import ToolExecutionError, ToolInputError, ToolUnavailableError
-from tools.models import VLM_UNCONFIGURED, ModelOutputError, configure_llm, configure_vlm
+from tools.models import VLM_UNCONFIGURED, ModelOutputError
 from tools.registry import ToolRegistry, default_registry
-from vlm.backends.base import ChatRequest, VLMBackend
 from vlm.errors import BackendError, BackendTimeoutError, GroundingParseError
 from vlm.grounding import DETECT_ALL_PROMPT, format_grounding, parse_grounding, referring_prompt
 from vlm.images import ImageLimits
 
+if TYPE_CHECKING:
+    from conftest import RecordingBackend, Script
+
 TOOLS = {t.spec.name: t for t in vision.TOOLS}
-ENV = ("TOG_VLM_MODEL", "TOG_VLM_URL", "TOG_VLM_API_KEY", "TOG_VLM_SERVED_MODEL", "TOG_VLM_MAX_TILES",
-       "TOG_LLM_URL", "TOG_LLM_API_KEY", "TOG_LLM_SERVED_MODEL")
-#: Tokens the tiny model is allowed per answer: its answers are noise, and 8 tokens of noise are as
-#: good as 1024 for checking types (the recorder keeps the budget the tool asked for).
-TINY_TOKENS = 8
-
-
-# --- backends -----------------------------------------------------------------------------------------
-
-
-class Recording(VLMBackend):
-    """The real tiny backend behind a recorder: every request as the tool made it, answered with a
-    short token budget so the tests stay fast."""
-
-    name = "recording"
-
-    def __init__(self, inner: VLMBackend) -> None:
-        self.inner = inner
-        self.limits = inner.limits
-        self.requests: list[ChatRequest] = []
-
-    def batch_chat(self, requests: Sequence[ChatRequest]) -> list[str]:
-        self.requests.extend(requests)
-        return self.inner.batch_chat([short(r) for r in requests])
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        self.requests.append(request)
-        return self.inner.stream(short(request))
-
-
-def short(request: ChatRequest) -> ChatRequest:
-    generation = request.generation.model_copy(update={"max_new_tokens": TINY_TOKENS})
-    return request.model_copy(update={"generation": generation})
-
-
-class Scripted(VLMBackend):
-    """Answers from a function of the question (or one fixed text); records requests, or raises."""
-
-    name = "scripted"
-
-    def __init__(
-        self, answer: str | Callable[[ChatRequest], str] | BaseException, limits: ImageLimits | None = None
-    ) -> None:
-        self.answer = answer
-        self.limits = limits or ImageLimits()
-        self.requests: list[ChatRequest] = []
-
-    def batch_chat(self, requests: Sequence[ChatRequest]) -> list[str]:
-        self.requests.extend(requests)
-        if isinstance(self.answer, BaseException):
-            raise self.answer
-        return [self.answer(r) if callable(self.answer) else self.answer for r in requests]
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        yield from self.batch_chat([request])
-
 
 # --- fixtures -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLMBackend]:
-    """The tiny random InternVL, loaded once for this module, with the document tools' 24-tile ceiling."""
-    from vlm.backends.transformers_backend import TransformersBackend
-    from vlm.testing import tiny_internvl
-
-    backend = TransformersBackend(tiny_internvl(tmp_path_factory.mktemp("tiny-internvl")), device="cpu",
-                                  limits=ImageLimits(max_tiles=24))
-    backend.load()
-    yield backend
-    backend.close()
-
-
-@pytest.fixture(autouse=True)
-def no_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts and ends with no model configured and none named in the environment."""
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-    configure_vlm(None)
-    configure_llm(None)
-    yield
-    configure_vlm(None)
-    configure_llm(None)
-
-
-@pytest.fixture
-def recorded(tiny: VLMBackend) -> Recording:
-    backend = Recording(tiny)
-    configure_vlm(backend)
-    return backend
-
-
-def scripted(answer: Any, **kwargs: Any) -> Scripted:
-    backend = Scripted(answer, **kwargs)
-    configure_vlm(backend)
-    return backend
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +118,8 @@ WORD_TOOLS = [
 
 @pytest.mark.parametrize(("name", "extra", "prompt", "tiles", "tokens"), WORD_TOOLS, ids=[w[0] for w in WORD_TOOLS])
 def test_image_tools_ask_the_tiny_model_their_prompt(
-    recorded: Recording, photo: PILImage.Image, name: str, extra: dict[str, str], prompt: str, tiles: int, tokens: int
+    recorded: RecordingBackend, photo: PILImage.Image, name: str, extra: dict[str, str], prompt: str, tiles: int,
+    tokens: int,
 ) -> None:
     result = TOOLS[name](image=photo, **extra)
     (output,) = result.values()
@@ -224,7 +133,7 @@ def test_image_tools_ask_the_tiny_model_their_prompt(
     assert again == result  # greedy: the same input, the same answer
 
 
-def test_compare_images_sends_both_images_in_order(recorded: Recording, photo: PILImage.Image) -> None:
+def test_compare_images_sends_both_images_in_order(recorded: RecordingBackend, photo: PILImage.Image) -> None:
     other = PILImage.fromarray(data.coffee()).resize((80, 80))
     answer = TOOLS["compare_images"](first_image=photo, second_image=other)["answer"]
     assert isinstance(answer, str) and answer
@@ -235,7 +144,7 @@ def test_compare_images_sends_both_images_in_order(recorded: Recording, photo: P
     assert [im.size for im in default.images] == [(112, 112), (80, 80)]
 
 
-def test_video_tools_sample_eight_frames_of_the_file(recorded: Recording, clip: Path) -> None:
+def test_video_tools_sample_eight_frames_of_the_file(recorded: RecordingBackend, clip: Path) -> None:
     answer = TOOLS["answer_video_question"](video=clip, question="Where does the square move?")["answer"]
     caption = TOOLS["caption_video"](video=str(clip))["caption"]
     assert isinstance(answer, str) and answer and isinstance(caption, str) and caption
@@ -253,7 +162,7 @@ BOX_CALLS = [
 
 @pytest.mark.parametrize(("name", "extra", "labels"), BOX_CALLS, ids=["ground", "detect", "detect-all"])
 def test_box_tools_parse_exactly_what_the_tiny_model_said(
-    tiny: VLMBackend, recorded: Recording, name: str, extra: dict[str, str], labels: list[str | None]
+    recorded: RecordingBackend, name: str, extra: dict[str, str], labels: list[str | None]
 ) -> None:
     """The tiny model's noise either parses into boxes or is a ModelOutputError carrying it; never a crash."""
     image = PILImage.fromarray(data.chelsea()).resize((96, 96))
@@ -264,7 +173,7 @@ def test_box_tools_parse_exactly_what_the_tiny_model_said(
     assert [r.question for r in recorded.requests] == [
         DETECT_ALL_PROMPT if label is None else referring_prompt(label) for label in labels
     ]
-    raws = tiny.batch_chat([short(r) for r in recorded.requests])
+    raws = recorded.replay()
     try:
         expected = {"boxes": [b for raw, label in zip(raws, labels) for b in parse_grounding(raw, 96, 96, label)]}
     except GroundingParseError:
@@ -273,7 +182,7 @@ def test_box_tools_parse_exactly_what_the_tiny_model_said(
         assert outcome == expected
 
 
-def test_count_parses_exactly_what_the_tiny_model_said(tiny: VLMBackend, recorded: Recording) -> None:
+def test_count_parses_exactly_what_the_tiny_model_said(recorded: RecordingBackend) -> None:
     image = PILImage.fromarray(data.chelsea()).resize((96, 96))
     try:
         outcome: Any = TOOLS["count_objects"](image=image, category="cats")
@@ -282,7 +191,7 @@ def test_count_parses_exactly_what_the_tiny_model_said(tiny: VLMBackend, recorde
     (request,) = recorded.requests
     assert request.question == vision.COUNT_PROMPT.format(category="cats")
     assert request.generation.max_new_tokens == 16
-    (raw,) = tiny.batch_chat([short(request)])
+    (raw,) = recorded.replay()
     try:
         expected = {"count": vision.parse_count(raw)}
     except ModelOutputError:
@@ -292,14 +201,14 @@ def test_count_parses_exactly_what_the_tiny_model_said(tiny: VLMBackend, recorde
 
 
 def test_image_placeholders_smuggled_into_a_question_are_input_errors(
-    recorded: Recording, photo: PILImage.Image
+    recorded: RecordingBackend, photo: PILImage.Image
 ) -> None:
     with pytest.raises(ToolInputError) as info:
         TOOLS["answer_image_question"](image=photo, question="Compare <image> with <image>")
     assert info.value.argument == "question"
 
 
-def test_a_file_that_is_not_a_video_names_the_argument(recorded: Recording, tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_video_names_the_argument(recorded: RecordingBackend, tmp_path: Path) -> None:
     fake = tmp_path / "holiday.mp4"
     fake.write_bytes(b"this is not a video at all\n" * 20)
     with pytest.raises(ToolInputError) as info:
@@ -310,7 +219,7 @@ def test_a_file_that_is_not_a_video_names_the_argument(recorded: Recording, tmp_
 # --- parsing scripted answers --------------------------------------------------------------------------
 
 
-def test_grounding_boxes_are_scaled_to_the_original_image_and_clamped() -> None:
+def test_grounding_boxes_are_scaled_to_the_original_image_and_clamped(scripted: Script) -> None:
     backend = scripted(format_grounding([("the red car", [[100, 250, 600, 1100]])]))
     image = PILImage.new("RGB", (640, 480), "white")
     boxes = TOOLS["ground_phrase"](image=image, phrase="  the red   car ")["boxes"]
@@ -320,7 +229,7 @@ def test_grounding_boxes_are_scaled_to_the_original_image_and_clamped() -> None:
     assert request.max_tiles == vision.IMAGE_TILES
 
 
-def test_detection_labels_every_category_and_falls_back_to_the_name_asked() -> None:
+def test_detection_labels_every_category_and_falls_back_to_the_name_asked(scripted: Script) -> None:
     answers = {
         referring_prompt("dog"): format_grounding([("dog", [[0, 0, 500, 500], [-20, 500, 1000, 1000]])]),
         referring_prompt("cat"): "Here it is: " + format_grounding([(None, [[250, 250, 750, 750]])]),
@@ -333,7 +242,7 @@ def test_detection_labels_every_category_and_falls_back_to_the_name_asked() -> N
     assert [r.question for r in backend.requests] == [referring_prompt("dog"), referring_prompt("cat")]
 
 
-def test_detection_without_categories_detects_everything_with_the_models_labels() -> None:
+def test_detection_without_categories_detects_everything_with_the_models_labels(scripted: Script) -> None:
     backend = scripted(format_grounding([("person", [[0, 0, 100, 100]]), ("kite", [[900, 0, 1000, 100]])]))
     boxes = TOOLS["detect_objects"](image=PILImage.new("RGB", (1000, 500)))["boxes"]
     assert [(b.label, b.x1, b.y2) for b in boxes] == [("person", 0.0, 50.0), ("kite", 900.0, 50.0)]
@@ -342,7 +251,7 @@ def test_detection_without_categories_detects_everything_with_the_models_labels(
 
 @pytest.mark.parametrize("answer", ["I can't see a car.", "<ref>car</ref><box>[[1, 2, 3]]</box>",
                                     "<box>[[10, 20, 30, 40]]", "<box>[[1, 2, eval(3), 4]]</box>"])
-def test_malformed_grounding_output_is_a_typed_error_keeping_the_answer(answer: str) -> None:
+def test_malformed_grounding_output_is_a_typed_error_keeping_the_answer(answer: str, scripted: Script) -> None:
     scripted(answer)
     for name, extra in (("ground_phrase", {"phrase": "car"}), ("detect_objects", {"categories": "car"})):
         with pytest.raises(ModelOutputError) as info:
@@ -353,7 +262,7 @@ def test_malformed_grounding_output_is_a_typed_error_keeping_the_answer(answer: 
 
 @pytest.mark.parametrize(("answer", "count"), [("3", 3), ("3.", 3), (" There are 4 dogs. ", 4), ("Twelve", 12),
                                                ("none", 0), ("0", 0), ("1,024", 1024), ("7 cats, 7 in all", 7)])
-def test_counts_are_read_from_the_models_answer(answer: str, count: int) -> None:
+def test_counts_are_read_from_the_models_answer(answer: str, count: int, scripted: Script) -> None:
     backend = scripted(answer)
     result = TOOLS["count_objects"](image=PILImage.new("RGB", (64, 64)), category=" red  cars ")
     assert result == {"count": count} and type(result["count"]) is int
@@ -361,20 +270,20 @@ def test_counts_are_read_from_the_models_answer(answer: str, count: int) -> None
 
 
 @pytest.mark.parametrize("answer", ["many", "2 or 3", "2.5", "-1", "There are no dogs here.", "   "])
-def test_a_count_that_is_not_one_whole_number_is_a_typed_error(answer: str) -> None:
+def test_a_count_that_is_not_one_whole_number_is_a_typed_error(answer: str, scripted: Script) -> None:
     scripted(answer)
     with pytest.raises(ModelOutputError) as info:
         TOOLS["count_objects"](image=PILImage.new("RGB", (64, 64)), category="dogs")
     assert info.value.raw == answer and info.value.tool == "count_objects"
 
 
-def test_an_empty_answer_is_a_typed_error() -> None:
+def test_an_empty_answer_is_a_typed_error(scripted: Script) -> None:
     scripted(" \n ")
     with pytest.raises(ModelOutputError, match="empty answer"):
         TOOLS["caption_image"](image=PILImage.new("RGB", (32, 32)))
 
 
-def test_document_tools_ask_for_more_tiles_up_to_the_deployments_ceiling() -> None:
+def test_document_tools_ask_for_more_tiles_up_to_the_deployments_ceiling(scripted: Script) -> None:
     image = PILImage.new("RGB", (300, 200))
     for ceiling, doc_tiles, photo_tiles in ((40, 24, 12), (12, 12, 12), (6, 6, 6)):
         backend = scripted("42", limits=ImageLimits(max_tiles=ceiling))
@@ -393,7 +302,7 @@ def exif_rotated_jpeg() -> PILImage.Image:
     return PILImage.open(io.BytesIO(buffer.getvalue()))
 
 
-def test_boxes_fit_the_stored_pixels_while_words_see_the_photo_upright() -> None:
+def test_boxes_fit_the_stored_pixels_while_words_see_the_photo_upright(scripted: Script) -> None:
     backend = scripted(lambda r: format_grounding([(None, [[0, 0, 500, 1000]])]) if "<ref>" in r.question else "a boat")
     image = exif_rotated_jpeg()
     boxes = TOOLS["ground_phrase"](image=image, phrase="the boat")["boxes"]
@@ -419,7 +328,9 @@ def truncated_png() -> PILImage.Image:
      (lambda: PILImage.new("RGB", (64, 64)), "limit"), (lambda: b"\x89PNG not really", "PIL.Image.Image")],
     ids=["truncated", "empty", "too-large", "bytes"],
 )
-def test_bad_images_are_input_errors_naming_the_argument(value: Callable[[], Any], problem: str) -> None:
+def test_bad_images_are_input_errors_naming_the_argument(
+    value: Callable[[], Any], problem: str, scripted: Script
+) -> None:
     backend = scripted("a picture", limits=ImageLimits(max_pixels=64 * 63))
     for name, extra in (("caption_image", {}), ("ground_phrase", {"phrase": "a cat"}), ("detect_objects", {})):
         with pytest.raises(ToolInputError, match=problem) as info:
@@ -442,7 +353,9 @@ def test_bad_images_are_input_errors_naming_the_argument(value: Callable[[], Any
      ("detect_objects", {"categories": " , ;\n"}, "categories"),
      ("detect_objects", {"categories": ", ".join(f"thing {k}" for k in range(21))}, "categories")],
 )
-def test_bad_text_is_an_input_error_naming_the_argument(name: str, extra: dict[str, Any], argument: str) -> None:
+def test_bad_text_is_an_input_error_naming_the_argument(
+    name: str, extra: dict[str, Any], argument: str, scripted: Script
+) -> None:
     scripted("an answer")
     image = PILImage.new("RGB", (32, 32))
     args = {"first_image": image, "second_image": image} if name == "compare_images" else {"image": image}
@@ -452,7 +365,7 @@ def test_bad_text_is_an_input_error_naming_the_argument(name: str, extra: dict[s
     assert info.value.argument == argument and info.value.tool == name
 
 
-def test_backend_failures_keep_their_retry_verdict() -> None:
+def test_backend_failures_keep_their_retry_verdict(scripted: Script) -> None:
     image = PILImage.new("RGB", (32, 32))
     scripted(BackendTimeoutError("the server took too long"))
     with pytest.raises(ToolExecutionError, match="took too long") as info:
@@ -480,7 +393,7 @@ def test_without_a_model_the_tools_say_why_and_stay_out_of_the_graph() -> None:
     assert not set(TOOLS) & {spec.name for spec in graph.specs}
 
 
-def test_with_a_model_the_tools_join_the_graph_and_connect_types() -> None:
+def test_with_a_model_the_tools_join_the_graph_and_connect_types(scripted: Script) -> None:
     scripted("an answer")
     registry = ToolRegistry(vision.TOOLS)
     assert registry.unavailable() == {}
