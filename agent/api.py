@@ -1,0 +1,259 @@
+"""The Python API: ``Agent().run("blur the faces", files=["photo.jpg"])``.
+
+An :class:`Agent` owns the tool registry, planner, engine, artifact store and the LangGraph pipeline with
+its SQLite checkpointer (``<data_dir>/runs.sqlite``), so a run can be resumed by id after a crash.
+Results are :class:`~agent.result.AgentResult` objects holding artifact ids; ``result.save_to(dir,
+agent.store)`` writes the files.
+
+    >>> import tempfile
+    >>> class CountIt(Decomposer):  # a scripted decomposer: one counting subtask over what was given
+    ...     def decompose(self, request, resources=()):
+    ...         return Plan.parse({"request": request, "subtasks": [{"id": 0, "description": request,
+    ...             "args": [r.ref().model_dump() for r in resources], "returns": [{"type": "number"}]}]})
+    >>> agent = Agent(ToGSettings(data_dir=tempfile.mkdtemp(), assessor="uniform"), decomposer=CountIt())
+    >>> result = agent.run("count the boxes", resources=[Resource(name="boxes", type="bboxes",
+    ...     value=[{"x1": 0, "y1": 0, "x2": 4, "y2": 4}, {"x1": 5, "y1": 5, "x2": 9, "y2": 9}])])
+    >>> result.status, result.answer
+    ('succeeded', '1. count the boxes (count_boxes): 2')
+    >>> agent.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.config import ToGSettings
+from agent.decompose.base import Decomposer, Resource
+from agent.engine import Engine
+from agent.engine.backend import ExecutionBackend
+from agent.inputs import type_for_file
+from agent.params import OfflineParameterFiller, ParameterFiller
+from agent.planning import build_planner
+from agent.respond import Responder, TemplateResponder
+from agent.result import AgentEvent, AgentResult, Artifact, SubtaskOutcome
+from graph.artifacts import ArtifactStore
+from graph.errors import EmptyRequestError, ToGError
+from graph.plan import Plan, Solution
+from tools.registry import ToolRegistry, default_registry
+
+
+class InputFileError(ToGError, ValueError):
+    code = "invalid_input_file"
+
+
+class RunNotFoundError(ToGError, KeyError):
+    code = "run_not_found"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def default_decomposer(settings: ToGSettings) -> Decomposer:
+    """The decomposer the settings name (the offline one needs no model)."""
+    from agent.decompose.offline import OfflineDecomposer
+
+    return OfflineDecomposer()
+
+
+class Agent:
+    """Decompose, plan, execute and answer requests. Close it (or use ``with``) to stop its workers."""
+
+    def __init__(
+        self,
+        settings: ToGSettings | None = None,
+        *,
+        registry: ToolRegistry | None = None,
+        decomposer: Decomposer | None = None,
+        responder: Responder | None = None,
+        filler: ParameterFiller | None = None,
+        backend: ExecutionBackend | None = None,
+        store: ArtifactStore | None = None,
+    ) -> None:
+        from agent.pipeline import Stages, build_graph
+
+        self.settings = settings or ToGSettings()
+        self.registry = registry or default_registry()
+        self.store = store or ArtifactStore(self.settings.artifacts_dir)
+        self.planner = build_planner(self.registry.tool_graph(), self.settings)
+        self.engine = Engine(self.registry, self.settings.engine, backend=backend, store=self.store)
+        self._stages = Stages(
+            registry=self.registry,
+            decomposer=decomposer or default_decomposer(self.settings),
+            planner=self.planner,
+            filler=filler or OfflineParameterFiller(self.registry),
+            engine=self.engine,
+            responder=responder or TemplateResponder(),
+            store=self.store,
+        )
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.settings.data_dir / "runs.sqlite", check_same_thread=False)
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        self._graph = build_graph(self._stages, checkpointer=SqliteSaver(self._db))
+
+    # --- inputs -----------------------------------------------------------------------------------------
+
+    def add_files(self, files: Sequence[str | Path]) -> list[tuple[Resource, Artifact]]:
+        """Put files into the store as typed resources (type from the name: ``photo.jpg`` -> image).
+
+        Every file is checked first (type known, readable), so a bad one stores none of them.
+        """
+        paths = [Path(f) for f in files]
+        types = [type_for_file(p) for p in paths]
+        for path in paths:
+            if not path.is_file():
+                raise InputFileError(f"no such file: {str(path)!r}", path=str(path))
+        added = []
+        for path, rtype in zip(paths, types):
+            meta = self.store.put_file(path, rtype)
+            added.append((Resource(name=path.name, type=rtype, value=meta.id),
+                          Artifact(id=meta.id, type=rtype, mime=meta.mime, role="input", name=path.name)))
+        return added
+
+    def _inputs(self, request: str, files: Sequence[str | Path], resources: Sequence[Resource],
+                run_id: str | None, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        if not request or not request.strip():
+            raise EmptyRequestError("the request is empty: say what you want done")
+        added = self.add_files(files)
+        given = [*(r for r, _ in added), *resources]
+        run_id = run_id or uuid.uuid4().hex[:16]
+        state = {"run_id": run_id, "request": request, "resources": [r.model_dump(mode="json") for r in given],
+                 "inputs": [a.model_dump(mode="json") for _, a in added], "replans": 0, **extra}
+        return state, {"configurable": {"thread_id": run_id}}
+
+    # --- running ----------------------------------------------------------------------------------------
+
+    def run(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (), *,
+            run_id: str | None = None) -> AgentResult:
+        """Do what the request asks; returns the result (partial results included, see ``status``)."""
+        *_, last = self.stream(request, files, resources, run_id=run_id)
+        return self.result(last.run_id)
+
+    def plan(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (), *,
+             run_id: str | None = None) -> AgentResult:
+        """Decompose and plan only (status ``planned``)."""
+        state, config = self._inputs(request, files, resources, run_id, mode="plan")
+        self._graph.invoke(state, config)
+        return self.result(state["run_id"])
+
+    def execute(self, plan: Plan, solutions: Mapping[int, Sequence[Solution]] | None = None, *,
+                resources: Sequence[Resource] = (), run_id: str | None = None) -> AgentResult:
+        """Run a given plan (planning any subtask without ``solutions``) and answer."""
+        extra: dict[str, Any] = {"plan": plan.model_dump(mode="json")}
+        if solutions:
+            extra["solutions"] = {str(k): [s.model_dump(mode="json") for s in v] for k, v in solutions.items()}
+        state, config = self._inputs(plan.request, (), resources, run_id, **extra)
+        self._graph.invoke(state, config)
+        return self.result(state["run_id"])
+
+    def stream(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (), *,
+               run_id: str | None = None) -> Iterator[AgentEvent]:
+        """Run and yield progress events as they happen; the last one is ``kind == "run_finished"``."""
+        state, config = self._inputs(request, files, resources, run_id)
+        return self._events(state, config)
+
+    def resume(self, run_id: str) -> AgentResult:
+        """Finish a run that was interrupted (the process died, a stage raised) from its last saved stage."""
+        config = {"configurable": {"thread_id": run_id}}
+        snapshot = self._graph.get_state(config)
+        if not snapshot.values:
+            raise RunNotFoundError(f"no run with id {run_id!r}", run_id=run_id)
+        if snapshot.next:
+            for _ in self._events(None, config, run_id=run_id):
+                pass
+        return self.result(run_id)
+
+    def _events(self, state: dict[str, Any] | None, config: dict[str, Any], run_id: str | None = None
+                ) -> Iterator[AgentEvent]:
+        run_id = run_id or (state or {})["run_id"]
+        seq = itertools.count(1)
+        for chunk in self._graph.stream(state, config, stream_mode="custom"):
+            yield AgentEvent(run_id=run_id, seq=next(seq), stage=chunk["stage"], kind=chunk["kind"],
+                             time=time.time(), data=chunk.get("data", {}))
+        yield AgentEvent(run_id=run_id, seq=next(seq), stage="done", kind="run_finished", time=time.time(),
+                         data={"status": self.result(run_id).status})
+
+    def result(self, run_id: str) -> AgentResult:
+        """The result of a run so far, from its checkpoint."""
+        values = self._graph.get_state({"configurable": {"thread_id": run_id}}).values
+        if not values:
+            raise RunNotFoundError(f"no run with id {run_id!r}", run_id=run_id)
+        return _result(values)
+
+    # --- async ------------------------------------------------------------------------------------------
+
+    async def arun(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (),
+                   *, run_id: str | None = None) -> AgentResult:
+        return await asyncio.to_thread(self.run, request, files, resources, run_id=run_id)
+
+    async def aplan(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (),
+                    *, run_id: str | None = None) -> AgentResult:
+        return await asyncio.to_thread(self.plan, request, files, resources, run_id=run_id)
+
+    async def aexecute(self, plan: Plan, solutions: Mapping[int, Sequence[Solution]] | None = None, *,
+                       resources: Sequence[Resource] = (), run_id: str | None = None) -> AgentResult:
+        return await asyncio.to_thread(self.execute, plan, solutions, resources=resources, run_id=run_id)
+
+    async def astream(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (),
+                      *, run_id: str | None = None) -> AsyncIterator[AgentEvent]:
+        """Events as they happen, without blocking the event loop (the run works on a thread)."""
+        events: queue.SimpleQueue[AgentEvent | BaseException | None] = queue.SimpleQueue()
+
+        def work() -> None:
+            try:
+                for event in self.stream(request, files, resources, run_id=run_id):
+                    events.put(event)
+                events.put(None)
+            except BaseException as exc:  # re-raised in the caller's task
+                events.put(exc)
+
+        threading.Thread(target=work, daemon=True).start()
+        while True:
+            item = await asyncio.to_thread(events.get)
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.engine.close()
+        self._db.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _result(values: Mapping[str, Any]) -> AgentResult:
+    plan = Plan.model_validate(values["plan"]) if values.get("plan") else None
+    outcomes = [SubtaskOutcome.model_validate(v) for _, v in sorted((values.get("subtasks") or {}).items(),
+                                                                      key=lambda kv: int(kv[0]))]
+    artifacts = [*(Artifact.model_validate(a) for a in values.get("inputs") or []),
+                 *(a for o in outcomes for a in o.outputs)]
+    if values.get("answer") is not None and "answer" in values:
+        statuses = {o.status for o in outcomes}
+        status = "succeeded" if statuses == {"succeeded"} and plan and len(outcomes) == len(plan.subtasks) else (
+            "partial" if "succeeded" in statuses else "failed")
+    elif values.get("mode") == "plan" and values.get("solutions"):
+        status = "planned"
+    else:
+        status = "interrupted"
+    return AgentResult(
+        run_id=values["run_id"], request=values["request"], status=status, answer=values.get("answer", ""),
+        plan=plan, solutions={int(k): [Solution.model_validate(s) for s in v]
+                              for k, v in (values.get("solutions") or {}).items()},
+        subtasks=outcomes, artifacts=artifacts, parameters=values.get("parameters") or [],
+        timings=values.get("timings") or {},
+    )
