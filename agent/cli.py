@@ -121,15 +121,78 @@ def graph(
     console.print(f"wrote {path} ({len(tool_graph)} tools, {len(tool_graph.types)} types)")
 
 
+InputsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--input", "-i", help="TYPE=VALUE (image=photo.jpg, text='a dog', number=3) or a file path."),
+]
+
+
+def _resources(inputs: list[str] | None, files: list[Path] | None) -> tuple[list[Path], list[Any]]:
+    """Command-line inputs as files to store and literal resources."""
+    from agent.decompose.base import Resource
+    from agent.inputs import parse_input
+    from graph.types import FILE_TYPES
+
+    paths = list(files or [])
+    literals = []
+    for i, text in enumerate(inputs or []):
+        ref = parse_input(text)
+        if ref.type in FILE_TYPES and isinstance(ref.value, str):
+            paths.append(Path(ref.value))
+        else:
+            literals.append(Resource(name=f"{ref.type.value}-{i}", type=ref.type, value=ref.value))
+    return paths, literals
+
+
+@app.command()
+@_friendly_errors
+def ask(
+    request: Annotated[str, typer.Argument(help="What you want done, in words.")],
+    images: Annotated[Optional[list[Path]], typer.Option("--image", help="An image to work on (repeatable).")] = None,
+    files: Annotated[Optional[list[Path]], typer.Option("--file", "-f", help="Any input file (repeatable).")] = None,
+    inputs: InputsOpt = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="InternVL checkpoint (path or hub id).")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="local | ray")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the results.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Decompose the request, plan it with ToG, run it and save the results (offline unless a model is named)."""
+    import os
+
+    if model:
+        os.environ["TOG_VLM_MODEL"] = model
+    if backend is not None and backend not in ("local", "ray"):
+        raise _usage(f"unknown backend {backend!r}; choose local or ray")
+    from agent.api import Agent
+    from agent.config import ToGSettings
+    from agent.progress import AgentProgress
+
+    settings = ToGSettings()
+    if backend:
+        settings.engine.backend = backend  # type: ignore[assignment]
+    paths, literals = _resources(inputs, [*(images or []), *(files or [])])
+    with Agent(settings) as agent:
+        with AgentProgress(err_console) as progress:
+            for event in agent.stream(request, paths, literals):
+                progress.agent_event(event)
+        result = agent.result(event.run_id)
+        folder = result.save_to(out or Path("tog-out") / result.run_id, agent.store)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        console.print(result.answer or "(no answer)")
+    err_console.print(f"[bold]{result.status}[/]: results in {folder}")
+    if result.status not in ("succeeded",):
+        raise typer.Exit(1)
+
+
 @app.command()
 @_friendly_errors
 def plan(
-    inputs: Annotated[
-        list[str],
-        typer.Option("--input", "-i", help="TYPE=VALUE (image=photo.jpg, text='a dog', number=3) or a file path."),
-    ],
-    targets: Annotated[list[str], typer.Option("--target", "-t", help="Resource type to produce (repeatable).")],
-    description: Annotated[str, typer.Option("--description", "-d", help="What the subtask should do.")],
+    request: Annotated[Optional[str], typer.Argument(help="A whole request: decompose it, then plan each subtask.")] = None,
+    inputs: InputsOpt = None,
+    targets: Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Resource type to produce (repeatable).")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", "-d", help="What the subtask should do.")] = None,
     domain: Annotated[Optional[list[str]], typer.Option("--domain", help="Domain filter (repeatable).")] = None,
     strategy: Annotated[Optional[str], typer.Option(help="greedy | beam | adaptive | exhaustive")] = None,
     max_depth: Annotated[Optional[int], typer.Option(help="Longest tool chain (default 5).")] = None,
@@ -141,7 +204,7 @@ def plan(
     render: Annotated[Optional[Path], typer.Option(help="Also draw the solutions to this .png/.svg.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the search result as JSON.")] = False,
 ) -> None:
-    """Find ranked tool chains that turn the inputs into the targets (ToG search for one subtask)."""
+    """Plan a whole REQUEST (decompose, then ToG per subtask), or one subtask given by --input/--target/-d."""
     from agent.config import ToGSettings
     from agent.inputs import parse_input
     from agent.planning import build_planner
@@ -161,6 +224,11 @@ def plan(
     if "assessor" in overrides and overrides["assessor"] not in ("embedding", "uniform"):
         raise _usage(f"unknown assessor {assessor!r}; choose embedding or uniform")
     settings = ToGSettings(**overrides)
+    if request is not None:
+        _plan_request(request, inputs, settings, render, as_json)
+        return
+    if not targets or not description or not inputs:
+        raise _usage("give a REQUEST, or plan one subtask with --input, --target and --description")
     subtask = Subtask(
         id=0,
         description=description,
@@ -182,6 +250,29 @@ def plan(
 
         path = render_solutions(result.solutions, render, subtask=subtask)
         err_console.print(f"wrote {path}")
+
+
+def _plan_request(request: str, inputs: list[str] | None, settings: Any, render: Path | None, as_json: bool) -> None:
+    from agent.api import Agent
+    from agent.present import result_tree
+    from graph.render import render_solutions
+    from graph.search import SearchResult
+
+    paths, literals = _resources(inputs, None)
+    with Agent(settings) as agent, err_console.status("decomposing and planning…"):
+        result = agent.plan(request, paths, literals)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    assert result.plan is not None
+    for sub in result.plan.subtasks:
+        solutions = result.solutions.get(sub.id, [])
+        if not as_json:
+            console.print(result_tree(sub, SearchResult(solutions=solutions, strategy=settings.strategy, expanded=0,
+                                                        candidates=0, found=len(solutions), truncated=False,
+                                                        elapsed_ms=0.0)))
+        if render is not None and solutions:
+            path = render_solutions(solutions, render.with_name(f"{render.stem}-{sub.id}{render.suffix}"), subtask=sub)
+            err_console.print(f"wrote {path}")
 
 
 @app.command()

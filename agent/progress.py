@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent.engine.events import EngineEvent, EventKind
+from agent.result import AgentEvent
 
 _SETTLED = {EventKind.ACTION_FINISHED, EventKind.ACTION_FAILED, EventKind.ACTION_CANCELLED}
 _LINES = {
@@ -55,3 +56,18 @@ class RunProgress:
                                            error=escape(str(error))))
         self._progress.update(self._task, total=self.total, completed=self.done,
                               description=f"{event.tool or 'running'}")
+
+
+class AgentProgress(RunProgress):
+    """Shows the pipeline's stages as they start and end, and its tool calls through :class:`RunProgress`."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console, "starting")
+
+    def agent_event(self, event: AgentEvent) -> None:
+        if event.kind == "stage_started":
+            self._progress.update(self._task, description=event.stage)
+        elif event.kind == "stage_finished":
+            self.console.print(f"[dim]{event.stage}: {event.data.get('ms', 0):.0f} ms[/]")
+        elif event.kind.startswith(("action_", "subtask_", "run_")) and "seq" in event.data:
+            self(EngineEvent.model_validate(event.data))
