@@ -182,6 +182,10 @@ class Agent:
         yield AgentEvent(run_id=run_id, seq=next(seq), stage="done", kind="run_finished", time=time.time(),
                          data={"status": self.result(run_id).status})
 
+    def cancel(self, run_id: str) -> None:
+        """Stop a run in progress (thread-safe): pending tool calls never start, later stages are skipped."""
+        self._stages.cancel(run_id)
+
     def result(self, run_id: str) -> AgentResult:
         """The result of a run so far, from its checkpoint."""
         values = self._graph.get_state({"configurable": {"thread_id": run_id}}).values
@@ -242,7 +246,9 @@ def _result(values: Mapping[str, Any]) -> AgentResult:
                                                                       key=lambda kv: int(kv[0]))]
     artifacts = [*(Artifact.model_validate(a) for a in values.get("inputs") or []),
                  *(a for o in outcomes for a in o.outputs)]
-    if values.get("answer") is not None and "answer" in values:
+    if values.get("cancelled"):
+        status = "cancelled"
+    elif values.get("answer") is not None and "answer" in values:
         statuses = {o.status for o in outcomes}
         status = "succeeded" if statuses == {"succeeded"} and plan and len(outcomes) == len(plan.subtasks) else (
             "partial" if "succeeded" in statuses else "failed")

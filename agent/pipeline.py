@@ -12,11 +12,11 @@ again (finished ones feed them through their stored artifacts).
 
 from __future__ import annotations
 
-import operator
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from langgraph.config import get_stream_writer
@@ -54,7 +54,7 @@ class AgentState(TypedDict, total=False):
     replans: int
     answer: str
     timings: Annotated[dict[str, float], _merge]
-    events: Annotated[list[str], operator.add]
+    cancelled: bool
 
 
 class PlanningError(ToGError):
@@ -75,27 +75,47 @@ class Stages:
     responder: Responder
     store: ArtifactStore
     max_replans: int = 1
+    cancels: dict[str, threading.Event] = field(default_factory=dict)
+    active: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cancel(self, run_id: str) -> None:
+        """Stop a run: the running engine run is cancelled, later stages are skipped."""
+        with self.lock:
+            self.cancels.setdefault(run_id, threading.Event()).set()
+            run = self.active.get(run_id)
+        if run is not None:
+            run.cancel()
+
+    def is_cancelled(self, run_id: str) -> bool:
+        event = self.cancels.get(run_id)
+        return event is not None and event.is_set()
 
 
 def build_graph(stages: Stages, checkpointer: Any = None) -> Any:
     """The compiled pipeline graph."""
     graph = StateGraph(AgentState)
-    graph.add_node("decompose", _stage("decompose", lambda s: _decompose(stages, s)))
-    graph.add_node("plan", _stage("plan", lambda s: _plan(stages, s)))
-    graph.add_node("execute", _stage("execute", lambda s: _execute(stages, s)))
-    graph.add_node("replan", _stage("replan", lambda s: _replan(stages, s)))
-    graph.add_node("respond", _stage("respond", lambda s: _respond(stages, s)))
+    graph.add_node("decompose", _stage(stages, "decompose", lambda s: _decompose(stages, s)))
+    graph.add_node("plan", _stage(stages, "plan", lambda s: _plan(stages, s)))
+    graph.add_node("execute", _stage(stages, "execute", lambda s: _execute(stages, s)))
+    graph.add_node("replan", _stage(stages, "replan", lambda s: _replan(stages, s)))
+    graph.add_node("respond", _stage(stages, "respond", lambda s: _respond(stages, s)))
     graph.add_edge(START, "decompose")
-    graph.add_edge("decompose", "plan")
-    graph.add_conditional_edges("plan", lambda s: END if s.get("mode") == "plan" else "execute", ["execute", END])
-    graph.add_conditional_edges("execute", lambda s: _after_execute(stages, s), ["replan", "respond"])
+    graph.add_conditional_edges("decompose", lambda s: END if s.get("cancelled") else "plan", ["plan", END])
+    graph.add_conditional_edges(
+        "plan", lambda s: END if s.get("mode") == "plan" or s.get("cancelled") else "execute", ["execute", END])
+    graph.add_conditional_edges(
+        "execute", lambda s: END if s.get("cancelled") else _after_execute(stages, s), ["replan", "respond", END])
     graph.add_conditional_edges("replan", lambda s: "execute" if _pending(s) else "respond", ["execute", "respond"])
     graph.add_edge("respond", END)
     return graph.compile(checkpointer=checkpointer)
 
 
-def _stage(name: str, work: Callable[[AgentState], dict[str, Any]]) -> Callable[[AgentState], dict[str, Any]]:
+def _stage(stages: Stages, name: str, work: Callable[[AgentState], dict[str, Any]]
+           ) -> Callable[[AgentState], dict[str, Any]]:
     def node(state: AgentState) -> dict[str, Any]:
+        if stages.is_cancelled(state["run_id"]):
+            return {"cancelled": True}
         write = get_stream_writer()
         write({"stage": name, "kind": "stage_started", "data": {}})
         started = time.perf_counter()
@@ -202,12 +222,22 @@ def _execute(stages: Stages, state: AgentState) -> dict[str, Any]:
     def relay(event: Any) -> None:
         write({"stage": "execute", "kind": event.kind.value, "data": event.model_dump(mode="json")})
 
-    run = stages.engine.run(remaining, solutions, on_event=relay)
+    run_id = state["run_id"]
+    engine_run = stages.engine.prepare(remaining, solutions, on_event=relay)
+    with stages.lock:
+        stages.active[run_id] = engine_run
+    if stages.is_cancelled(run_id):
+        engine_run.cancel()
+    try:
+        run = engine_run.execute()
+    finally:
+        with stages.lock:
+            stages.active.pop(run_id, None)
     tried = {k: list(v) for k, v in (state.get("tried") or {}).items()}
     for sid, sols in solutions.items():
         tried.setdefault(str(sid), []).extend(s.signature() for s in sols)
     previous.update(_store_outcomes(stages.store, remaining, run))
-    return {"subtasks": previous, "tried": tried}
+    return {"subtasks": previous, "tried": tried, "cancelled": run.status.value == "cancelled"}
 
 
 def _remaining_plan(plan: Plan, done: dict[str, dict[str, Any]]) -> Plan | None:

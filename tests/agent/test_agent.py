@@ -180,3 +180,26 @@ def test_a_plan_needing_an_unavailable_tool_says_which_and_why(tmp_path: Path, p
     agent.close()
     assert "unavailable" in str(info.value) and "InternVL" in str(info.value)
     assert info.value.details["tools"]
+
+
+def test_a_run_can_be_cancelled_while_it_executes(tmp_path: Path) -> None:
+    from agent.engine.testing import solution, step
+
+    plan = Plan.parse({"request": "slow", "subtasks": [
+        {"id": 0, "description": "wait a lot", "args": [{"type": "text", "value": "x"}, {"type": "number", "value": 0.5}],
+         "returns": [{"type": "text"}]}]})
+    slow = solution(0, *[step(f"a{k}", "wait", text="input:0" if k == 0 else f"a{k - 1}.result", seconds="input:1")
+                         for k in range(4)])
+    agent = Agent(settings(tmp_path, assessor="uniform"), registry=engine_tools(), decomposer=Scripted([]))
+    import threading
+    import time as _time
+
+    started = _time.monotonic()
+    timer = threading.Timer(0.3, lambda: agent.cancel("slow-1"))
+    timer.start()
+    result = agent.execute(plan, {0: [slow]}, run_id="slow-1")
+    timer.join()
+    agent.close()
+    assert result.status == "cancelled"
+    assert _time.monotonic() - started < 1.5
+    assert "respond" not in result.timings
