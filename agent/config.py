@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.engine.config import EngineConfig
 from graph.search import SearchConfig, Strategy
+from tools.model_settings import LLMSettings, VLMSettings
 
 
 class ToGSettings(BaseSettings):
@@ -46,3 +47,14 @@ class ToGSettings(BaseSettings):
     @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
+
+    # The models behind the tools. Defined in tools.model_settings (tools must not import agent) and read
+    # by tools.models; each reads its own TOG_VLM_<FIELD> / TOG_LLM_<FIELD> variables.
+    vlm: VLMSettings = Field(
+        default_factory=VLMSettings,
+        description="InternVL for the vision tools: TOG_VLM_MODEL (checkpoint) or TOG_VLM_URL (server), ...",
+    )
+    llm: LLMSettings = Field(
+        default_factory=LLMSettings,
+        description="a separate text LLM for the text tools: TOG_LLM_URL, ...; unset, InternVL answers text",
+    )

@@ -6,22 +6,22 @@ tool uses comes from this small provider instead. Either code configures it::
     configure_vlm(TransformersBackend("/models/InternVL3-8B-hf"))   # or an OpenAICompatibleBackend, a fake
     configure_llm(OpenAICompatibleBackend("http://llm:8000"))       # optional: a separate text model
 
-or, when nothing is configured explicitly, it is read from the environment on first use:
+or, when nothing is configured explicitly, it is built from settings on first use: the
+:class:`~tools.model_settings.VLMSettings` and :class:`~tools.model_settings.LLMSettings` given to
+:func:`use_settings` (the ``vlm`` and ``llm`` fields of ``agent.config.ToGSettings``), else those the
+environment holds. Their fields say what each variable means; in short:
 
-============================  ==================================================================
-``TOG_VLM_URL``               an lmdeploy / vLLM server hosting InternVL (OpenAI chat API); wins
-                              over ``TOG_VLM_MODEL``. With ``TOG_VLM_API_KEY`` (bearer token) and
-                              ``TOG_VLM_SERVED_MODEL`` (the model id; else the server's first).
-``TOG_VLM_MODEL``             a checkpoint directory or hub id run in this process
-                              (:func:`vlm.backends.load_backend`), with ``TOG_VLM_DEVICE`` (auto,
-                              cpu, cuda:0; auto by default), ``TOG_VLM_DTYPE`` (auto, bf16, …) and
-                              ``TOG_VLM_TRUST_REMOTE_CODE=1`` for original (non ``-hf``) checkpoints.
-``TOG_VLM_MAX_TILES``         the tile ceiling per image (1–40, default 24, so document tools can
-                              read small print; the other tools ask for 12 tiles at most).
-``TOG_LLM_URL``               an OpenAI-compatible server for the text tools (any LLM: vLLM,
-                              lmdeploy, llama.cpp, …), with ``TOG_LLM_API_KEY`` and
-                              ``TOG_LLM_SERVED_MODEL``. Without it the InternVL model answers text.
-============================  ==================================================================
+- ``TOG_VLM_URL``: an lmdeploy / vLLM server hosting InternVL, with ``TOG_VLM_API_KEY`` and
+  ``TOG_VLM_SERVED_MODEL``; it wins over ``TOG_VLM_MODEL``.
+- ``TOG_VLM_MODEL``: a checkpoint directory or hub id run in this process
+  (:func:`vlm.backends.load_backend`), with ``TOG_VLM_DEVICE``, ``TOG_VLM_DTYPE`` and
+  ``TOG_VLM_TRUST_REMOTE_CODE``.
+- ``TOG_VLM_MAX_TILES``: the tile ceiling per image (1–40, default 24).
+- ``TOG_LLM_URL``: an OpenAI-compatible server for the text tools, with ``TOG_LLM_API_KEY`` and
+  ``TOG_LLM_SERVED_MODEL``; without it the InternVL model answers text.
+
+The environment is read again only when a ``TOG_VLM_*`` / ``TOG_LLM_*`` variable changes; a value
+that does not validate makes the tools unavailable with a reason naming the variable.
 
 Nothing set means no model: :func:`vlm_status` is ``(False, "no InternVL model configured (set
 TOG_VLM_MODEL or TOG_VLM_URL)")``, the InternVL tools report it from ``available()``, and the registry
@@ -30,8 +30,8 @@ leaves them out of the tool graph. A model is never faked and never downloaded u
 One backend per process (a GPU worker process owns one device), built once under a lock and shared
 by every tool and thread. Building it is cheap (a checkpoint's ``config.json`` is read, a server is
 not contacted); the weights load on the first request. A build that fails (a missing checkpoint, a
-bad setting) is remembered with its reason until the settings change. Backends built from the
-environment belong to the provider, which closes them when it is reconfigured; a backend passed to
+bad setting) is remembered with its reason until the settings change. Backends built from
+settings belong to the provider, which closes them when it is reconfigured; a backend passed to
 :func:`configure_vlm` stays the caller's to close.
 
 The text LLM is the same :class:`~vlm.backends.base.VLMBackend` interface used without images, so an
@@ -45,12 +45,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import ValidationError
 
 from tools.errors import ToolError, ToolExecutionError, ToolInputError, ToolUnavailableError
+from tools.model_settings import DEFAULT_MAX_TILES, LLMSettings, ModelSettings, VLMSettings, settings_problem
 from vlm.errors import (
     BackendError,
     CheckpointError,
@@ -78,6 +81,7 @@ __all__ = [
     "model_errors",
     "non_empty",
     "required_text",
+    "use_settings",
     "vlm_status",
 ]
 
@@ -87,11 +91,7 @@ VLM_UNCONFIGURED = "no InternVL model configured (set TOG_VLM_MODEL or TOG_VLM_U
 LLM_UNCONFIGURED = (
     "no LLM configured for text tools (set TOG_LLM_URL, or TOG_VLM_MODEL / TOG_VLM_URL to use InternVL for text)"
 )
-#: Tile ceiling of backends built from the environment: enough for the document tools' 24 tiles.
-DEFAULT_MAX_TILES = 24
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off"})
+S = TypeVar("S", bound=ModelSettings)
 
 
 class ModelOutputError(ToolExecutionError):
@@ -107,111 +107,78 @@ class ModelOutputError(ToolExecutionError):
         self.raw = raw
 
 
-# --- recipes: how to build a backend from the environment ---------------------------------------------
+# --- recipes: how to build a backend from settings -----------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Recipe:
-    """A backend to build; ``key`` is the settings it comes from (a change means a new backend)."""
+    """A backend to build, and what it is (for log lines and failure reasons)."""
 
-    key: tuple[str, ...]
     what: str
     build: Callable[[], VLMBackend]
 
 
-class _SettingError(Exception):
-    """An environment variable whose value cannot be used; the message says which and why."""
-
-
-def _get(env: Mapping[str, str], name: str) -> str:
-    return env.get(name, "").strip()
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = _get(env, name).lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise _SettingError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
-
-
-def _max_tiles(env: Mapping[str, str]) -> int:
-    from vlm.images import MAX_TILES_CAP
-
-    text = _get(env, "TOG_VLM_MAX_TILES")
-    if not text:
-        return DEFAULT_MAX_TILES
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_TILES_CAP:
-        raise _SettingError(f"TOG_VLM_MAX_TILES must be an integer from 1 to {MAX_TILES_CAP}, got {text!r}")
-    return value
-
-
-def _served(url: str, api_key: str, model: str, max_tiles: int | None) -> Callable[[], VLMBackend]:
+def _served(url: str, settings: ModelSettings, max_tiles: int | None) -> Callable[[], VLMBackend]:
     def build() -> VLMBackend:
         from vlm.backends.openai_compat import OpenAICompatibleBackend
         from vlm.images import ImageLimits
 
         limits = ImageLimits(max_tiles=max_tiles) if max_tiles is not None else None
-        return OpenAICompatibleBackend(url, model=model or None, api_key=api_key or None, limits=limits)
+        return OpenAICompatibleBackend(url, model=settings.served_model or None,
+                                       api_key=settings.api_key.get_secret_value() or None, limits=limits)
 
     return build
 
 
-def _vlm_recipe(env: Mapping[str, str]) -> _Recipe | None:
-    url, model = _get(env, "TOG_VLM_URL"), _get(env, "TOG_VLM_MODEL")
+def _vlm_recipe(settings: VLMSettings) -> _Recipe | None:
+    url, model = settings.url, settings.model
     if not url and model.lower().startswith(("http://", "https://")):
         url, model = model, ""  # load_backend's convention: a URL names a server
     if not url and not model:
         return None
-    tiles = _max_tiles(env)
     if url:
-        served, key = _get(env, "TOG_VLM_SERVED_MODEL"), _get(env, "TOG_VLM_API_KEY")
-        build_served = _served(url, key, served, tiles)
+        build_served = _served(url, settings, settings.max_tiles)
 
         def build_url() -> VLMBackend:
             if model:  # said once per settings, when the backend is built
-                logger.warning("TOG_VLM_URL is set, so TOG_VLM_MODEL=%r is ignored", model)
+                logger.warning("%s is set, so %s=%r is ignored", VLMSettings.env_name("url"),
+                               VLMSettings.env_name("model"), model)
             return build_served()
 
-        return _Recipe(("url", url, key, served, str(tiles), model), f"the InternVL server at {url}", build_url)
-    device, dtype = _get(env, "TOG_VLM_DEVICE") or "auto", _get(env, "TOG_VLM_DTYPE") or "auto"
-    remote = _flag(env, "TOG_VLM_TRUST_REMOTE_CODE")
+        return _Recipe(f"the InternVL server at {url}", build_url)
 
     def build() -> VLMBackend:
         from vlm.backends import load_backend
         from vlm.images import ImageLimits
 
-        return load_backend(model, device=device, dtype=dtype, trust_remote_code=remote,
-                            limits=ImageLimits(max_tiles=tiles))
+        return load_backend(model, device=settings.device, dtype=settings.dtype,
+                            trust_remote_code=settings.trust_remote_code,
+                            limits=ImageLimits(max_tiles=settings.max_tiles))
 
-    return _Recipe(("model", model, device, dtype, str(remote), str(tiles)), f"InternVL model {model!r}", build)
+    return _Recipe(f"InternVL model {model!r}", build)
 
 
-def _llm_recipe(env: Mapping[str, str]) -> _Recipe | None:
-    url = _get(env, "TOG_LLM_URL")
-    if not url:
+def _llm_recipe(settings: LLMSettings) -> _Recipe | None:
+    if not settings.url:
         return None
-    served, key = _get(env, "TOG_LLM_SERVED_MODEL"), _get(env, "TOG_LLM_API_KEY")
-    return _Recipe(("url", url, key, served), f"the LLM server at {url}", _served(url, key, served, None))
+    return _Recipe(f"the LLM server at {settings.url}", _served(settings.url, settings, None))
 
 
 # --- the shared slots ---------------------------------------------------------------------------------
 
 
-class _Slot:
-    """One role's backend: configured explicitly, or built from the environment once per settings."""
+class _Slot(Generic[S]):
+    """One role's backend: configured explicitly, or built once per settings (given, else the environment)."""
 
-    def __init__(self, recipe: Callable[[Mapping[str, str]], _Recipe | None], unconfigured: str) -> None:
+    def __init__(self, kind: type[S], recipe: Callable[[S], _Recipe | None], unconfigured: str) -> None:
+        self._kind = kind
         self._recipe = recipe
         self._unconfigured = unconfigured
         self._lock = threading.Lock()
         self._explicit: VLMBackend | None = None
-        self._key: tuple[str, ...] | None = None
+        self._given: S | None = None
+        self._environment: tuple[tuple[tuple[str, str], ...], S] | None = None
+        self._key: S | None = None
         self._built: VLMBackend | None = None
         self._failure = ""
 
@@ -226,25 +193,46 @@ class _Slot:
         if owned is not None and owned is not backend:
             owned.close()
 
+    def use(self, settings: S | None) -> None:
+        if settings is not None and not isinstance(settings, self._kind):
+            raise TypeError(f"expected {self._kind.__name__} or None, got {type(settings).__name__}")
+        with self._lock:
+            self._given = settings
+
     def explicit(self) -> VLMBackend | None:
         return self._explicit
 
-    def from_environment(self) -> VLMBackend | None:
-        """The environment's backend, ``None`` when the environment names none; raises when it fails."""
+    def settings(self) -> S:
+        """The settings in force: those given to :func:`use_settings`, else the environment's, read again
+        only when a variable with this role's prefix changes. Bad values make the role unavailable."""
+        if self._given is not None:
+            return self._given
+        prefix = self._kind.env_name("")
+        snapshot = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(prefix)))
+        cached = self._environment
+        if cached is not None and cached[0] == snapshot:
+            return cached[1]
+        try:
+            settings = self._kind()
+        except ValidationError as exc:
+            raise ToolUnavailableError(settings_problem(self._kind, exc)) from None
+        self._environment = (snapshot, settings)
+        return settings
+
+    def from_settings(self) -> VLMBackend | None:
+        """The settings' backend, ``None`` when the settings name none; raises when it fails."""
         with self._lock:
             if self._explicit is not None:
                 return self._explicit
-            try:
-                recipe = self._recipe(os.environ)
-            except _SettingError as exc:
-                raise ToolUnavailableError(str(exc)) from None
+            settings = self.settings()
+            recipe = self._recipe(settings)
             if recipe is None:
                 return None
-            if recipe.key == self._key:
+            if settings == self._key:
                 if self._built is None:
                     raise ToolUnavailableError(self._failure)
                 return self._built
-            stale, self._built, self._key = self._built, None, recipe.key
+            stale, self._built, self._key = self._built, None, settings
             try:
                 self._built = recipe.build()
                 self._failure = ""
@@ -258,14 +246,24 @@ class _Slot:
             return self._built
 
     def get(self) -> VLMBackend:
-        backend = self.from_environment()
+        backend = self.from_settings()
         if backend is None:
             raise ToolUnavailableError(self._unconfigured)
         return backend
 
 
-_VLM = _Slot(_vlm_recipe, VLM_UNCONFIGURED)
-_LLM = _Slot(_llm_recipe, LLM_UNCONFIGURED)
+_VLM: _Slot[VLMSettings] = _Slot(VLMSettings, _vlm_recipe, VLM_UNCONFIGURED)
+_LLM: _Slot[LLMSettings] = _Slot(LLMSettings, _llm_recipe, LLM_UNCONFIGURED)
+
+
+def use_settings(vlm: VLMSettings | None = None, llm: LLMSettings | None = None) -> None:
+    """Build backends from these settings (e.g. ``ToGSettings().vlm`` and ``.llm``) instead of reading
+    ``TOG_VLM_*`` / ``TOG_LLM_*``; ``None`` reads that role's environment again (the default).
+
+    A backend passed to :func:`configure_vlm` / :func:`configure_llm` still wins over settings.
+    """
+    _VLM.use(vlm)
+    _LLM.use(llm)
 
 
 def configure_vlm(backend: VLMBackend | None) -> None:
@@ -297,7 +295,7 @@ def configure_llm(backend: VLMBackend | None) -> None:
 
 def get_llm() -> VLMBackend:
     """The text model: :func:`configure_llm`'s backend, else ``TOG_LLM_URL``'s server, else InternVL."""
-    backend = _LLM.from_environment()
+    backend = _LLM.from_settings()
     if backend is not None:
         return backend
     try:

@@ -27,6 +27,7 @@ from tools.models import (
     vlm_status,
 )
 from tools.vision import CaptionImage
+from tools.model_settings import LLMSettings, VLMSettings
 from vlm.backends.base import VLMBackend
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vlm"))
@@ -127,17 +128,81 @@ def test_a_checkpoint_that_cannot_load_is_unavailable_with_the_reason_and_not_re
 
 @pytest.mark.parametrize(
     ("name", "value", "problem"),
-    [("TOG_VLM_MAX_TILES", "0", "TOG_VLM_MAX_TILES must be an integer from 1 to 40, got '0'"),
-     ("TOG_VLM_MAX_TILES", "lots", "TOG_VLM_MAX_TILES must be an integer from 1 to 40, got 'lots'"),
-     ("TOG_VLM_TRUST_REMOTE_CODE", "maybe", "TOG_VLM_TRUST_REMOTE_CODE must be 1/true/yes/on or 0/false/no/off")],
+    [("TOG_VLM_MAX_TILES", "0", "TOG_VLM_MAX_TILES='0': Input should be greater than or equal to 1"),
+     ("TOG_VLM_MAX_TILES", "41", "TOG_VLM_MAX_TILES='41': Input should be less than or equal to 40"),
+     ("TOG_VLM_MAX_TILES", "lots", "TOG_VLM_MAX_TILES='lots': Input should be a valid integer"),
+     ("TOG_VLM_TRUST_REMOTE_CODE", "maybe", "TOG_VLM_TRUST_REMOTE_CODE='maybe': Input should be a valid boolean")],
 )
 def test_bad_settings_are_reasons_not_crashes(
-    no_models: pytest.MonkeyPatch, name: str, value: str, problem: str
+    no_models: pytest.MonkeyPatch, scripted: Script, name: str, value: str, problem: str
 ) -> None:
     no_models.setenv("TOG_VLM_MODEL", "some/checkpoint")
     no_models.setenv(name, value)
     ok, reason = vlm_status()
     assert not ok and reason.startswith(problem)
+    no_models.delenv(name)  # fixed: read again, because a TOG_VLM_* variable changed
+    no_models.setattr("vlm.backends.load_backend", lambda model, **kw: scripted(model, role=None))
+    assert vlm_status() == (True, "")
+
+
+def test_settings_are_one_definition_read_by_the_tools_and_by_tog_settings(
+    no_models: pytest.MonkeyPatch, scripted: Script
+) -> None:
+    from agent.config import ToGSettings
+
+    no_models.setenv("TOG_VLM_MODEL", "  /models/InternVL3-8B-hf ")
+    no_models.setenv("TOG_VLM_DEVICE", "cuda:1")
+    no_models.setenv("TOG_VLM_TRUST_REMOTE_CODE", "yes")
+    no_models.setenv("TOG_VLM_DTYPE", "")  # empty means unset
+    no_models.setenv("tog_llm_url", "http://llm:8000/v1")  # any case, as every TOG_* variable
+    no_models.setenv("TOG_LLM_API_KEY", "sk-secret")
+    settings = ToGSettings()
+    assert settings.vlm == VLMSettings() and settings.llm == LLMSettings()
+    assert (settings.vlm.model, settings.vlm.device, settings.vlm.dtype) == ("/models/InternVL3-8B-hf", "cuda:1",
+                                                                            "auto")
+    assert settings.vlm.trust_remote_code is True and settings.vlm.max_tiles == DEFAULT_MAX_TILES
+    assert settings.llm.url == "http://llm:8000/v1" and settings.llm.api_key.get_secret_value() == "sk-secret"
+    assert "sk-secret" not in repr(settings) and "sk-secret" not in settings.model_dump_json()
+
+    built: list[tuple[str, dict[str, Any]]] = []
+    no_models.setattr("vlm.backends.load_backend",
+                      lambda model, **kw: built.append((model, kw)) or scripted(model, role=None))
+    get_vlm()
+    ((model, options),) = built
+    assert model == "/models/InternVL3-8B-hf"
+    assert (options["device"], options["dtype"], options["trust_remote_code"]) == ("cuda:1", "auto", True)
+    assert options["limits"].max_tiles == DEFAULT_MAX_TILES
+
+    assert ToGSettings.model_fields["vlm"].annotation is VLMSettings
+    assert ToGSettings.model_fields["llm"].annotation is LLMSettings
+    assert ToGSettings.model_fields["vlm"].description and ToGSettings.model_fields["llm"].description
+    fields = {**VLMSettings.model_fields, **LLMSettings.model_fields}
+    assert all(field.description for field in fields.values())
+    assert [VLMSettings.env_name(n) for n in ("url", "max_tiles")] == ["TOG_VLM_URL", "TOG_VLM_MAX_TILES"]
+
+
+def test_settings_given_in_code_replace_the_environment_until_reset(
+    no_models: pytest.MonkeyPatch, scripted: Script
+) -> None:
+    from agent.config import ToGSettings
+
+    built: list[tuple[str, int]] = []
+    no_models.setattr("vlm.backends.load_backend",
+                      lambda model, **kw: built.append((model, kw["limits"].max_tiles)) or scripted(model, role=None))
+    no_models.setenv("TOG_VLM_MODEL", "from/the-environment")
+    settings = ToGSettings(vlm={"model": "from/the-code", "max_tiles": 6})
+    assert settings.vlm.model == "from/the-code" and settings.vlm.device == "auto"
+    try:
+        models.use_settings(settings.vlm, settings.llm)
+        assert get_vlm().answer == "from/the-code"
+        assert llm_status() == (True, "") and get_llm() is get_vlm()  # no LLM URL anywhere: InternVL answers
+        models.use_settings()
+        assert get_vlm().answer == "from/the-environment"
+        assert built == [("from/the-code", 6), ("from/the-environment", DEFAULT_MAX_TILES)]
+        with pytest.raises(TypeError, match="VLMSettings"):
+            models.use_settings(settings.llm)  # type: ignore[arg-type]
+    finally:
+        models.use_settings()
 
 
 def test_tog_vlm_url_names_a_server_without_contacting_it(no_models: pytest.MonkeyPatch) -> None:
