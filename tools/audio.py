@@ -332,38 +332,42 @@ class _Whisper(Tool):
         return result
 
 
+def _whisper_doc(summary: str, silence: str, returns: str) -> str:
+    """The docstring (so the spec) of a speech-to-text tool, written once: only the output differs."""
+    return f"""{summary}
+
+    Runs whisper tiny.en locally; silence gives {silence}.
+
+    Args:
+        audio: a recording of English speech (WAV, FLAC, MP3, OGG, M4A...), at most one hour.
+
+    Returns:
+        {returns}
+    """
+
+
 class SpeechToText(_Whisper):
     name = "speech_to_text"
 
     def forward(self, audio: Audio) -> Text:
-        """Transcribe English speech in an audio recording into plain text (speech recognition, dictation).
-
-        Runs whisper tiny.en locally; silence gives an empty string.
-
-        Args:
-            audio: a recording of English speech (WAV, FLAC, MP3, OGG, M4A...), at most one hour.
-
-        Returns:
-            text: the words spoken, as one string.
-        """
         return " ".join(s.text for s in self.segments(audio))
+
+    forward.__doc__ = _whisper_doc(
+        "Transcribe English speech in an audio recording into plain text (speech recognition, dictation).",
+        "an empty string", "text: the words spoken, as one string.",
+    )
 
 
 class TranscribeAudio(_Whisper):
     name = "transcribe_audio"
 
     def forward(self, audio: Audio) -> Transcript:
-        """Transcribe English speech into timed segments with start and end times, e.g. to make subtitles.
-
-        Runs whisper tiny.en locally; silence gives an empty transcript.
-
-        Args:
-            audio: a recording of English speech (WAV, FLAC, MP3, OGG, M4A...), at most one hour.
-
-        Returns:
-            transcript: the spoken phrases in order, each with its start and end time in seconds.
-        """
         return self.segments(audio)
+
+    forward.__doc__ = _whisper_doc(
+        "Transcribe English speech into timed segments with start and end times, e.g. to make subtitles.",
+        "an empty transcript", "transcript: the spoken phrases in order, each with its start and end time in seconds.",
+    )
 
 
 text_to_speech = TextToSpeech()

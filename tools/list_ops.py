@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from operator import attrgetter
 from collections.abc import Callable, Sequence
 from typing import Literal, TypeVar
 
@@ -33,6 +34,10 @@ from tools.errors import ToolInputError
 
 _GENERAL = ("general",)
 T = TypeVar("T")
+
+_label: Callable[[BBox], str | None] = attrgetter("label")
+_name: Callable[[Label], str] = attrgetter("name")
+_score: Callable[[BBox | Label], float | None] = attrgetter("score")
 
 # --- matching and ordering ---------------------------------------------------------------------------
 
@@ -94,6 +99,27 @@ def box_area(box: BBox, index: int) -> float:
     return max(0.0, box.x2 - box.x1) * max(0.0, box.y2 - box.y1)
 
 
+def matching(
+    items: Sequence[T],
+    query: str,
+    argument: str,
+    text: Callable[[T], str | None],
+    *,
+    min_score: float | None = None,
+    score: Callable[[T], float | None] = lambda _: None,
+) -> list[T]:
+    """The items whose ``text`` matches every word of ``query`` (see :func:`matches`) and whose ``score``
+    passes ``min_score``, in input order; a query without words is an error naming ``argument``."""
+    wanted = query_words(query, argument)
+    _check_min_score(min_score)
+    return [item for item in items if matches(wanted, text(item)) and _passes(score(item), min_score)]
+
+
+def counted(items: Sequence[T], query: str | None, argument: str, text: Callable[[T], str | None]) -> int:
+    """How many items there are, or with ``query`` how many of them match it (as :func:`matching`)."""
+    return len(items) if query is None else len(matching(items, query, argument, text))
+
+
 def _box_key(boxes: list[BBox], by: str) -> Callable[[BBox], float | None]:
     if by == "score":
         return lambda box: box.score
@@ -117,10 +143,7 @@ def count_boxes(boxes: BBoxes, label: Text | None = None) -> int:
     Returns:
         count: how many boxes there are.
     """
-    if label is None:
-        return len(boxes)
-    wanted = query_words(label, "label")
-    return sum(1 for box in boxes if matches(wanted, box.label))
+    return counted(boxes, label, "label", _label)
 
 
 @tool(domains=_GENERAL)
@@ -138,9 +161,7 @@ def select_boxes(boxes: BBoxes, label: Text, min_score: float | None = None) -> 
     Returns:
         boxes: the matching boxes, in their original order.
     """
-    wanted = query_words(label, "label")
-    _check_min_score(min_score)
-    return [box for box in boxes if matches(wanted, box.label) and _passes(box.score, min_score)]
+    return matching(boxes, label, "label", _label, min_score=min_score, score=_score)
 
 
 @tool(domains=_GENERAL)
@@ -233,10 +254,7 @@ def count_labels(labels: Labels, name: Text | None = None) -> int:
     Returns:
         count: how many labels there are.
     """
-    if name is None:
-        return len(labels)
-    wanted = query_words(name, "name")
-    return sum(1 for item in labels if matches(wanted, item.name))
+    return counted(labels, name, "name", _name)
 
 
 @tool(domains=_GENERAL)
@@ -253,9 +271,7 @@ def select_labels(labels: Labels, name: Text, min_score: float | None = None) ->
     Returns:
         labels: the matching labels, in their original order.
     """
-    wanted = query_words(name, "name")
-    _check_min_score(min_score)
-    return [item for item in labels if matches(wanted, item.name) and _passes(item.score, min_score)]
+    return matching(labels, name, "name", _name, min_score=min_score, score=_score)
 
 
 @tool(domains=_GENERAL)
@@ -292,10 +308,7 @@ def count_tags(tags: Tags, tag: Text | None = None) -> int:
     Returns:
         count: how many tags there are.
     """
-    if tag is None:
-        return len(tags)
-    wanted = query_words(tag, "tag")
-    return sum(1 for item in tags if matches(wanted, item))
+    return counted(tags, tag, "tag", lambda item: item)
 
 
 @tool(domains=_GENERAL)
@@ -311,8 +324,7 @@ def select_tags(tags: Tags, query: Text) -> Tags:
     Returns:
         tags: the matching tags, in their original order.
     """
-    wanted = query_words(query, "query")
-    return [item for item in tags if matches(wanted, item)]
+    return matching(tags, query, "query", lambda item: item)
 
 
 TOOLS: tuple[Tool, ...] = (
