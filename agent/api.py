@@ -189,7 +189,7 @@ class Agent:
     def result(self, run_id: str) -> AgentResult:
         """The result of a run so far, from its checkpoint."""
         values = self._graph.get_state({"configurable": {"thread_id": run_id}}).values
-        if not values:
+        if not values or "run_id" not in values:  # none yet, or a run so new that its input is not saved yet
             raise RunNotFoundError(f"no run with id {run_id!r}", run_id=run_id)
         return _result(values)
 

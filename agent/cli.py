@@ -11,6 +11,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from rich.console import Console
 
+from agent.cli_serve import serve
 from graph.errors import ToGError
 
 app = typer.Typer(
@@ -286,6 +287,9 @@ def demo(
     from agent.demo import run_demo
 
     run_demo(out, console)
+
+
+app.command()(serve)
 
 
 def _usage(message: str) -> ToGError:

@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.engine.config import EngineConfig
+from agent.server.config import ServerSettings
 from graph.search import SearchConfig, Strategy
 from tools.model_settings import LLMSettings, VLMSettings
 
@@ -34,6 +35,9 @@ class ToGSettings(BaseSettings):
     threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     top_k: int = Field(default=5, ge=1)
     engine: EngineConfig = Field(default_factory=EngineConfig, description="execution: TOG_ENGINE__BACKEND=ray, ...")
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description="REST server (tog serve): TOG_SERVER_PORT, TOG_API_KEYS, limits, ..."
+    )
 
     def search_config(self) -> SearchConfig:
         return SearchConfig(

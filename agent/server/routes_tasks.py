@@ -1,0 +1,168 @@
+"""``/v1/tasks``, ``/v1/plan``, ``/v1/artifacts`` and ``/v1/workflows``: submitting, following and cancelling work."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from agent.server import views
+from agent.server.bodies import read_task_body
+from agent.server.errors import NotImplementedYetError, QueueFullError, error_responses
+from agent.server.models import (
+    ARTIFACT_ID_PATTERN,
+    CancelResult,
+    PlanResult,
+    TaskCreated,
+    TaskPage,
+    TaskStatus,
+    TaskView,
+)
+from agent.server.sse import MEDIA_TYPE, task_events
+from agent.server.state import ServerState, get_state
+from agent.server.views import PREFIX
+from graph.artifacts import ArtifactMeta
+
+TASK_ID_PATTERN = r"^[0-9a-f]{32}$"
+TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="a task id as POST /v1/tasks returned it")]
+ArtifactId = Annotated[str, Path(pattern=ARTIFACT_ID_PATTERN, max_length=64, description="an opaque artifact id")]
+State = Annotated[ServerState, Depends(get_state)]
+
+#: The two shapes of a task body; TaskCreate's schema is added to the components by the app.
+TASK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/TaskCreate"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["request"],
+                    "properties": {
+                        "request": {"type": "string", "minLength": 1, "description": "what you want done"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                  "description": "input files; the extension of each name gives its type"},
+                        "resources": {"type": "string", "description": "literal inputs: a JSON array of "
+                                      "ResourceInput objects ({name, type, value})"},
+                    },
+                },
+            },
+        },
+    }
+}
+_BODY_ERRORS = (401, 403, 413, 415, 422, 429)
+
+
+def task_routes() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["tasks"])
+
+    @router.post("/tasks", status_code=202, response_model=TaskCreated, openapi_extra=TASK_BODY,
+                 responses=error_responses(*_BODY_ERRORS), summary="Submit a task")
+    async def create_task(request: Request, response: Response, state: State) -> TaskCreated:
+        """Store the files, record the task and queue it; it runs on a worker. Follow it at ``links``."""
+        runner = state.runner
+        runner.check_capacity()  # before storing uploads; submit checks again
+        body = await read_task_body(request, state.policy)
+        task_id = uuid.uuid4().hex
+        resources = [r.model_dump(mode="json") for r in body.resources]
+        inputs = [a.model_dump(mode="json") for a in body.inputs]
+        record = await run_in_threadpool(
+            runner.submit, lambda: state.store.create(task_id, body.request, resources, inputs))
+        response.headers["Location"] = views.links(task_id).self
+        return views.created(record)
+
+    @router.get("/tasks", response_model=TaskPage, responses=error_responses(401, 422), summary="List tasks")
+    def list_tasks(state: State,
+                   limit: Annotated[int, Query(ge=1, le=200, description="items per page")] = 20,
+                   cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$",
+                                                       description="next_cursor of the previous page")] = None,
+                   status: Annotated[TaskStatus | None, Query(description="only tasks in this status")] = None,
+                   ) -> TaskPage:
+        """Tasks, newest first, a page at a time."""
+        records, next_n = state.store.page(limit, int(cursor) if cursor else None, status)
+        return TaskPage(items=[views.summary(r) for r in records],
+                        next_cursor=str(next_n) if next_n is not None else None)
+
+    @router.get("/tasks/{task_id}", response_model=TaskView, responses=error_responses(401, 404, 422),
+                summary="A task's status, plan, progress and results")
+    def get_task(task_id: TaskId, state: State) -> TaskView:
+        record = state.store.get(task_id)
+        return views.task_view(record, state.store.events(task_id, limit=100_000))
+
+    @router.get("/tasks/{task_id}/events", response_class=StreamingResponse,
+                responses={200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+                                 "description": "server-sent events; each `data` is a TaskEvent (JSON), `id` its "
+                                                "seq; the stream ends after `task_finished`"},
+                           **error_responses(401, 404, 422)},
+                summary="Follow a task's events (SSE, resumable)")
+    def task_event_stream(
+        task_id: TaskId, state: State,
+        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=2**53,
+                                                    description="resume after this event")] = None,
+        after: Annotated[int | None, Query(ge=0, le=2**53, description="resume after this event "
+                                                                       "(for clients that cannot set headers)")] = None,
+    ) -> StreamingResponse:
+        state.store.get(task_id)  # 404 before the stream starts
+        start = max(last_event_id or 0, after or 0)
+        server = state.settings.server
+        stream = task_events(state.store, task_id, start, poll_s=server.sse_poll_s, heartbeat_s=server.sse_heartbeat_s)
+        return StreamingResponse(stream, media_type=MEDIA_TYPE,
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @router.delete("/tasks/{task_id}", status_code=202, response_model=CancelResult,
+                   responses=error_responses(401, 404, 409, 422), summary="Cancel a task")
+    def cancel_task(task_id: TaskId, state: State) -> CancelResult:
+        """A queued task is cancelled at once; a running one is asked to stop and ends ``cancelled``."""
+        return state.runner.cancel(task_id)
+
+    @router.post("/plan", response_model=PlanResult, openapi_extra=TASK_BODY,
+                 responses=error_responses(*_BODY_ERRORS), summary="Decompose and plan only")
+    async def plan(request: Request, state: State) -> PlanResult:
+        """Decompose the request and search the tool graph for every subtask; nothing is executed."""
+        if not state.plans.acquire(blocking=False):
+            retry = state.settings.server.retry_after_s
+            raise QueueFullError(f"{state.settings.server.workers} plans are being made; retry in {retry} s", retry)
+        try:
+            body = await read_task_body(request, state.policy)
+            result = await run_in_threadpool(state.agent.plan, body.request, (), body.resources,
+                                             run_id=f"plan-{uuid.uuid4().hex}")
+        finally:
+            state.plans.release()
+        return PlanResult(id=result.run_id, status="planned", plan=result.plan,
+                          solutions={str(k): v for k, v in result.solutions.items()}, timings=result.timings)
+
+    @router.post("/workflows/run", status_code=202, tags=["workflows"], responses=error_responses(401, 501),
+                 summary="Run a workflow (not available yet)")
+    def run_workflow() -> None:
+        """Workflows (YAML tool chains) are not part of this version: always 501."""
+        raise NotImplementedYetError("workflows are not available in this version; submit a task instead")
+
+    return router
+
+
+def artifact_routes() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["artifacts"])
+
+    @router.get("/artifacts/{artifact_id}", response_class=FileResponse,
+                responses={200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                                 "description": "the content, with its own Content-Type"},
+                           **error_responses(401, 404, 422)},
+                summary="Download an artifact")
+    def get_artifact(artifact_id: ArtifactId, state: State) -> FileResponse:
+        store = state.agent.store
+        meta = store.meta(artifact_id)
+        name = meta.filename or f"{artifact_id}{store.path(artifact_id).suffix}"
+        return FileResponse(store.path(artifact_id), media_type=meta.mime, headers={
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}"})
+
+    @router.get("/artifacts/{artifact_id}/meta", response_model=ArtifactMeta,
+                responses=error_responses(401, 404, 422), summary="What the store knows about an artifact")
+    def get_artifact_meta(artifact_id: ArtifactId, state: State) -> ArtifactMeta:
+        return state.agent.store.meta(artifact_id)
+
+    return router
