@@ -1,0 +1,132 @@
+"""Clause splitting and clause reading (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.decompose.base import Resource
+from agent.decompose.clauses import split_clauses
+from agent.decompose.reading import merge_context, read_clause
+from graph.types import ResourceType as T
+
+
+def texts(request: str) -> list[str]:
+    return [c.text for c in split_clauses(request)]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("Find the cats and dogs in photo.jpg, then blur them.", ["Find the cats and dogs in photo.jpg", "blur them"]),
+        ("Detect the faces and blur them, then tell me how many there are",
+         ["Detect the faces", "blur them", "tell me how many there are"]),
+        ("Make it black and white and then read the text aloud", ["Make it black and white", "read the text aloud"]),
+        ("What is the man holding and what colour is his shirt?", ["What is the man holding", "what colour is his shirt"]),
+        ("Caption the photo. After that, read the sign; finally translate it",
+         ["Caption the photo", "read the sign", "translate it"]),
+        ("Rotate photo.jpg by 1.5 degrees next to nothing", ["Rotate photo.jpg by 1.5 degrees next to nothing"]),
+        ("Describe the image, e.g. the colours and the people", ["Describe the image, e.g. the colours and the people"]),
+    ],
+)
+def test_english_connectives_split_steps_but_not_noun_phrases(request_text: str, expected: list[str]) -> None:
+    assert texts(request_text) == expected
+
+
+def test_subordinate_steps_run_in_order() -> None:
+    assert texts("Before captioning the image, rotate it by 90 degrees") == ["rotate it by 90 degrees",
+                                                                              "captioning the image"]
+    assert texts("Blur the faces after detecting them") == ["detecting them", "Blur the faces"]
+
+
+def test_two_verbs_share_one_object() -> None:
+    assert texts("Crop and rotate the photo") == ["Crop the photo", "rotate the photo"]
+
+
+def test_quoted_text_is_one_unsplittable_literal() -> None:
+    clauses = split_clauses('Say "stop. then go, and wait" out loud and then caption photo.jpg')
+    assert [c.text for c in clauses] == ['Say "stop. then go, and wait" out loud', "caption photo.jpg"]
+    assert clauses[0].quotes == ("stop. then go, and wait",)
+    assert "⟦q⟧" in clauses[0].masked and "stop" not in clauses[0].masked
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("检测图片中的人脸，然后把它们模糊", ["检测图片中的人脸", "把它们模糊"]),
+        ("检测人脸并模糊它们，最后告诉我有几个人", ["检测人脸", "模糊它们", "告诉我有几个人"]),
+        ("先旋转图片90度再描述它。", ["旋转图片90度", "描述它"]),
+        ("把这两张图片并排合并", ["把这两张图片并排合并"]),  # 并 inside 并排/合并 is no connective
+        ("找出图片中的猫、狗和鸟", ["找出图片中的猫、狗和鸟"]),  # 、 lists nouns
+        ("识别图片中的文字、然后翻译成英文", ["识别图片中的文字", "翻译成英文"]),
+    ],
+)
+def test_chinese_connectives(request_text: str, expected: list[str]) -> None:
+    assert texts(request_text) == expected
+    assert all(c.lang == "zh" for c in split_clauses(request_text))
+
+
+def test_question_marks_are_remembered() -> None:
+    clauses = split_clauses("Blur the faces. Is anyone smiling?")
+    assert [c.question for c in clauses] == [False, True]
+
+
+def read(text: str, resources: list[Resource] | None = None):
+    return read_clause(split_clauses(text)[0], resources or [])
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how many dogs are there", "count"),
+        ("where is the red car", "where"),
+        ("detect the faces", "detect"),
+        ("describe the photo", "describe"),
+        ("read the text on the sign", "read"),
+        ("read the sign aloud", "speak"),
+        ("blur them", "edit"),
+        ("transcribe the recording", "transcribe"),
+        ("transcribe it with timestamps", "timed"),
+        ("translate the caption into French", "translate"),
+        ("what is the man holding?", "question"),
+        ("图片里有几只狗", "count"),
+        ("把它们模糊", "edit"),
+        ("朗读这段文字", "speak"),
+        ("这张图的分辨率是多少", "info"),
+        ("照片里有什么？", "describe"),
+    ],
+)
+def test_strongest_cue_wins(text: str, intent: str) -> None:
+    assert read(text).intent.name == intent
+
+
+def test_references_to_earlier_results_and_to_given_files() -> None:
+    assert T.IMAGE in read("caption the cropped image").referenced
+    assert T.BBOXES in read("count those faces").referenced
+    assert T.IMAGE in read("rotate this photo").deictic
+    assert read("blur them").pronoun and read("把它们模糊").pronoun
+    assert T.AUDIO in read("transcribe the recording").mentioned
+    assert T.AUDIO not in read("convert it to audio").mentioned  # the kind to make, not one to take
+    assert read("compare it with the original photo").original
+    assert read("and count").elliptic and not read("count the dogs").elliptic
+
+
+def test_literals_a_tool_needs() -> None:
+    assert read("what is the man holding").literal == "what is the man holding?"
+    man = read("find the man in the red shirt")
+    assert man.literal == "man in the red shirt" and man.referring
+    cars = read("detect the cars and pedestrians in street.png")
+    assert cars.literal == "cars and pedestrians" and not cars.referring
+    assert read('say "good morning"').literal == "good morning"
+    assert read("read this aloud: welcome home").literal == "welcome home"
+    assert read("朗读这段文字：欢迎光临").literal == "欢迎光临"
+
+
+def test_named_files_are_found_by_name() -> None:
+    resources = [Resource(name="a.jpg", type="image"), Resource(name="b.jpg", type="image")]
+    assert read("crop b.jpg", resources).named == [1]
+
+
+def test_context_clauses_join_their_neighbour() -> None:
+    readings = merge_context([read_clause(c, []) for c in split_clauses("In photo.jpg, find the faces")])
+    assert [r.clause.text for r in readings] == ["In photo.jpg, find the faces"]
+    assert readings[0].intent.name == "detect"
