@@ -1,0 +1,289 @@
+"""A small typed client for the ToG REST API (``tog serve``), sync and async, with event streaming.
+
+    client = ToGClient("http://127.0.0.1:8000", api_key=None)
+    task = client.submit("make the photo grey", files=["photo.png"])
+    for event in client.events(task.id):      # SSE; reconnects and resumes with Last-Event-ID
+        print(event.kind)
+    view = client.task(task.id)
+    grey = client.artifact(view.artifacts[0].id)
+
+Every method has an ``a``-prefixed coroutine twin (``asubmit``, ``atask``, ``aevents``, ...; waiting is
+``wait`` / ``await_task``). An error response raises :class:`APIError` with the server's code, message and
+details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from agent.decompose.base import Resource
+from agent.server.models import (
+    FINAL_STATUSES,
+    TASK_FINISHED,
+    CancelResult,
+    Health,
+    PlanResult,
+    TaskCreated,
+    TaskEvent,
+    TaskPage,
+    TaskView,
+    ToolList,
+)
+from graph.errors import ToGError
+
+M = TypeVar("M", bound=BaseModel)
+#: A file to send: a path, or (name, content).
+FileArg = str | Path | tuple[str, bytes]
+
+
+class APIError(ToGError):
+    """An error response; ``status`` is the HTTP status, ``code`` the server's error code."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, **(details or {}))
+        self.status = status
+        self.code = code
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> APIError:
+        try:
+            error = response.json()["error"]
+            return cls(response.status_code, str(error["code"]), str(error["message"]), error.get("details") or {})
+        except (ValueError, KeyError, TypeError):
+            return cls(response.status_code, "http_error", f"HTTP {response.status_code}: {response.text[:200]}")
+
+
+class SSEParser:
+    """Turns event-stream lines into :class:`TaskEvent` objects (the ``data`` of each message)."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> TaskEvent | None:
+        if line == "":
+            data, self._data = "\n".join(self._data), []
+            return TaskEvent.model_validate_json(data) if data else None
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return None
+
+
+class ToGClient:
+    """Talks to one server; use it as a context manager (``with`` / ``async with``) or call ``close``."""
+
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", *, api_key: str | None = None,
+                 timeout_s: float = 30.0, transport: httpx.BaseTransport | None = None,
+                 async_transport: httpx.AsyncBaseTransport | None = None, reconnects: int = 5) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/")
+        self.reconnects = reconnects
+        self._sync = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport)
+        self._async_args: dict[str, Any] = dict(base_url=self.base_url, headers=headers, timeout=timeout_s,
+                                                transport=async_transport)
+        self._async: httpx.AsyncClient | None = None
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    @property
+    def _aclient(self) -> httpx.AsyncClient:
+        if self._async is None:
+            self._async = httpx.AsyncClient(**self._async_args)
+        return self._async
+
+    def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        return _parse(model, self._sync.request(method, path, **kwargs))
+
+    async def _acall(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        return _parse(model, await self._aclient.request(method, path, **kwargs))
+
+    def close(self) -> None:
+        self._sync.close()
+
+    async def aclose(self) -> None:
+        self._sync.close()
+        if self._async is not None:
+            await self._async.aclose()
+
+    def __enter__(self) -> ToGClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ToGClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- sync --------------------------------------------------------------------------------------------
+
+    def submit(self, request: str, files: Sequence[FileArg] = (), resources: Sequence[Resource] = ()) -> TaskCreated:
+        """Submit a task (multipart with the files); it runs on the server, follow it with :meth:`events`."""
+        return self._call(TaskCreated, "POST", "/v1/tasks", **_task_body(request, files, resources))
+
+    def plan(self, request: str, files: Sequence[FileArg] = (), resources: Sequence[Resource] = ()) -> PlanResult:
+        return self._call(PlanResult, "POST", "/v1/plan", **_task_body(request, files, resources))
+
+    def task(self, task_id: str) -> TaskView:
+        return self._call(TaskView, "GET", f"/v1/tasks/{task_id}")
+
+    def tasks(self, limit: int = 20, cursor: str | None = None, status: str | None = None) -> TaskPage:
+        return self._call(TaskPage, "GET", "/v1/tasks", params=_page(limit, cursor, status))
+
+    def cancel(self, task_id: str) -> CancelResult:
+        return self._call(CancelResult, "DELETE", f"/v1/tasks/{task_id}")
+
+    def tools(self) -> ToolList:
+        return self._call(ToolList, "GET", "/v1/tools")
+
+    def health(self) -> Health:
+        return self._call(Health, "GET", "/healthz")
+
+    def artifact(self, artifact_id: str) -> bytes:
+        response = self._sync.get(f"/v1/artifacts/{artifact_id}")
+        _check(response)
+        return response.content
+
+    def wait(self, task_id: str, timeout_s: float = 300.0, poll_s: float = 0.2) -> TaskView:
+        """Poll until the task has finished; its final view."""
+        deadline = time.monotonic() + timeout_s
+        while (view := self.task(task_id)).status not in FINAL_STATUSES:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"task {task_id} still {view.status} after {timeout_s} s")
+            time.sleep(poll_s)
+        return view
+
+    def events(self, task_id: str, after: int = 0) -> Iterator[TaskEvent]:
+        """The task's events after seq ``after``, live, until ``task_finished``; reconnects where it left off."""
+        failures = 0
+        while True:
+            got = False
+            try:
+                with self._sync.stream("GET", f"/v1/tasks/{task_id}/events", headers=_resume(after),
+                                       timeout=httpx.Timeout(30.0, read=None)) as response:
+                    _check(response)
+                    parser = SSEParser()
+                    for line in response.iter_lines():
+                        event = parser.feed(line)
+                        if event is not None:
+                            got, after = True, event.seq
+                            yield event
+                            if event.kind == TASK_FINISHED:
+                                return
+            except httpx.TransportError:
+                failures += 1
+                if failures > self.reconnects:
+                    raise
+                time.sleep(min(2.0, 0.2 * failures))
+                continue
+            if not got:
+                return  # the server had nothing after `after`: the task is over
+
+    # --- async -------------------------------------------------------------------------------------------
+
+    async def asubmit(self, request: str, files: Sequence[FileArg] = (),
+                      resources: Sequence[Resource] = ()) -> TaskCreated:
+        return await self._acall(TaskCreated, "POST", "/v1/tasks", **_task_body(request, files, resources))
+
+    async def aplan(self, request: str, files: Sequence[FileArg] = (),
+                    resources: Sequence[Resource] = ()) -> PlanResult:
+        return await self._acall(PlanResult, "POST", "/v1/plan", **_task_body(request, files, resources))
+
+    async def atask(self, task_id: str) -> TaskView:
+        return await self._acall(TaskView, "GET", f"/v1/tasks/{task_id}")
+
+    async def atasks(self, limit: int = 20, cursor: str | None = None, status: str | None = None) -> TaskPage:
+        return await self._acall(TaskPage, "GET", "/v1/tasks", params=_page(limit, cursor, status))
+
+    async def acancel(self, task_id: str) -> CancelResult:
+        return await self._acall(CancelResult, "DELETE", f"/v1/tasks/{task_id}")
+
+    async def atools(self) -> ToolList:
+        return await self._acall(ToolList, "GET", "/v1/tools")
+
+    async def ahealth(self) -> Health:
+        return await self._acall(Health, "GET", "/healthz")
+
+    async def aartifact(self, artifact_id: str) -> bytes:
+        response = await self._aclient.get(f"/v1/artifacts/{artifact_id}")
+        _check(response)
+        return response.content
+
+    async def await_task(self, task_id: str, timeout_s: float = 300.0, poll_s: float = 0.2) -> TaskView:
+        deadline = time.monotonic() + timeout_s
+        while (view := await self.atask(task_id)).status not in FINAL_STATUSES:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"task {task_id} still {view.status} after {timeout_s} s")
+            await asyncio.sleep(poll_s)
+        return view
+
+    async def aevents(self, task_id: str, after: int = 0) -> AsyncIterator[TaskEvent]:
+        failures = 0
+        while True:
+            got = False
+            try:
+                async with self._aclient.stream("GET", f"/v1/tasks/{task_id}/events", headers=_resume(after),
+                                                timeout=httpx.Timeout(30.0, read=None)) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                    _check(response)
+                    parser = SSEParser()
+                    async for line in response.aiter_lines():
+                        event = parser.feed(line)
+                        if event is not None:
+                            got, after = True, event.seq
+                            yield event
+                            if event.kind == TASK_FINISHED:
+                                return
+            except httpx.TransportError:
+                failures += 1
+                if failures > self.reconnects:
+                    raise
+                await asyncio.sleep(min(2.0, 0.2 * failures))
+                continue
+            if not got:
+                return
+
+
+def _task_body(request: str, files: Sequence[FileArg], resources: Sequence[Resource]) -> dict[str, Any]:
+    """httpx arguments of a task body: JSON without files, multipart with them."""
+    literals = [{"name": r.name, "type": r.type.value, "value": r.value} for r in resources]
+    if not files:
+        return {"json": {"request": request, "resources": literals}}
+    parts = []
+    for item in files:
+        name, content = (item if isinstance(item, tuple) else (Path(item).name, Path(item).read_bytes()))
+        parts.append(("files", (name, content, "application/octet-stream")))
+    return {"data": {"request": request, "resources": json.dumps(literals)}, "files": parts}
+
+
+def _page(limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:
+    return {k: v for k, v in dict(limit=limit, cursor=cursor, status=status).items() if v is not None}
+
+
+def _resume(after: int) -> dict[str, str]:
+    return {"Last-Event-ID": str(after)} if after else {}
+
+
+def _check(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        if not response.is_stream_consumed:
+            response.read()
+        raise APIError.from_response(response)
+
+
+def _parse(model: type[M], response: httpx.Response) -> M:
+    _check(response)
+    return model.model_validate_json(response.content)

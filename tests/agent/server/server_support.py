@@ -1,0 +1,117 @@
+"""Helpers for the REST tests: a REST app over a real Agent with a scripted decomposer and small real tools (no model anywhere).
+
+The decomposer turns what the request came with into subtasks: an image is made grey, boxes are counted,
+and a request without inputs is a chain of ``wait`` calls (``slow`` makes each wait 0.5 s); a request
+containing ``undecomposable`` fails decomposition.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from agent.api import Agent
+from agent.config import ToGSettings
+from agent.decompose.base import Decomposer, DecompositionError, Resource
+from agent.engine.testing import wait
+from agent.server.app import create_app
+from agent.server.config import ServerSettings
+from graph.plan import Plan
+from graph.types import ResourceType
+from tools.image_ops import grayscale_image
+from tools.list_ops import count_boxes
+from tools.registry import ToolRegistry
+
+SLOW_STEPS = 4
+SLOW_SECONDS = 0.5
+
+
+class InputsDecomposer(Decomposer):
+    """A subtask per input (image -> grey image, boxes -> count); no inputs -> a chain of waits."""
+
+    def decompose(self, request: str, resources: Sequence[Resource] = ()) -> Plan:
+        if "undecomposable" in request:
+            raise DecompositionError("no subtasks found in the request")
+        subtasks: list[dict[str, Any]] = []
+        for r in resources:
+            if r.type is ResourceType.IMAGE:
+                subtasks.append({"description": "make the photo grey", "args": [r.ref().model_dump(mode="json")],
+                                 "returns": [{"type": "image"}]})
+            elif r.type is ResourceType.BBOXES:
+                subtasks.append({"description": "count the boxes", "args": [r.ref().model_dump(mode="json")],
+                                 "returns": [{"type": "number"}]})
+        if not subtasks:
+            slow = "slow" in request
+            for k in range(SLOW_STEPS if slow else 1):
+                text = "x" if k == 0 else f"<GENERATED>-{k - 1}"
+                subtasks.append({"description": f"wait, step {k}", "dep": [k - 1] if k else [],
+                                 "args": [{"type": "text", "value": text},
+                                          {"type": "number", "value": SLOW_SECONDS if slow else 0.0}],
+                                 "returns": [{"type": "text"}]})
+        return Plan.parse({"request": request, "subtasks": [{"id": i, **s} for i, s in enumerate(subtasks)]})
+
+
+def tool_registry() -> ToolRegistry:
+    return ToolRegistry([wait, grayscale_image, count_boxes])
+
+
+def make_settings(data_dir: Path, **server: Any) -> ToGSettings:
+    return ToGSettings(data_dir=data_dir, assessor="uniform", strategy="greedy", max_depth=1, top_k=1,
+                       server=ServerSettings(**{"api_keys": [], "sse_poll_s": 0.02, **server}))
+
+
+def make_agent(settings: ToGSettings) -> Agent:
+    return Agent(settings, registry=tool_registry(), decomposer=InputsDecomposer())
+
+
+def serve(data_dir: Path, **server: Any) -> tuple[TestClient, Agent]:
+    """A client (not yet entered) over a fresh app and agent on ``data_dir``."""
+    settings = make_settings(data_dir, **server)
+    agent = make_agent(settings)
+    return TestClient(create_app(settings, agent)), agent
+
+
+def png_bytes(size: tuple[int, int] = (32, 24), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def wait_for(client: TestClient, task_id: str, statuses: Sequence[str], timeout_s: float = 20.0,
+             **headers: str) -> dict[str, Any]:
+    """Poll GET /v1/tasks/{id} until its status is one of ``statuses``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        view = client.get(f"/v1/tasks/{task_id}", headers=headers).json()
+        if view["status"] in statuses:
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {task_id} stayed {view['status']!r}, wanted one of {statuses}")
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    """``python server_support.py DATA_DIR PORT``: the scripted app on a real uvicorn (for the live tests)."""
+    import uvicorn
+
+    data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
+    settings = make_settings(data_dir, workers=1)
+    uvicorn.run(create_app(settings, make_agent(settings)), host="127.0.0.1", port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
