@@ -48,6 +48,7 @@ class EngineConfig(BaseModel):
     timeout_s: float | None = Field(default=300.0, gt=0, description="per-action timeout; None = wait forever")
     tool_timeouts: dict[str, float] = Field(default_factory=dict, description="per-tool overrides of timeout_s")
     max_retries: int = Field(default=2, ge=0, description="retries of a transient failure (not of bad input)")
+    tool_retries: dict[str, int] = Field(default_factory=dict, description="per-tool overrides of max_retries")
     retry_backoff_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles each time")
     retry_backoff_max_s: float = Field(default=5.0, ge=0)
     retry_timeouts: bool = Field(default=False, description="treat a timed-out action as transient")
@@ -63,6 +64,9 @@ class EngineConfig(BaseModel):
 
     def timeout_for(self, tool: str) -> float | None:
         return self.tool_timeouts.get(tool, self.timeout_s)
+
+    def retries_for(self, tool: str) -> int:
+        return self.tool_retries.get(tool, self.max_retries)
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based)."""

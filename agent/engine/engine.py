@@ -62,16 +62,18 @@ class Engine:
         return compile_graph(plan, solutions, self.registry, ResourceLoader(self.store))
 
     def prepare(self, plan: Plan | ExecutionGraph, solutions: Mapping[int, Sequence[Solution]] | None = None,
-                on_event: EventSink | None = None) -> Run:
+                on_event: EventSink | None = None, config: EngineConfig | None = None) -> Run:
+        """A run ready to ``execute``; ``config`` overrides the scheduling settings (timeouts, retries) for
+        this run only (the backend keeps its own)."""
         graph = plan if isinstance(plan, ExecutionGraph) else self.compile(plan, solutions or {})
         names = {t.tool for s in graph.subtasks.values() for sol in s.solutions for t in sol.actions}
         tools = {name: self.registry.get(name) for name in sorted(names)}
-        return Run(graph, tools, self.backend, self.config, on_event=on_event)
+        return Run(graph, tools, self.backend, config or self.config, on_event=on_event)
 
     def run(self, plan: Plan | ExecutionGraph, solutions: Mapping[int, Sequence[Solution]] | None = None, *,
-            on_event: EventSink | None = None) -> ExecutionResult:
+            on_event: EventSink | None = None, config: EngineConfig | None = None) -> ExecutionResult:
         """Run to the end in this thread and return the result (partial results included)."""
-        return self.prepare(plan, solutions, on_event).execute()
+        return self.prepare(plan, solutions, on_event, config).execute()
 
     def submit(self, plan: Plan | ExecutionGraph,
                solutions: Mapping[int, Sequence[Solution]] | None = None) -> RunHandle:

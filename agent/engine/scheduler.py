@@ -402,7 +402,7 @@ class Run:
                 self._check_complete(run)
 
     def _failed(self, node: _Node, failure: Failure) -> None:
-        if failure.retryable and node.attempt <= self.config.max_retries:
+        if failure.retryable and node.attempt <= self.config.retries_for(node.tool):
             self._retry(node, failure, delay=self.config.backoff(node.attempt))
             return
         node.state, node.failure = _State.FAILED, failure
