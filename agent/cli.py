@@ -11,6 +11,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from rich.console import Console
 
+from agent.cli_eval import eval_app
 from agent.cli_serve import serve
 from graph.errors import ToGError
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(eval_app, name="eval")
 console = Console()
 err_console = Console(stderr=True)
 
