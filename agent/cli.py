@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from agent.cli_eval import eval_app
@@ -40,6 +41,10 @@ def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except ToGError as exc:
             err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            raise typer.Exit(2) from None
+        except ValidationError as exc:  # a bad TOG_* setting
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or e.get('input')}: {e['msg']}" for e in exc.errors())
+            err_console.print(f"[bold red]error:[/] invalid settings: {problems}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper

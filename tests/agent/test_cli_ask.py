@@ -59,3 +59,10 @@ def test_plan_a_whole_request(scripted, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "grayscale_image" in result.output and "count_boxes" in result.output
     assert (tmp_path / "plan-0.png").is_file() and (tmp_path / "plan-1.png").is_file()
+
+
+def test_a_bad_setting_is_a_one_line_error(monkeypatch) -> None:
+    monkeypatch.setenv("TOG_MAX_DEPTH", "deep")
+    result = runner.invoke(app, ["plan", "count the regions"])
+    assert result.exit_code == 2
+    assert "invalid settings: max_depth" in result.output and "Traceback" not in result.output
