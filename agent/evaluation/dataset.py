@@ -17,14 +17,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.decompose.base import Resource
 from agent.evaluation.callgraph import CallGraph, Kind
 from graph.errors import ToGError
 from graph.plan import format_validation_errors
 from graph.spec import ToolSpec
-from graph.types import ResourceType, resolve_type
+from graph.types import ResourceType
 
 
 class DatasetError(ToGError, ValueError):
@@ -38,24 +38,6 @@ class DatasetError(ToGError, ValueError):
         super().__init__(full, problems=self.problems, **details)
 
 
-class SampleResource(BaseModel):
-    """A resource the user gave with the request: a file name (or literal) and its type."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    type: ResourceType
-    value: Any = None
-
-    @field_validator("type", mode="before")
-    @classmethod
-    def _resolve(cls, value: Any) -> ResourceType:
-        return resolve_type(value)
-
-    def to_resource(self) -> Resource:
-        return Resource(name=self.name, type=self.type, value=self.value)
-
-
 class PlanSample(BaseModel):
     """One evaluation request; ``kind`` must be what the gold graph's shape says it is."""
 
@@ -65,7 +47,7 @@ class PlanSample(BaseModel):
     request: str = Field(min_length=1)
     lang: Literal["en", "zh"]
     kind: Kind
-    resources: list[SampleResource] = Field(default_factory=list)
+    resources: list[Resource] = Field(default_factory=list)
     gold: CallGraph
 
     @model_validator(mode="after")
@@ -86,7 +68,7 @@ class PlanSample(BaseModel):
         return self
 
     def request_resources(self) -> list[Resource]:
-        return [r.to_resource() for r in self.resources]
+        return list(self.resources)
 
 
 def parse_samples(lines: Iterable[str], source: str = "dataset") -> list[PlanSample]:
