@@ -79,6 +79,46 @@ class SSEParser:
         return None
 
 
+class _Follow:
+    """Where an event stream stands across reconnections: the last seq seen, failures so far."""
+
+    timeout = httpx.Timeout(30.0, read=None)
+
+    def __init__(self, task_id: str, after: int, reconnects: int) -> None:
+        self.path = f"/v1/tasks/{task_id}/events"
+        self.after = after
+        self.reconnects = reconnects
+        self.failures = 0
+        self.done = False
+        self._got: bool | None = None  # None before the first connection
+        self._parser = SSEParser()
+
+    def connect(self) -> bool:
+        """Whether to (re)connect: not after a clean stream that had nothing new (the task is over)."""
+        if self.done or self._got is False:
+            return False
+        self._got, self._parser = False, SSEParser()
+        return True
+
+    def headers(self) -> dict[str, str]:
+        return {"Last-Event-ID": str(self.after)} if self.after else {}
+
+    def feed(self, line: str) -> TaskEvent | None:
+        event = self._parser.feed(line)
+        if event is not None:
+            self._got, self.after = True, event.seq
+            self.done = event.kind == TASK_FINISHED
+        return event
+
+    def failed(self) -> float:
+        """Count a dropped connection; the delay before the next try (re-raises past ``reconnects``)."""
+        self.failures += 1
+        if self.failures > self.reconnects:
+            raise
+        self._got = None
+        return min(2.0, 0.2 * self.failures)
+
+
 class ToGClient:
     """Talks to one server; use it as a context manager (``with`` / ``async with``) or call ``close``."""
 
@@ -167,29 +207,18 @@ class ToGClient:
 
     def events(self, task_id: str, after: int = 0) -> Iterator[TaskEvent]:
         """The task's events after seq ``after``, live, until ``task_finished``; reconnects where it left off."""
-        failures = 0
-        while True:
-            got = False
+        follow = _Follow(task_id, after, self.reconnects)
+        while follow.connect():
             try:
-                with self._sync.stream("GET", f"/v1/tasks/{task_id}/events", headers=_resume(after),
-                                       timeout=httpx.Timeout(30.0, read=None)) as response:
+                with self._sync.stream("GET", follow.path, headers=follow.headers(), timeout=follow.timeout) as response:
                     _check(response)
-                    parser = SSEParser()
                     for line in response.iter_lines():
-                        event = parser.feed(line)
-                        if event is not None:
-                            got, after = True, event.seq
+                        if (event := follow.feed(line)) is not None:
                             yield event
-                            if event.kind == TASK_FINISHED:
+                            if follow.done:
                                 return
             except httpx.TransportError:
-                failures += 1
-                if failures > self.reconnects:
-                    raise
-                time.sleep(min(2.0, 0.2 * failures))
-                continue
-            if not got:
-                return  # the server had nothing after `after`: the task is over
+                time.sleep(follow.failed())
 
     # --- async -------------------------------------------------------------------------------------------
 
@@ -230,32 +259,21 @@ class ToGClient:
         return view
 
     async def aevents(self, task_id: str, after: int = 0) -> AsyncIterator[TaskEvent]:
-        failures = 0
-        while True:
-            got = False
+        follow = _Follow(task_id, after, self.reconnects)
+        while follow.connect():
             try:
-                async with self._aclient.stream("GET", f"/v1/tasks/{task_id}/events", headers=_resume(after),
-                                                timeout=httpx.Timeout(30.0, read=None)) as response:
+                async with self._aclient.stream("GET", follow.path, headers=follow.headers(),
+                                                timeout=follow.timeout) as response:
                     if response.status_code >= 400:
                         await response.aread()
                     _check(response)
-                    parser = SSEParser()
                     async for line in response.aiter_lines():
-                        event = parser.feed(line)
-                        if event is not None:
-                            got, after = True, event.seq
+                        if (event := follow.feed(line)) is not None:
                             yield event
-                            if event.kind == TASK_FINISHED:
+                            if follow.done:
                                 return
             except httpx.TransportError:
-                failures += 1
-                if failures > self.reconnects:
-                    raise
-                await asyncio.sleep(min(2.0, 0.2 * failures))
-                continue
-            if not got:
-                return
-
+                await asyncio.sleep(follow.failed())
 
 def _task_body(request: str, files: Sequence[FileArg], resources: Sequence[Resource]) -> dict[str, Any]:
     """httpx arguments of a task body: JSON without files, multipart with them."""
@@ -271,10 +289,6 @@ def _task_body(request: str, files: Sequence[FileArg], resources: Sequence[Resou
 
 def _page(limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:
     return {k: v for k, v in dict(limit=limit, cursor=cursor, status=status).items() if v is not None}
-
-
-def _resume(after: int) -> dict[str, str]:
-    return {"Last-Event-ID": str(after)} if after else {}
 
 
 def _check(response: httpx.Response) -> None:

@@ -1,0 +1,57 @@
+"""Tasks survive the server: stopped mid-task and started again on the same data directory, nothing is lost.
+
+Policy under test: a task that was running when the server stopped ends ``interrupted`` with a message
+(and its finished stages in the result); a task still queued runs on the next server.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from agent.server.tasks import TaskStore
+from server_support import serve, wait_for
+
+FINAL = ("succeeded", "partial", "failed", "cancelled", "interrupted")
+
+
+def test_a_server_stopped_mid_task_marks_it_interrupted_and_runs_the_queued_ones_after_restart(data_dir: Path) -> None:
+    test_client, agent = serve(data_dir, workers=1)
+    with test_client as client:
+        running = client.post("/v1/tasks", json={"request": "slow"}).json()["id"]
+        queued = client.post("/v1/tasks", json={"request": "quick"}).json()["id"]
+        deadline = time.monotonic() + 20
+        while client.get(f"/v1/tasks/{running}").json()["progress"]["stage"] != "execute":  # mid-way through
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    # the app has shut down (lifespan exit) while `running` ran; a new process starts on the same data
+    agent.close()
+    test_client, agent = serve(data_dir, workers=1)
+    with test_client as client:
+        stopped = client.get(f"/v1/tasks/{running}").json()
+        assert stopped["status"] == "interrupted" and "shut down" in stopped["message"]
+        assert stopped["plan"]["subtasks"][0]["description"] == "wait, step 0"  # what was done is kept
+        later = wait_for(client, queued, FINAL)
+        assert later["status"] == "succeeded" and later["answer"]
+        listed = {t["id"]: t["status"] for t in client.get("/v1/tasks").json()["items"]}
+        assert listed == {running: "interrupted", queued: "succeeded"}
+        with client.stream("GET", f"/v1/tasks/{running}/events") as response:
+            text = response.read().decode()
+        assert text.rstrip().endswith('"data":{"status":"interrupted","message":"' + stopped["message"] + '"}}')
+    agent.close()
+
+
+def test_the_store_is_wal_and_numbers_events_per_task(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "server.sqlite")
+    assert store.journal_mode == "wal"
+    store.create("a" * 32, "one", [], [])
+    store.create("b" * 32, "two", [], [])
+    assert store.add_event("a" * 32, "server", "task_started") == 2
+    assert store.add_event("b" * 32, "server", "task_started") == 2
+    assert [e.seq for e in store.events("a" * 32)] == [1, 2]
+    assert store.transition("a" * 32, ("queued",), "running")
+    assert not store.transition("a" * 32, ("queued",), "cancelled")  # compare-and-set: it is running now
+    store.close()
+    again = TaskStore(tmp_path / "server.sqlite")
+    assert again.get("a" * 32).status == "running" and again.counts() == {"running": 1, "queued": 1}
+    again.close()
