@@ -14,6 +14,7 @@ from rich.console import Console
 
 from agent.cli_eval import eval_app
 from agent.cli_serve import serve
+from agent.cli_workflow import export_workflow_cmd, run_workflow_cmd, validate_workflow_cmd
 from graph.errors import ToGError
 
 app = typer.Typer(
@@ -297,6 +298,9 @@ def demo(
 
 
 app.command()(serve)
+app.command("run")(run_workflow_cmd)
+app.command("validate")(validate_workflow_cmd)
+app.command("export-workflow")(export_workflow_cmd)
 
 
 def _usage(message: str) -> ToGError:
