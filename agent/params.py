@@ -158,8 +158,7 @@ class OfflineParameterFiller(ParameterFiller):
                 except Exception:  # the text said something the tool does not take: keep the default
                     left.append(name)
                     continue
-                inputs.append(ResourceRef(type=spec.type, value=value))
-                args[name] = input_key(len(inputs) - 1)
+                args[name] = input_key(_literal_index(inputs, spec.type, value))
                 filled.append(FilledParameter(subtask=subtask.id, action=action.id, tool=action.tool,
                                               argument=name, value=value))
             actions.append(action.model_copy(update={"args": args, "defaulted": left}))
@@ -183,3 +182,12 @@ class OfflineParameterFiller(ParameterFiller):
         if getattr(check, "rtype", None) is ResourceType.NUMBER and isinstance(value, float) and check.integer:
             return int(value)
         return value
+
+
+def _literal_index(inputs: list[ResourceRef], rtype: ResourceType, value: Any) -> int:
+    """The index of an input holding this literal, added if no input does (ranked solutions share it)."""
+    for i, ref in enumerate(inputs):
+        if ref.type == rtype and ref.generated_by is None and ref.value == value and type(ref.value) is type(value):
+            return i
+    inputs.append(ResourceRef(type=rtype, value=value))
+    return len(inputs) - 1
