@@ -39,7 +39,7 @@ BOXES = [{"type": "bboxes", "value": [{"x1": 0, "y1": 0, "x2": 1, "y2": 1, "labe
     ("rotate_image", "turn the photo around", IMAGE, {"image": "input:0"}, ["angle", "expand"], "image", {}),
 ])
 def test_arguments_the_text_states_are_filled(filler, tool, text, inputs, args, defaulted, out, expected) -> None:
-    sub, sol = one(tool, text, args, inputs, defaulted, out)  # noqa: the helper takes args before inputs
+    sub, sol = one(tool, text, args, inputs, defaulted, out)
     new_sub, new_sol, filled = filler.fill(sub, sol)
     got = {f.argument: f.value for f in filled}
     assert got == expected
