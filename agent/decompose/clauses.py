@@ -22,7 +22,10 @@ from agent.decompose.cues import (
     CLAUSE_VERBS_EN,
     FILLERS_EN,
     QUESTION_OPENERS_EN,
+    SPLIT_PRODUCTS_EN,
+    SPLIT_PRODUCTS_ZH,
     ZH_CONNECTIVES,
+    ZH_PARALLEL,
     ZH_VERBS,
 )
 
@@ -48,6 +51,9 @@ class Clause:
     lang: str
     question: bool = False
     quotes: tuple[str, ...] = ()
+    connective: str | None = None
+    """How the clause joins the one before: "seq" ("then", 然后: it works on what that one made), "par"
+    ("and", "also", 同时: on what that one worked on), None (the first clause, or no connective)."""
 
 
 class _Masker:
@@ -69,11 +75,12 @@ class _Masker:
             self.quotes.add(len(self.spans) - 1)
         return f"⟦{len(self.spans) - 1}⟧"
 
-    def clause(self, masked: str, lang: str, question: bool) -> Clause:
+    def clause(self, masked: str, lang: str, question: bool, connective: str | None) -> Clause:
         quotes = tuple(self.spans[int(i)].strip("\"'“”「」『』‘’") for i in _SLOT.findall(masked) if int(i) in self.quotes)
         text = _SLOT.sub(lambda m: self.spans[int(m.group(1))], masked)
         shown = _SLOT.sub(lambda m: "⟦q⟧" if int(m.group(1)) in self.quotes else self.spans[int(m.group(1))], masked)
-        return Clause(text=text.strip(), masked=shown.strip(), lang=lang, question=question, quotes=quotes)
+        return Clause(text=text.strip(), masked=shown.strip(), lang=lang, question=question, quotes=quotes,
+                      connective=connective)
 
 
 def is_chinese(text: str) -> bool:
@@ -92,17 +99,19 @@ def split_clauses(request: str) -> list[Clause]:
         else:
             parts = _split_english(sentence)
             lang = "en"
-        for i, raw in enumerate(parts):
+        for i, (raw, connective) in enumerate(parts):
             part = raw.strip(" ,，、:：")
             first = (_WORD.findall(part)[:1] or [""])[0].lower()
-            asks = question and (i == len(parts) - 1 or first in QUESTION_OPENERS_EN)
+            polite = bool(re.match(r"\W*(?:please\s+)?(?:can|could|would|will) you\b", part, re.IGNORECASE))
+            asks = question and not polite and (i == len(parts) - 1 or first in QUESTION_OPENERS_EN)
             if _SLOT.sub("", part).strip(" ,.;:!?，。") or _SLOT.search(part):
-                clauses.append(masker.clause(part, lang, asks))
+                clauses.append(masker.clause(part, lang, asks, connective))
     return clauses
 
 
 def _sentences(text: str) -> list[tuple[str, bool]]:
     out = []
+    text = re.sub(r"\s+[—–-]{1,2}\s+|—", "; ", text)  # a dash between clauses ends one
     for match in re.finditer(r"[^.!?;。！？；\n]+[.!?;。！？；\n]*", text):
         chunk = match.group(0)
         body = chunk.rstrip(".!?;。！？；\n ")
@@ -133,13 +142,18 @@ def is_verb(word: str) -> bool:
 
 
 def _starts_clause(rest: str) -> bool:
-    """Does the text after a weak connective start a new clause (a verb, a question, "I want ...")?"""
+    """Does the text after a weak connective start a new clause (a verb, a question, "I want ...", or
+    a product of its own: "and a French translation")?"""
     words = [w.lower() for w in _WORD.findall(rest[:80])]
     while words and words[0] in FILLERS_EN:
         words.pop(0)
     if not words:
         return False
     first = words[0]
+    if first in ("a", "an", "one", "another") and any(w.rstrip("s") in SPLIT_PRODUCTS_EN for w in words[1:5]):
+        return True
+    if first in QUESTION_OPENERS_EN and len(_WORD.findall(rest)) <= 2:
+        return False  # "…, and when?" asks more of the same clause
     if first in ("i", "we") and len(words) > 1 and words[1] in ("want", "need", "would", "'d", "also", "wanna"):
         return True
     if first in ("let", "give", "tell", "show", "please") or first in QUESTION_OPENERS_EN:
@@ -149,9 +163,10 @@ def _starts_clause(rest: str) -> bool:
     return is_verb(first) and not (len(words) > 1 and words[1] in ("of", "is", "are", "was"))
 
 
-def _split_english(sentence: str) -> list[str]:
+def _split_english(sentence: str) -> list[tuple[str, str | None]]:
     sentence = _reorder(sentence)
     parts: list[str] = []
+    joins: list[str | None] = [_lead_connective(sentence)]
     start = 0
     for match in _BOUNDARY.finditer(sentence):
         if match.start() == 0:
@@ -166,11 +181,23 @@ def _split_english(sentence: str) -> list[str]:
         if not (strong or _starts_clause(rest)):
             continue
         parts.append(sentence[start:match.start()])
+        joins.append("seq" if re.search(r"then|after|next|finally|lastly|followed", connective) else "par")
         start = match.end()
     parts.append(sentence[start:])
     parts = [re.sub(rf"^\s*(?:(?:{_STRONG}|also|first|firstly|now|please)\b[\s,]*)+", "", p, flags=re.IGNORECASE)
              for p in parts]
-    return _share_objects([p for p in parts if p.strip()])
+    kept = [(p, j) for p, j in zip(_share_objects(parts), joins) if p.strip()]
+    return kept
+
+
+def _lead_connective(sentence: str) -> str | None:
+    """A sentence that starts with "Then …" or "Also …" joins the sentence before."""
+    word = (_WORD.findall(sentence[:20])[:1] or [""])[0].lower()
+    if word in ("then", "afterwards", "next", "finally", "lastly", "after"):
+        return "seq"
+    if word in ("also", "additionally", "plus", "and", "besides"):
+        return "par"
+    return None
 
 
 def _reorder(sentence: str) -> str:
@@ -203,28 +230,46 @@ def _share_objects(parts: list[str]) -> list[str]:
 _ZH_CONNECTIVE = re.compile("|".join(sorted(map(re.escape, ZH_CONNECTIVES), key=len, reverse=True)))
 _ZH_VERB_AHEAD = re.compile("(?:" + "|".join(sorted(map(re.escape, ZH_VERBS), key=len, reverse=True)) + ")")
 #: Words in which a connective's characters are not a connective.
+_ZH_PRODUCT_AND = re.compile(r"(和|以及|还有|与)(?=(?:一个|一份|一段|个|份)?[\u4e00-\u9fff]{0,3}?(?:"
+                             + "|".join(SPLIT_PRODUCTS_ZH) + "))")
 _ZH_NOT_CONNECTIVE = re.compile(r"合并|并排|并列|再见|再次|最后一|之后的|同时的|另外的|以及其")
 
 
-def _split_chinese(sentence: str) -> list[str]:
-    parts: list[str] = []
+def _split_chinese(sentence: str) -> list[tuple[str, str | None]]:
+    parts: list[tuple[str, str | None]] = []
     for segment in re.split(r"[，,、]\s*(?=(?:" + _ZH_CONNECTIVE.pattern + "))|[，,]", sentence):
-        parts.extend(_split_at_connectives(segment))
-    return [p for p in (re.sub(r"^(?:先|首先|第一步|请|麻烦)", "", p.strip()) for p in parts) if p.strip()]
+        pieces = _split_at_connectives(segment)
+        parts.extend(pieces)
+    out = []
+    for text, join in parts:
+        text = re.sub(r"^(?:先|首先|第一步|请|麻烦)", "", text.strip())
+        if text:
+            out.append((text, join))
+    return out
 
 
-def _split_at_connectives(segment: str) -> list[str]:
+def _zh_join(connective: str) -> str:
+    return "par" if connective in ZH_PARALLEL else "seq"
+
+
+def _split_at_connectives(segment: str) -> list[tuple[str, str | None]]:
     protected = {m.start() + k for m in _ZH_NOT_CONNECTIVE.finditer(segment) for k in range(len(m.group(0)))}
-    cuts: list[tuple[int, int]] = []
+    cuts: list[tuple[int, int, str | None]] = []
     for match in _ZH_CONNECTIVE.finditer(segment):
         if match.start() in protected:
             continue
         ahead = segment[match.end():]
         if match.start() == 0 or _ZH_VERB_AHEAD.match(ahead.lstrip()) or re.match(r"\s*(?:把|将|对|给|用|帮|告诉)", ahead):
-            cuts.append((match.start(), match.end()))
-    pieces, start = [], 0
-    for begin, end in cuts:
-        pieces.append(segment[start:begin])
-        start = end
-    pieces.append(segment[start:])
-    return [p for p in pieces if p.strip()]
+            cuts.append((match.start(), match.end(), _zh_join(match.group(0))))
+    for match in _ZH_PRODUCT_AND.finditer(segment):  # "做一个摘要和一个英文翻译"
+        cuts.append((match.start(), match.start() + len(match.group(1)), "par"))
+    cuts.sort()
+    pieces: list[tuple[str, str | None]] = []
+    start, join = 0, None
+    for begin, end, kind in cuts:
+        if begin < start:
+            continue
+        pieces.append((segment[start:begin], join))
+        start, join = end, kind
+    pieces.append((segment[start:], join))
+    return [(p, j) for p, j in pieces if p.strip()]

@@ -25,6 +25,8 @@ class Literal(StrEnum):
     QUESTION = "question"  # the clause itself: "what is the man holding?"
     PHRASE = "phrase"  # a referring expression: "the man in the red shirt"
     CONTENT = "content"  # quoted or dictated text: say "good morning"
+    CATEGORY = "category"  # the kind of thing to keep: "keep only the dog boxes"
+    OBJECT = "object"  # what to count: "how many apples" (a tool may use it; it is no evidence for one)
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,22 @@ class Intent:
         object.__setattr__(self, "_en", tuple(re.compile(p, re.IGNORECASE) for p in self.en))
 
     def find(self, text: str, chinese: bool) -> int | None:
-        """Position of the first cue of this intent in ``text`` (None: no cue)."""
-        hits = [m.start() for p in self._en if (m := p.search(text))]
+        """Position of the first cue of this intent in ``text`` (None: no cue). A participle after a
+        definite determiner ("the blurred picture") names an earlier result, not a step to take."""
+        hits = [m.start() for p in self._en for m in p.finditer(text) if not _naming_result(text, m)]
+        hits = [min(hits)] if hits else []
         if chinese:
             hits += [m.start() for p in self.zh if (m := re.search(p, text))]
         return min(hits) if hits else None
 
 
-_IMG = r"(?:image|images|photo|photos|picture|pictures|pic|screenshot|scan)"
+_DEFINITE = re.compile(r"\b(?:the|this|that|these|those|its|their|his|her|my|your|our)\s+(?:\w+\s+)?$", re.IGNORECASE)
+
+
+def _naming_result(text: str, match: re.Match[str]) -> bool:
+    word = re.match(r"[\w-]*", text[match.start():])
+    return bool(word and word.group(0).lower().endswith("ed") and _DEFINITE.search(text[:match.start()]))
+
 
 #: Ordered by nothing in particular: ``priority`` settles conflicts inside one clause.
 INTENTS: tuple[Intent, ...] = (
@@ -60,7 +70,9 @@ INTENTS: tuple[Intent, ...] = (
         "speak", (T.AUDIO,), "read text aloud, convert text to speech audio",
         en=(r"\baloud\b", r"\bout loud\b", r"\bread (?:it|them|this|that) out\b", r"\bread out\b",
             r"\bspeak\b", r"\bspoken\b", r"\bpronounce", r"\bnarrat", r"\bvoice[- ]?over\b", r"\btext[- ]to[- ]speech\b",
-            r"\b(?:say|saying)\b", r"\b(?:an? |into |to |as )(?:audio|speech|voice|sound)\b",
+            r"^\W*(?:please\s+)?(?:also\s+)?say\b", r"\b(?:audio|clip|voice|recording) saying\b",
+            r"\b(?:an? |into |to |as )(?:audio|speech|voice|sound)\b", r"\bspeech from\b",
+            r"\b(?:generate|create|make|produce|record)\s+(?:an?\s+)?(?:speech|audio|voice)",
             r"\b(?:audio|speech|spoken) version\b", r"\btts\b", r"\bsynthesi[sz]e\b"),
         zh=(r"朗读", r"念出", r"念给", r"念一下", r"读给", r"读出声", r"大声读", r"说出来", r"播报", r"配音", r"(?:转|变|合成|生成|转换)(?:成|为)?(?:语音|音频|声音)",
             r"语音合成"),
@@ -76,18 +88,21 @@ INTENTS: tuple[Intent, ...] = (
     Intent(
         "summarise", (T.TEXT,), "summarise the text: a short summary",
         en=(r"\bsummari[sz]", r"\bsummary\b", r"\bsum (?:it |them |this )?up\b", r"\bgist\b", r"\bkey points\b",
-            r"\btl;?dr\b", r"\bin (?:a few|one|two|three) (?:sentences|words)\b", r"\bshorten\b", r"\bcondense\b"),
+            r"\btl;?dr\b", r"\b(?:in|to|into) (?:a few|one|two|three|\d+) (?:sentences|words|lines|bullet points)\b",
+            r"\bshorten\b", r"\bcondense\b", r"\bboil\b.*\bdown\b", r"\bshort version\b", r"\bin brief\b",
+            r"\bmain points\b", r"\boverview of\b"),
         zh=(r"总结", r"概括", r"摘要", r"归纳", r"概述", r"要点", r"简述"),
-        priority=80,
+        literal=Literal.CONTENT, priority=80,
     ),
     Intent(
         "count", (T.NUMBER,), "count how many objects: the number of",
-        en=(r"\bhow many\b", r"\bcount", r"\bnumber of\b", r"\btally\b", r"\bhow much\b"),
-        zh=(r"几(?:个|只|位|辆|张|名|棵|本|条|处|块|人|行)", r"多少", r"数一数", r"数数", r"计数", r"数量", r"统计", r"数出"),
-        priority=75,
+        en=(r"\bhow many\b", r"\bcount", r"\bnumber of\b", r"\btally\b"),
+        zh=(r"几(?:个|只|位|辆|张|名|棵|本|条|处|块|人|行)", r"多少(?:个|只|位|辆|张|名|人|条|块|本|棵|行|处|种|次)", r"有多少",
+            r"数一数", r"数数", r"计数", r"数量", r"统计", r"数出"),
+        literal=Literal.OBJECT, priority=75,
     ),
     Intent(
-        "where", (T.BBOXES,), "find where it is: bounding boxes",
+        "where", (T.BBOXES,), "locate where something is in the image",
         en=(r"\bwhere (?:is|are|was|were|'s|do|does|can|in)\b", r"\bwhere\b", r"\blocations? of\b",
             r"\bposition of\b"),
         zh=(r"在哪", r"哪里", r"什么位置", r"位置"),
@@ -103,42 +118,126 @@ INTENTS: tuple[Intent, ...] = (
             r"图片信息", r"属性"),
         priority=78,
     ),
+    # Image edits: one intent per kind of edit, so each carries words the embedding model can match.
     Intent(
-        "edit", (T.IMAGE,), "edit the image",
-        en=(r"\bblur", r"\bpixelat", r"\banonymi[sz]", r"\bcensor", r"\bobscure\b", r"\bhide\b",
-            r"\bcrop", r"\bcut (?:out|off)\b", r"\bzoom in\b", r"\bresiz", r"\brescal", r"\bscale\b", r"\bshrink",
-            r"\benlarge", r"\bupscale\b", r"\bdownscale\b", r"\bthumbnail\b", r"\brotat", r"\bturn (?:it|the|this)\b",
-            r"\bflip", r"\bmirror", r"\bupside[- ]down\b", r"\bgr[ae]yscale\b", r"\bblack[- ]and[- ]white\b",
-            r"\bdesaturat", r"\bmonochrome\b", r"\bbright", r"\bdarken", r"\blighten", r"\bdarker\b", r"\bcontrast\b",
-            r"\bpunchier\b", r"\bdraw", r"\bhighlight", r"\bmark\b", r"\bmark (?:up|out)\b", r"\boutline",
-            r"\bannotat", r"\bcircle\b", r"\bboxes? around\b", r"\boverlay", r"\btint", r"\bcombine", r"\bmerge",
-            r"\bconcatenat", r"\bstitch", r"\bside[- ]by[- ]side\b", r"\bstack", r"\bcollage\b", r"\bupright\b",
-            r"\bstraighten", r"\bfix (?:the )?orientation\b", r"\bauto[- ]?rotate\b", r"\bsideways\b",
-            r"\bmake (?:it|the \w+|this \w+|them) (?:smaller|bigger|larger|brighter|darker|gr[ae]y)\b"),
-        zh=(r"模糊", r"打码", r"马赛克", r"遮挡", r"遮住", r"隐藏", r"裁剪", r"裁切", r"剪裁", r"截取", r"抠出", r"缩放", r"调整(?:大小|尺寸)",
-            r"放大", r"缩小", r"缩略图", r"旋转", r"翻转", r"镜像", r"倒过来", r"灰度", r"黑白", r"去色", r"亮度", r"调亮", r"变亮", r"提亮",
-            r"调暗", r"变暗", r"对比度", r"画(?:出|上)?框", r"画出", r"绘制", r"标出", r"标注", r"标记", r"框出", r"框起来", r"圈出",
-            r"高亮", r"叠加", r"拼接", r"合并", r"拼成", r"并排", r"拼图", r"摆正", r"转正", r"矫正方向", r"纠正方向"),
+        "blur", (T.IMAGE,), "blur or pixelate regions of the image to hide them",
+        en=(r"\bblur", r"\bpixelat", r"\banonymi[sz]", r"\bcensor", r"\bobscure\b", r"\bhide\b", r"\bredact"),
+        zh=(r"模糊", r"打码", r"马赛克", r"遮挡", r"遮住", r"隐藏"),
         priority=65,
     ),
     Intent(
-        "select", (T.BBOXES, T.LABELS, T.TAGS), "filter, select or sort the bounding boxes",
-        en=(r"\bkeep only\b", r"\bonly (?:keep|the)\b", r"\bfilter", r"\bselect\b", r"\bsort", r"\brank",
-            r"\b(?:largest|biggest|smallest|most confident|highest[- ]scor\w*)\b", r"\btop[- ]?\d+\b", r"\btop (?:one|two|three|five)\b",
-            r"\bdiscard\b", r"\bremove (?:the )?(?:low|small|weak)", r"\bdrop (?:the )?(?:low|small|weak)",
-            r"\bconfidence (?:above|over|below|of at least)\b"),
-        zh=(r"只保留", r"保留", r"筛选", r"过滤", r"排序", r"最大的", r"最小的", r"最可信", r"置信度最高", r"前\s*\d+\s*个", r"去掉", r"挑出", r"选出"),
+        "crop", (T.IMAGE,), "crop the image to a region",
+        en=(r"\bcrop", r"\bcut (?:out|off)\b", r"\bzoom in\b", r"\bclose[- ]up\b"),
+        zh=(r"裁剪", r"裁切", r"剪裁", r"截取", r"抠出"),
+        priority=65,
+    ),
+    Intent(
+        "resize", (T.IMAGE,), "resize or rescale the image to a new size",
+        en=(r"\bresiz", r"\brescal", r"\bscale\b", r"\bshrink", r"\benlarge", r"\bupscale\b", r"\bdownscale\b",
+            r"\bthumbnail\b", r"\b(?:smaller|bigger|larger)\b", r"\bhalf (?:the|its) size\b", r"\bdouble (?:the|its) size\b",
+            r"\b\d+\s*[x×]\s*\d+\b"),
+        zh=(r"缩放", r"调整(?:大小|尺寸)", r"放大", r"缩小", r"缩略图", r"改(?:成|为)?\s*\d+\s*[x×*]"),
+        priority=65,
+    ),
+    Intent(
+        "rotate", (T.IMAGE,), "rotate the image by an angle",
+        en=(r"\brotat", r"\bturn (?:it|the|this)\b.*\b(?:degrees|clockwise|left|right)\b", r"\bclockwise\b",
+            r"\b\d+\s*(?:°|degrees?)\b"),
+        zh=(r"旋转", r"顺时针", r"逆时针", r"\d+\s*度"),
+        priority=65,
+    ),
+    Intent(
+        "flip", (T.IMAGE,), "flip or mirror the image",
+        en=(r"\bflip", r"\bmirror", r"\bupside[- ]down\b"),
+        zh=(r"翻转", r"镜像", r"倒过来"),
+        priority=66,
+    ),
+    Intent(
+        "gray", (T.IMAGE,), "convert the image to grayscale, black and white",
+        en=(r"\bgr[ae]yscale\b", r"\bblack[- ]and[- ]white\b", r"\bdesaturat", r"\bmonochrome\b", r"\bgr[ae]y\b"),
+        zh=(r"灰度", r"黑白", r"去色"),
+        priority=65,
+    ),
+    Intent(
+        "brightness", (T.IMAGE,), "make the image brighter or darker (brightness)",
+        en=(r"\bbright", r"\bdarken", r"\blighten", r"\bdarker\b", r"\btoo dark\b", r"\bexposure\b"),
+        zh=(r"亮度", r"调亮", r"变亮", r"提亮", r"亮一", r"调暗", r"变暗", r"暗一", r"太暗"),
+        priority=65,
+    ),
+    Intent(
+        "contrast", (T.IMAGE,), "increase or reduce the contrast of the image",
+        en=(r"\bcontrast\b", r"\bpunchier\b", r"\bwashed[- ]out\b"),
+        zh=(r"对比度",),
+        priority=65,
+    ),
+    Intent(
+        "draw", (T.IMAGE,), "draw and highlight bounding boxes on the image",
+        en=(r"\bdraw", r"\bhighlight", r"\bmark\b", r"\bmark (?:up|out)\b", r"\boutline", r"\bannotat", r"\bcircle\b",
+            r"\bboxes? around\b", r"\bvisuali[sz]e\b", r"\bshow (?:me )?(?:the )?(?:boxes|detections)\b"),
+        zh=(r"画(?:出|上)?框", r"画出", r"绘制", r"标出", r"标注", r"标记", r"框出", r"框起来", r"圈出", r"高亮", r"方框"),
+        priority=65,
+    ),
+    Intent(
+        "overlay", (T.IMAGE,), "overlay a mask on the image, tint the segmented region",
+        en=(r"\boverlay", r"\btint", r"\bmask\b", r"\bsegment"),
+        zh=(r"叠加", r"蒙版", r"掩码", r"遮罩"),
+        priority=64,
+    ),
+    Intent(
+        "combine", (T.IMAGE,), "combine images side by side or stacked",
+        en=(r"\bcombine", r"\bmerge", r"\bconcatenat", r"\bstitch", r"\bside[- ]by[- ]side\b", r"\bstack", r"\bcollage\b",
+            r"\bjoin (?:the|these|them)\b", r"\bnext to each other\b", r"\bon top of\b",
+            r"\b(?:put|place|show|set|display|lay)\b.*\b(?:next to|beside|alongside)\b"),
+        zh=(r"拼接", r"合并", r"拼成", r"并排", r"拼图", r"拼在一起"),
+        priority=65,
+    ),
+    Intent(
+        "orient", (T.IMAGE,), "fix the orientation: turn a sideways photo upright",
+        en=(r"\bupright\b", r"\bstraighten", r"\b(?:fix|correct) (?:the |its )?orientation\b", r"\bauto[- ]?rotate\b",
+            r"\bsideways\b"),
+        zh=(r"摆正", r"转正", r"矫正方向", r"纠正方向", r"方向不对", r"横着"),
+        priority=67,
+    ),
+    # Working on lists of boxes, labels or tags.
+    Intent(
+        "top", (T.BBOXES, T.LABELS), "keep the top k boxes or labels: the most confident or the largest",
+        en=(r"\b(?:largest|biggest|smallest|most confident|highest[- ]scor\w*|best|strongest|most likely)\b",
+            r"\btop[- ]?\d+\b", r"\btop (?:one|two|three|four|five|ten)\b", r"\b(?:first|only) (?:one|two|three|\d+)\b",
+            r"\b(?:one|two|three|four|five|\d+) (?:most|largest|biggest|best)\b"),
+        zh=(r"最大的", r"最小的", r"最可信", r"置信度最高", r"前\s*\d+\s*(?:个|名)", r"前(?:三|五|十|两)(?:个|名)", r"最好的"),
+        priority=61,
+    ),
+    Intent(
+        "sort", (T.BBOXES,), "sort the bounding boxes by score or size",
+        en=(r"\bsort", r"\brank", r"\border (?:them|the \w+) by\b", r"\bin order of\b"),
+        zh=(r"排序", r"排列"),
         priority=60,
+    ),
+    Intent(
+        "filter", (T.BBOXES,), "filter out low-confidence, too small or too large boxes",
+        en=(r"\bfilter", r"\bdiscard\b", r"\b(?:remove|drop|ignore) (?:the )?(?:low|small|tiny|weak|uncertain)",
+            r"\bconfidence (?:above|over|below|under|of at least)\b", r"\bconfident\b", r"\bat least \d", r"\bthreshold\b"),
+        zh=(r"过滤", r"去掉", r"置信度(?:高于|大于|低于|小于)", r"阈值"),
+        priority=60,
+    ),
+    Intent(
+        "select", (T.BBOXES, T.LABELS, T.TAGS), "select the boxes, labels or tags of one category",
+        en=(r"\bkeep\b", r"\bonly (?:keep|the)\b", r"\bselect\b", r"\bjust the\b", r"\bpick (?:out )?the \w+ (?:boxes|labels|tags)\b",
+            r"\bonly\b.*\b(?:boxes|detections|labels|tags)\b"),
+        zh=(r"只保留", r"保留", r"筛选", r"挑出", r"选出"),
+        literal=Literal.CATEGORY, priority=59,
     ),
     Intent(
         "read", (T.TEXT, T.BBOXES), "read the text in the image (OCR)",
         en=(r"\bocr\b", r"\bread\b", r"\bwhat (?:does|do) (?:it|the \w+|this \w+|they) say\b", r"\bwhat(?:'s| is| was) written\b",
             r"\bwhat (?:it|the \w+) says\b", r"\bwritten (?:on|in)\b", r"\bextract (?:the |all )?(?:text|words)\b",
             r"\b(?:text|words|writing|lettering) (?:in|on|from)\b", r"\brecogni[sz]e (?:the )?(?:text|words|characters)\b",
-            r"\bcopy (?:the |all )?(?:text|words)\b", r"\bprinted\b", r"\bhandwrit"),
+            r"\bcopy (?:the |all )?(?:text|words)\b", r"\bprinted\b", r"\bhandwrit",
+            r"\b(?:pull|get|grab|take|lift|type)\b(?:\s+\w+){0,2}\s+(?:text|words|writing)\b", r"\bplain text\b",
+            r"\b(?:give|show|tell) me (?:all )?(?:of )?the (?:text|words|writing)\b", r"\btype (?:up|out)\b"),
         zh=(r"(?:识别|读取|提取|读出|认出|获取|看看|找出)(?:一下)?(?:出)?(?:这张|该)?(?:图片|照片|图像|图|截图|上面|里面|其中)?(?:中|里|上)?(?:面)?的?(?:所有)?的?(?:文字|文本|字)",
             r"(?:图片|照片|图像|图|截图|路牌|招牌|标志|牌子|海报|发票|收据|文档|屏幕|标签)(?:中|里|上)?(?:面)?(?:的|所有的)?(?:文字|字)",
-            r"写(?:了|的|着)(?:什么|啥)", r"上面写", r"读取", r"OCR", r"认字"),
+            r"写(?:了|的|着)?(?:是)?(?:什么|啥)", r"上面写", r"读取", r"OCR", r"认字"),
         priority=55,
     ),
     Intent(
@@ -146,26 +245,31 @@ INTENTS: tuple[Intent, ...] = (
         en=(r"\bsubtitles?\b", r"\btimestamps?\b", r"\btime[- ]?stamped\b", r"\btimed\b", r"\btimings?\b",
             r"\bsegments?\b", r"\bstart and end times?\b", r"\bwhen (?:each|every) \w+ (?:is|was) (?:said|spoken)\b"),
         zh=(r"字幕", r"时间戳", r"时间轴", r"时间点", r"分段"),
-        priority=51,
+        priority=86,
     ),
     Intent(
         "transcribe", (T.TEXT, T.TRANSCRIPT), "transcribe the speech in the audio recording into text",
         en=(r"\btranscri", r"\bspeech[- ]to[- ]text\b", r"\bdictat", r"\bwhat (?:is|was) (?:said|being said)\b",
-            r"\bwhat (?:does|do|did) (?:he|she|they|the speaker|the person) say\b", r"\bwrite down what\b",
+            r"\bwhat (?:does|do|did) (?:he|she|they|the \w+|the \w+ \w+) say\W*$", r"\bwrite down what\b",
+            r"\bwhat (?:he|she|they|the \w+) (?:says|said)\b",
             r"\bcaptions? for the (?:audio|recording|video)\b"),
         zh=(r"转写", r"转录", r"转成文字", r"转为文字", r"转换成文字", r"语音识别", r"听写", r"说了什么", r"讲了什么"),
         priority=50,
     ),
     Intent(
         "detect", (T.BBOXES,), "detect and locate objects: bounding boxes",
-        en=(r"\bdetect", r"\blocate\b", r"\blocali[sz]e\b", r"\bspot\b", r"\bfind\b(?! out)", r"\bidentify (?:all|every|each|the)\b",
+        en=(r"\bdetect", r"\blocate\b", r"\blocali[sz]e\b", r"\bspot\b", r"\bfind\b(?! out)(?!\s+(?:how|what|where|who|which|whether|if|why|when)\b)", r"\bidentify (?:all|every|each|the)\b",
             r"\bpoint (?:out|to)\b", r"\bpick out\b", r"\bbounding box", r"\bground\b", r"\bsearch for\b", r"\blook for\b"),
         zh=(r"检测", r"找出", r"找到", r"找一下", r"寻找", r"定位", r"识别出", r"识别", r"检出", r"查找"),
         literal=Literal.PHRASE, priority=45,
     ),
+    Intent(  # no cue of its own: a detect or where clause about a referring phrase becomes this one
+        "ground", (T.BBOXES,), "locate the thing a phrase describes in the image (visual grounding)",
+        literal=Literal.PHRASE, priority=45,
+    ),
     Intent(
         "compare", (T.TEXT,), "compare two images: what is the same and what differs",
-        en=(r"\bcompar", r"\bdifferen", r"\bdiffer\b", r"\bwhat changed\b", r"\bchanges between\b", r"\bthe same (?:place|person|scene)\b",
+        en=(r"\bcompar", r"\bdifferen", r"\bdiffer(?:s|ed)?\b", r"\bwhat changed\b", r"\bchanges between\b", r"\bthe same (?:place|person|scene)\b",
             r"\bspot the difference"),
         zh=(r"比较", r"对比", r"区别", r"不同", r"差异", r"差别", r"变化"),
         literal=Literal.QUESTION, priority=42,
@@ -184,6 +288,7 @@ INTENTS: tuple[Intent, ...] = (
         "question", (T.TEXT,), "answer a question about it",
         en=(r"^\s*(?:what|which|who|whom|whose|why|when|how)\b", r"^\s*(?:is|are|was|were|does|do|did|can|could|has|have)\b",
             r"\b(?:tell me|find out|figure out|determine|check|ask) (?:what|which|who|whether|if|why|how|when)\b",
+            r"^\W*(?:please\s+)?(?:tell|show|give) me (?:the|its|their|his|her|a|an)\b",
             r"\banswer\b", r"\?\s*$"),
         zh=(r"什么", r"谁", r"为什么", r"哪(?:个|些|种|一|位|里)?", r"是否", r"吗", r"有没有", r"是不是", r"怎么样", r"如何", r"多少钱",
             r"何时", r"什么时候", r"[?？]"),
@@ -218,8 +323,12 @@ TYPE_NOUNS_ZH: dict[T, tuple[str, ...]] = {
 }
 
 #: English words a user says about something an earlier step made.
-PRONOUNS_EN = ("it", "them", "they", "its", "their", "this", "that", "these", "those", "one", "ones")
-RESULT_NOUNS_EN = ("result", "results", "output", "outputs", "answer", "version", "same", "new one", "edited one")
+PRONOUNS_EN = ("it", "them", "they", "its", "their", "this", "that", "these", "those", "one", "ones", "him", "her")
+#: Pronouns for several things ("blur them"): in a clause that takes a list (boxes) they mean the list.
+PLURAL_PRONOUNS_EN = ("them", "they", "their", "these", "those", "one", "ones", "each")
+PLURAL_WORDS_ZH = ("它们", "这些", "那些", "每个", "每一个", "他们")
+RESULT_NOUNS_EN = ("result", "results", "output", "outputs", "answer", "version", "same", "new one", "edited one", "rest",
+                   "remainder", "remaining ones", "copy", "two", "both", "pair", "versions")
 RESULT_WORDS_ZH = ("它们", "它", "其", "结果", "这些", "那些", "上述", "上面的", "上一步", "得到的", "生成的", "输出", "检测到的",
                    "识别出的", "识别到的", "找到的", "找出的", "后的", "过的", "新的", "该")
 
@@ -237,6 +346,31 @@ PRODUCT_NOUNS_EN: dict[T, tuple[str, ...]] = {
     T.JSON: ("info", "metadata", "properties"),
 }
 
+#: Nouns for what an intent makes: "the summary" is the summarising step's result, "the caption" the
+#: captioning step's (even if a translation was made after it).
+PRODUCTS_BY_INTENT_EN: dict[str, tuple[str, ...]] = {
+    "summarise": ("summary", "summaries", "gist"),
+    "translate": ("translation", "translations", "translated text"),
+    "transcribe": ("transcript", "transcription", "transcripts"),
+    "timed": ("transcript", "segments", "subtitles"),
+    "describe": ("caption", "description", "captions", "descriptions"),
+    "read": ("text", "words", "writing"),
+    "question": ("answer",),
+    "detect": ("detections", "boxes", "faces", "objects"),
+    "count": ("count", "number", "total"),
+}
+PRODUCTS_BY_INTENT_ZH: dict[str, tuple[str, ...]] = {
+    "summarise": ("摘要", "总结", "概要"),
+    "translate": ("翻译", "译文"),
+    "transcribe": ("转写", "文字稿", "逐字稿"),
+    "describe": ("描述", "说明", "标题"),
+    "read": ("文字",),
+}
+#: Nouns after "and a …" that start a request of their own ("a summary and a French translation").
+SPLIT_PRODUCTS_EN = ("summary", "translation", "caption", "description", "transcript", "transcription", "version",
+                     "copy", "thumbnail", "count", "audio", "recording", "list", "answer")
+SPLIT_PRODUCTS_ZH = ("摘要", "总结", "翻译", "描述", "说明", "字幕", "标题", "译文")
+
 #: Participles of edits: "the cropped image" was made by an earlier step.
 EDITED_EN = re.compile(
     r"\b(?:blurred|pixelated|anonymi[sz]ed|cropped|resized|rescaled|scaled|rotated|flipped|mirrored|grayscaled|"
@@ -247,7 +381,7 @@ EDITED_EN = re.compile(
     re.IGNORECASE,
 )
 
-ORIGINAL_EN = re.compile(r"\b(?:original|initial|source|given|uploaded|unedited|raw|first)\b", re.IGNORECASE)
+ORIGINAL_EN = re.compile(r"\b(?:original|initial|source|given|uploaded|unedited|raw)\b", re.IGNORECASE)
 ORIGINAL_ZH = ("原图", "原始", "原来的", "原先", "原照片", "原图片")
 
 #: Imperative verbs and question openers that start a new clause after "and" or a comma.
@@ -267,6 +401,8 @@ CLAUSE_VERBS_EN: frozenset[str] = frozenset(
 QUESTION_OPENERS_EN: frozenset[str] = frozenset(
     "what which who whom whose why when where how is are was were does do did can could has have".split()
 )
+#: Verbs too light to say what is asked ("keep the three best ones": the best ones say it).
+LIGHT_VERBS_EN: frozenset[str] = frozenset("keep make get give show put turn take do have let use".split())
 #: Words skipped before the verb of a clause ("and then also please blur").
 FILLERS_EN: frozenset[str] = frozenset("then also finally next lastly please just now afterwards kindly again".split())
 
@@ -279,6 +415,10 @@ ZH_VERBS: tuple[str, ...] = (
     "生成", "配", "加", "做", "制作", "变", "判断", "估计", "看", "分析", "检查", "做成", "合成", "叠加", "介绍", "列举", "听", "问",
 )
 
+#: Chinese connectives that order steps (then) or add a parallel one (also): "and … also" clauses work on
+#: what their sibling worked on, "then" clauses on what it made.
+ZH_SEQUENTIAL = ("然后再", "然后", "接着", "之后再", "之后", "随后", "最后再", "最后", "再", "接下来", "其次")
+ZH_PARALLEL = ("同时", "还要", "另外", "顺便", "此外", "分别", "也", "还")
 #: Chinese connectives that start a new clause (when a verb follows or a punctuation mark precedes).
 ZH_CONNECTIVES: tuple[str, ...] = (
     "然后再", "然后", "接着", "之后再", "之后", "随后", "最后再", "最后", "并且", "同时", "还要", "另外", "而且", "再", "并",
@@ -303,7 +443,8 @@ ZH_GLOSSES: tuple[tuple[str, str], ...] = (
     ("标出", "mark highlight"), ("标注", "annotate draw boxes"), ("标记", "mark"), ("框出", "draw boxes around"),
     ("框起来", "draw boxes around"), ("圈出", "highlight"), ("高亮", "highlight"), ("叠加", "overlay"), ("拼接", "combine"),
     ("合并", "combine merge"), ("拼成", "combine"), ("并排", "side by side"), ("摆正", "fix orientation upright"),
-    ("转正", "fix orientation upright"), ("矫正方向", "fix orientation"), ("描述", "describe"), ("说明", "describe"),
+    ("转正", "fix orientation upright"), ("矫正方向", "fix orientation"), ("写个说明", "write a caption"),
+    ("写一个说明", "write a caption"), ("配个说明", "write a caption"), ("描述", "describe"), ("说明", "describe"),
     ("介绍", "describe"), ("配文", "caption"), ("标题", "caption title"), ("发生了什么", "what happens"),
     ("内容", "content"), ("写了什么", "what is written"), ("写的什么", "what is written"), ("上面写", "written on"),
     ("读取", "read"), ("读出来", "read out"), ("读出", "read"), ("提取", "extract"), ("转写", "transcribe"),

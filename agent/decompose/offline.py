@@ -2,29 +2,32 @@
 
 How a request becomes a plan:
 
-1. **Clauses** (:mod:`agent.decompose.clauses`): one per step the user asks for, English or Chinese.
-   A clause with no cue of its own ("In photo.jpg, …") is context for its neighbour and joins it.
+1. **Clauses** (:mod:`agent.decompose.clauses`): one per step the user asks for, English or Chinese,
+   each remembering whether it follows the one before ("then": it works on what that one made) or
+   sits beside it ("and", "also": on what that one worked on). A clause with no cue of its own
+   ("In photo.jpg, …") or that only states something ("the photo is too dark") is context.
 2. **Reading** (:mod:`agent.decompose.reading`, cues in :mod:`agent.decompose.cues`): what the clause
    wants ("how many" -> a number, "blur" -> an image, 朗读 -> audio; the strongest cue wins), what it
    names or points back to, and the text a tool needs from it (a question, a phrase, quoted words).
    Chinese clauses get an English gloss, because the embedding model reads English only.
 3. **Frame**: every tool that can make a wanted type is scored by the embedding similarity of clause
-   and tool description (no cue: every tool is a candidate). The best tool the clause can feed —
-   from given resources, earlier results or its own literal, directly or through other tools — fixes
-   the subtask's target type and which *kinds* of input it takes. The ToG planner later picks the
-   actual tools; the frame only has to pose a subtask it can solve.
+   and tool description, plus that of the winning cue's gloss (no cue: every tool is a candidate). The
+   best tool the clause can feed — from given resources, earlier results or its own literal, directly
+   or through other tools — fixes the subtask's target type and which *kinds* of input it takes. The
+   ToG planner later picks the actual tools; the frame only has to pose a subtask it can solve.
 4. **Binding** each input kind to a value: a file the clause names wins; words about an earlier result
-   ("them", "the cropped image", 它们, 结果) take that clause's output; "the original" and "this photo"
-   take the given file; a clause that names nothing continues from the clause before it when that one
-   made the kind needed, and otherwise uses the latest given resource of the kind. Nothing is ever
-   invented: a kind that no resource and no earlier clause provides is a :class:`DecompositionError`.
+   ("the summary", "them", "the cropped image", 它们, 结果) take that step's output; "the original" and
+   "this photo" take the given file; a clause that names nothing takes what its sibling took ("and")
+   or what the step before made ("then"), else the latest given resource of the kind. Nothing is ever
+   invented: a kind that no resource and no earlier step provides is a :class:`DecompositionError`.
 5. **Prerequisites**: when the best tool needs an input that must first be made ("crop the dog" needs
-   the dog's box), a subtask making it comes first, so each subtask is one clear step for the planner.
+   the dog's box), a subtask making it comes first, so each subtask is one clear step for the planner;
+   a cue that narrows a list ("the *largest* face", "only the 'dog' boxes") adds a selecting step.
    A clause whose cues allow several results makes the one the next clause needs ("read the text and
    box it": text *lines with boxes*).
 6. **Check**: each subtask must be solvable in the tool graph (a search with a uniform assessor: every
-   input used, the targets made); its description is the first wording with which the real planner
-   finds a solution (the clause, headed by the task it stands for when that is needed).
+   input used, the targets made); its description is the first wording with which the planner's best
+   solution ends in the frame's tool (the clause, headed by the task it stands for when needed).
 """
 
 from __future__ import annotations
@@ -33,20 +36,30 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agent.decompose.base import Decomposer, DecompositionError, Resource
 from agent.decompose.clauses import FILE_NAME, split_clauses
-from agent.decompose.cues import Intent, Literal
-from agent.decompose.reading import Reading, basename, merge_context, read_clause
+from agent.decompose.cues import INTENT_BY_NAME, Intent, Literal
+from agent.decompose.reading import (
+    Reading,
+    basename,
+    fallback_intents,
+    gloss,
+    is_interrogative,
+    is_referring,
+    literal_for,
+    merge_context,
+    read_clause,
+)
 from graph.assessors import EmbeddingAssessor, UniformAssessor, tool_text
 from graph.errors import EmptyRequestError, NoSolutionError
 from graph.plan import Plan, ResourceRef, Subtask
 from graph.search import SearchConfig, Strategy, ToGPlanner
-from graph.spec import ToolSpec
+from graph.spec import InputSpec, ToolSpec
 from graph.toolgraph import ToolGraph
 from graph.types import ResourceType
 
@@ -57,30 +70,51 @@ T = ResourceType
 
 #: How many frames (best tools) are tried per clause before giving up on it.
 MAX_FRAMES = 8
-#: Score bonus of a tool that makes the intent's preferred target type.
-PREFERRED_TARGET_BONUS = 0.12
-#: Score bonus of a tool that takes the clause's literal when the literal must be used (a question).
-LITERAL_BONUS = 0.1
-#: Score bonus of a tool that can take a plain category phrase ("cars and pedestrians") as its categories.
-PHRASE_BONUS = 0.08
-#: Score bonus per required input fed directly (no extra tool in between).
-DIRECT_BONUS = 0.03
 #: Weight of the similarity between a tool and the gloss of the clause's winning cue ("translate the
 #: caption": translating, not captioning, is what is asked).
 INTENT_WEIGHT = 0.5
+#: Score bonus of a tool that makes the intent's preferred target type.
+PREFERRED_TARGET_BONUS = 0.12
+#: Score bonus of a tool that needs the clause's literal when the literal must be used (a question);
+#: half of it when the tool only may take it.
+LITERAL_BONUS = 0.1
+#: Score bonus of a tool that can take a plain category phrase ("cars and pedestrians").
+PHRASE_BONUS = 0.08
+#: Score bonus per required input fed directly (no extra tool in between).
+DIRECT_BONUS = 0.03
+#: A tool whose description the clause's object alone matches this well is its speciality ("faces").
+ROUTE_MIN = 0.4
+#: Score bonus of a frame that is, or goes through, the speciality tool of the clause's object.
+ROUTE_BONUS = 0.3
+#: A cue's tools are those whose similarity to its gloss is within this margin of the best one's...
+FAMILY_MARGIN = 0.2
+#: ... provided the best one is at least this similar (otherwise the cue has no tool among the frames).
+FAMILY_MIN = 0.5
 #: Below this similarity a clause with no cue is not understood.
 MIN_SIMILARITY = 0.2
 #: Text arguments that steer a tool rather than being the text it works on.
 _PARAMETER_TEXT = {"question", "phrase", "category", "categories", "label", "name", "query", "tag", "prompt"}
 #: Kinds of input only a user can give (no tool makes the user's photo or recording).
 FILE_INPUT_KINDS = frozenset({T.IMAGE, T.AUDIO, T.VIDEO, T.DOCUMENT})
-#: What a prerequisite subtask does, by the kind it makes, when no cue of the clause says it.
-_MAKE = {T.BBOXES: "detect and locate objects", T.TEXT: "get the text", T.NUMBER: "count", T.LABELS: "classify",
-         T.TAGS: "extract keywords", T.TRANSCRIPT: "transcribe"}
+#: Kinds that are lists of things ("them" in "blur them" means the boxes).
+LIST_KINDS = frozenset({T.BBOXES, T.LABELS, T.TAGS, T.POINTS, T.POLYGONS})
+#: Intents that narrow a list ("the largest", "only the cups") before another step uses it.
+LIST_INTENTS = ("top", "sort", "filter", "select")
+#: What a prerequisite does, by (what it starts from, what it makes), when no cue of the clause says it;
+#: with the intent whose results it stands for ("the text" of "summarise the scanned letter" is read).
+_MAKE: dict[tuple[ResourceType | None, ResourceType], tuple[str, str]] = {
+    (T.IMAGE, T.BBOXES): ("detect", "detect and locate"),
+    (T.IMAGE, T.TEXT): ("read", "read the text in the image"),
+    (T.AUDIO, T.TEXT): ("transcribe", "transcribe the speech in the audio"),
+    (T.AUDIO, T.TRANSCRIPT): ("timed", "transcribe the speech with timestamps"),
+    (T.VIDEO, T.TEXT): ("describe", "describe what happens in the video"),
+    (None, T.NUMBER): ("count", "count"),
+    (None, T.BBOXES): ("detect", "detect and locate"),
+}
 #: Words that make a question about an image a question about a document.
 _DOCUMENT_WORDS = re.compile(r"\b(?:receipt|invoice|bill|form|document|chart|plot|graph|table|infographic|"
-                             r"screenshot|total|amount|price|date|due)\b|收据|发票|表格|图表|文档|总额|金额|价格|日期",
-                             re.IGNORECASE)
+                             r"screenshot|total|amount|price|date|due|page|letter|menu)\b|收据|发票|表格|图表|文档|总额|金额|"
+                             r"价格|日期|菜单", re.IGNORECASE)
 
 
 @dataclass
@@ -92,6 +126,7 @@ class _Source:
     origin: str  # "given" | "generated" | "literal"
     producer: int | None = None
     name: str | None = None
+    intent: str | None = None  # for an output: the intent of the step that made it
 
     def ref(self) -> ResourceRef:
         return ResourceRef(type=self.type, value=self.value)
@@ -125,11 +160,18 @@ class _State:
     given: list[_Source]
     subtasks: list[Subtask] = field(default_factory=list)
     outputs: list[_Source] = field(default_factory=list)  # outputs[i] is what subtasks[i] makes
+    inputs: list[list[_Source]] = field(default_factory=list)  # inputs[i] is what subtasks[i] takes
     mains: list[int] = field(default_factory=list)  # per clause so far: the id of its main subtask
 
     def reset(self, size: int) -> None:
         del self.subtasks[size:]
         del self.outputs[size:]
+        del self.inputs[size:]
+
+    @property
+    def sibling(self) -> list[_Source]:
+        """What the previous clause's main step took ("and" clauses work on the same things)."""
+        return self.inputs[self.mains[-1]] if self.mains else []
 
 
 @dataclass(frozen=True)
@@ -146,7 +188,7 @@ class OfflineDecomposer(Decomposer):
     ``specs`` are the tools planning will use (default: every built-in tool, available or not);
     ``embedder`` defaults to the shared MiniLM model, loaded on first use; ``planner`` is the planner
     the plan is meant for (default: ToG with the embedding assessor and default settings), used to
-    choose descriptions it can plan with.
+    choose descriptions it plans as the decomposer meant.
 
     >>> from agent.decompose.base import Resource
     >>> plan = OfflineDecomposer().decompose("find the faces in photo.jpg and blur them",
@@ -199,6 +241,13 @@ class OfflineDecomposer(Decomposer):
             self._planner = ToGPlanner(self.graph, EmbeddingAssessor(self.embedder), SearchConfig())
         return self._planner
 
+    def _similarities(self, texts: list[str]) -> np.ndarray:
+        """Cosine similarity of each text (rows) with each tool of the graph (columns, in spec order)."""
+        specs = self.graph.specs
+        if self._tool_vectors is None:
+            self._tool_vectors = np.asarray(self.embedder.encode([tool_text(s) for s in specs]))
+        return np.asarray(self.embedder.encode(texts)) @ self._tool_vectors.T
+
     def _intent_row(self, intent: Intent | None) -> np.ndarray:
         """Similarity of the intent's gloss with each tool (zeros without an intent), cached."""
         if intent is None:
@@ -206,13 +255,6 @@ class OfflineDecomposer(Decomposer):
         if intent.name not in self._intent_rows:
             self._intent_rows[intent.name] = self._similarities([intent.gloss])[0]
         return self._intent_rows[intent.name]
-
-    def _similarities(self, texts: list[str]) -> np.ndarray:
-        """Cosine similarity of each text (rows) with each tool of the graph (columns, in spec order)."""
-        specs = self.graph.specs
-        if self._tool_vectors is None:
-            self._tool_vectors = np.asarray(self.embedder.encode([tool_text(s) for s in specs]))
-        return np.asarray(self.embedder.encode(texts)) @ self._tool_vectors.T
 
     # --- the decomposition ----------------------------------------------------------------------
 
@@ -224,8 +266,8 @@ class OfflineDecomposer(Decomposer):
         readings = merge_context([read_clause(c, resources) for c in split_clauses(request)])
         if not readings:
             raise DecompositionError(f"could not find anything to do in {request!r}")
+        self._find_routes(readings)
         sims = self._similarities([r.text for r in readings])
-        sims = np.stack([row + INTENT_WEIGHT * self._intent_row(r.intent) for r, row in zip(readings, sims)])
         given = [_Source(type=r.type, value=r.ref().value, origin="given", name=r.name) for r in resources]
         overrides: dict[int, tuple[ResourceType, ...]] = {}
         while True:
@@ -236,20 +278,61 @@ class OfflineDecomposer(Decomposer):
             overrides[hint.clause] = (hint.target, *(t for t in targets if t is not hint.target))
         return Plan.parse({"request": request, "subtasks": [s.model_dump() for s in state.subtasks]})
 
+    def _find_routes(self, readings: list[Reading]) -> None:
+        """The speciality tool of each clause's object, if one matches it clearly ("faces")."""
+        with_object = [r for r in readings if r.object]
+        if not with_object:
+            return
+        rows = self._similarities([gloss(r.object) if r.chinese else r.object for r in with_object])  # type: ignore[arg-type]
+        for reading, row in zip(with_object, rows):
+            best = int(np.argmax(row))
+            if row[best] >= ROUTE_MIN:
+                reading.route = self.graph.specs[best].name
+
     def _run(self, readings: list[Reading], sims: np.ndarray, given: list[_Source],
              overrides: dict[int, tuple[ResourceType, ...]]) -> tuple[_State, _Hint | None]:
         state = _State(given=list(given))
         first_hint: _Hint | None = None
         for index, (reading, row) in enumerate(zip(readings, sims)):
             self._check_mentions(reading, state.given + state.outputs)
-            targets = overrides.get(index) or (reading.intent.targets if reading.intent else ())
-            literal = _Source(type=T.TEXT, value=reading.literal, origin="literal") if reading.literal else None
-            ok, hint = self._pose(reading, row, state, targets, literal, clause=index, readings=readings)
+            ok, hint = False, None
+            for option, targets in self._options(reading, row, state, overrides.get(index)):
+                literal = _Source(type=T.TEXT, value=option.literal, origin="literal") if option.literal else None
+                weighted = row + INTENT_WEIGHT * self._intent_row(option.intent)
+                ok, hint = self._pose(option, weighted, state, targets, literal, clause=index, readings=readings)
+                if ok:
+                    break
             if not ok:
-                raise self._unsolvable(reading, state, targets)
+                raise self._unsolvable(reading, state)
             state.mains.append(len(state.subtasks) - 1)
             first_hint = first_hint or hint
         return state, first_hint
+
+    def _options(self, reading: Reading, sims: np.ndarray, state: _State,
+                 override: tuple[ResourceType, ...] | None) -> list[tuple[Reading, tuple[ResourceType, ...]]]:
+        """Readings of a clause to try in turn: its strongest cue, then weaker ones, then no cue at all.
+        A question goes first when its tools fit better than those of the strongest cue ("how many times
+        does he hit the ball in the video?" is a question for the video, not a count)."""
+        options: list[tuple[Reading, tuple[ResourceType, ...]]] = []
+        if reading.intent is not None:
+            options.append((reading, override or reading.intent.targets))
+        for intent in fallback_intents(reading):
+            text, referring = literal_for(reading, intent)
+            options.append((replace(reading, intents=[intent], literal=text, referring=referring), intent.targets))
+        options.append((replace(reading, intents=[]), ()))
+        asking = [o for o in options[1:] if o[0].intent is not None and o[0].intent.name == "question"]
+        if options[0][0].intent is not None and asking and is_interrogative(reading.clause) and \
+                self._fit(*asking[0], sims, state) > self._fit(*options[0], sims, state):
+            options.remove(asking[0])
+            options.insert(0, asking[0])
+        return options
+
+    def _fit(self, reading: Reading, targets: tuple[ResourceType, ...], sims: np.ndarray, state: _State) -> float:
+        """The score of the best frame of one reading of a clause (-inf if none)."""
+        literal = _Source(type=T.TEXT, value=reading.literal, origin="literal") if reading.literal else None
+        weighted = sims + INTENT_WEIGHT * self._intent_row(reading.intent)
+        frames = self._frames(reading, weighted, state.given + state.outputs, literal, targets)
+        return frames[0].score if frames else float("-inf")
 
     def _check_named_files(self, request: str, resources: list[Resource]) -> None:
         known = {basename(str(n)) for r in resources for n in (r.name, r.value) if isinstance(n, str)}
@@ -275,89 +358,148 @@ class OfflineDecomposer(Decomposer):
 
     def _pose(self, reading: Reading, sims: np.ndarray, state: _State, targets: tuple[ResourceType, ...],
               literal: _Source | None, clause: int = -1, readings: Sequence[Reading] = (),
-              pool: _State | None = None, purpose: str | None = None, depth: int = 0) -> tuple[bool, _Hint | None]:
+              pool: _State | None = None, purpose: tuple[str, str] | None = None) -> tuple[bool, _Hint | None]:
         """Add the subtask(s) for one clause to ``state``: (False, …) with the state unchanged when none
-        is solvable. ``pool`` limits the inputs (a prerequisite takes only what its step works on)."""
+        is solvable. A prerequisite passes ``pool`` (the one value it works on) and its ``purpose``."""
         source = pool or state
         hint: _Hint | None = None
-        strong = literal is not None and reading.strong_literal
-        for frame in self._frames(sims, source.given + source.outputs, literal, targets, strong)[:MAX_FRAMES]:
-            binding = self._bind(frame, reading, source.given, source.outputs, literal)
+        sibling = state.sibling if pool is None and reading.clause.connective == "par" else []
+        for frame in self._frames(reading, sims, source.given + source.outputs, literal, targets)[:MAX_FRAMES]:
+            binding = self._bind(frame, reading, source.given, source.outputs, literal, sibling)
             if binding is None:
                 continue
-            if depth < 2 and binding.made:
-                if depth == 0:
-                    hint = hint or self._hint(reading, state, binding, clause, readings)
-                size = len(state.subtasks)
-                made = [self._prerequisite(reading, state, rtype, src, binding, literal, depth + 1)
-                        for rtype, src in binding.made]
-                if all(m is not None for m in made) and self._add(
-                        state, reading, frame.target, binding.inputs + [m for m in made if m is not None]):
+            if pool is not None:
+                if self._add(state, reading, frame, binding.unsplit(), purpose):
+                    return True, None
+                continue
+            hint = hint or self._hint(reading, state, binding, clause, readings)
+            size = len(state.subtasks)
+            made = [self._prerequisite(reading, state, rtype, src, binding, literal) for rtype, src in binding.made]
+            if all(m is not None for m in made):
+                inputs = self._narrowed(reading, state, frame, binding.inputs + [m for m in made if m is not None])
+                if self._add(state, reading, frame, inputs):
                     return True, hint
-                state.reset(size)
-            if self._add(state, reading, frame.target, binding.unsplit(), purpose):
+            state.reset(size)
+            if binding.made and self._add(state, reading, frame, binding.unsplit()):
                 return True, hint
         return False, hint
 
     def _hint(self, reading: Reading, state: _State, binding: _Binding, clause: int,
               readings: Sequence[Reading]) -> _Hint | None:
         """"Read the text and box it": the clause before could have made the boxes from the same photo."""
-        if clause <= 0 or not state.mains or reading.named:
+        if clause <= 0 or not state.mains or reading.named or not (reading.pronoun or reading.elliptic):
             return None
-        refers = reading.pronoun or reading.elliptic
         before = readings[clause - 1]
         main = state.subtasks[state.mains[-1]]
         for rtype, source in binding.made:
             if before.intent is None or rtype not in before.intent.targets or rtype in main.target_types:
-                continue
-            if not (refers or rtype in reading.referenced):
                 continue
             if any(ref.value == source.value and ref.type is source.type for ref in main.inputs):
                 return _Hint(clause=clause - 1, target=rtype)
         return None
 
     def _prerequisite(self, reading: Reading, state: _State, rtype: ResourceType, source: _Source,
-                      binding: _Binding, literal: _Source | None, depth: int) -> _Source | None:
+                      binding: _Binding, literal: _Source | None) -> _Source | None:
         """A subtask making ``rtype`` from ``source`` only (the dog's box from the photo); its output.
 
-        Its tools are scored against the clause headed by what the step is for: the clause's other cue
-        that makes ``rtype`` ("crop the *largest* face": selecting boxes) or else the plain way to make
-        it (detecting objects) — and a selecting step gets its own prerequisite (detecting the faces)."""
+        It is worded by what it is for — the clause's other cue that makes ``rtype`` ("describe the photo
+        aloud": describing) or the plain way to make it from ``source`` (detecting, reading, transcribing)
+        — about the clause's object ("the dog"), so the planner looks for that step, not the whole clause."""
         pool = _State(given=[source]) if source.origin == "given" else _State(given=[], outputs=[source])
+        intent = next((i for i in reading.intents[1:] if rtype in i.targets and i.name not in LIST_INTENTS
+                       and self._works_on(i, source.type, rtype)), None)
+        made_by, plain = _MAKE.get((source.type, rtype)) or _MAKE.get((None, rtype)) or ("", "make")
+        purpose = (intent.name, intent.gloss) if intent else (made_by, plain)
+        if intent is None and made_by:
+            intent = INTENT_BY_NAME.get(made_by)
+        about = _object_text(reading) or reading.text
         unused = None if any(s is literal for s in binding.inputs) else literal
-        intent = next((i for i in reading.intents[depth:] if rtype in i.targets and i is not reading.intent), None)
-        purpose = intent.gloss if intent is not None else _MAKE.get(rtype, "first")
-        sims = self._similarities([f"{purpose}: {reading.text}"])[0] + INTENT_WEIGHT * self._intent_row(intent)
-        ok, _ = self._pose(reading, sims, state, (rtype,), unused, pool=pool, purpose=purpose, depth=depth)
+        referring = reading.referring
+        if unused is None and rtype is T.BBOXES and reading.object:  # "crop the red car": ground "red car"
+            unused = _Source(type=T.TEXT, value=reading.object, origin="literal")
+            referring = is_referring(reading.object, reading.clause.lang)
+            if referring:
+                intent = INTENT_BY_NAME["ground"]
+                purpose = (intent.name, intent.gloss)
+        step = replace(reading, intents=[intent] if intent else [], literal=unused.value if unused else None,
+                       referring=referring)
+        sims = self._similarities([f"{purpose[1]}: {about}"])[0]
+        ok, _ = self._pose(step, sims, state, (rtype,), unused, pool=pool, purpose=purpose)
         return state.outputs[-1] if ok else None
 
-    def _add(self, state: _State, reading: Reading, target: ResourceType, inputs: list[_Source],
-             purpose: str | None = None) -> bool:
-        """Append the subtask if the tool graph can solve it, worded so the planner finds the step."""
+    def _works_on(self, intent: Intent, source: ResourceType, rtype: ResourceType) -> bool:
+        """Whether the intent's own tool for ``rtype`` takes ``source`` (reading text is for images)."""
+        row = self._intent_row(intent)
+        makers = [(row[i], spec) for i, spec in enumerate(self.graph.specs) if rtype in spec.output_types]
+        return bool(makers) and source in max(makers, key=lambda m: m[0])[1].input_types
+
+    def _narrowed(self, reading: Reading, state: _State, frame: _Frame, inputs: list[_Source]) -> list[_Source]:
+        """"Crop the *largest* face", "draw only the 'dog' boxes": a selecting step between the boxes and
+        the tool that uses them, when a cue of the clause narrows the list the frame takes."""
+        narrowing = next((i for i in reading.intents[1:] if i.name in LIST_INTENTS), None)
+        if narrowing is None or reading.intent is None or reading.intent.name in LIST_INTENTS:
+            return inputs
+        lists = [s for s in inputs if s.type in LIST_KINDS and s.type in narrowing.targets
+                 and any(i.type is s.type and i.required for i in frame.tool.inputs)]
+        if not lists:
+            return inputs
+        target = lists[0]
+        text, _ = literal_for(reading, narrowing)
+        literal = _Source(type=T.TEXT, value=text, origin="literal") if text else None
+        step = replace(reading, intents=[narrowing], literal=text)
+        pool = _State(given=[], outputs=[target]) if target.origin != "given" else _State(given=[target])
+        sims = self._similarities([f"{narrowing.gloss}: {reading.text}"])[0] + INTENT_WEIGHT * self._intent_row(narrowing)
+        size = len(state.subtasks)
+        ok, _ = self._pose(step, sims, state, (target.type,), literal, pool=pool,
+                           purpose=(narrowing.name, narrowing.gloss))
+        if not ok:
+            state.reset(size)
+            return inputs
+        return [state.outputs[-1] if s is target else s for s in inputs]
+
+    def _add(self, state: _State, reading: Reading, frame: _Frame, inputs: list[_Source],
+             purpose: tuple[str, str] | None = None) -> bool:
+        """Append the subtask if the tool graph can solve it, worded so the planner's best solution ends
+        in the frame's tool when some wording does."""
+        target, tool = frame.target, frame.tool.name
+
         def subtask(description: str) -> Subtask:
             return Subtask(id=len(state.subtasks), description=description, args=[s.ref() for s in inputs],
                            returns=[{"type": target}], dep=sorted({s.producer for s in inputs if s.producer is not None}))
 
-        wordings = _descriptions(reading, inputs, purpose)
+        wordings = _descriptions(reading, inputs, purpose[1] if purpose else None)
         chosen = subtask(wordings[0])
         if not self._solvable(chosen):
             return False
-        for wording in wordings:
+        best: tuple[int, Subtask] | None = None
+        direct = all(s.origin != "generated" or s.producer is not None for s in inputs) and self._direct(frame, inputs)
+        for wording in wordings + [_fallback_wording(reading, frame)]:
             candidate = subtask(wording)
-            if self._plannable(candidate):
-                chosen = candidate
+            tools = self._planned_tools(candidate)
+            if tools is None:
+                continue
+            # 2: the planner does exactly the frame's step; 1: it ends with the frame's tool; 0: plannable
+            agree = 2 if tools == [tool] and direct else 1 if tools and tools[-1] == tool else 0
+            if best is None or agree > best[0]:
+                best = (agree, candidate)
+            if agree == 2 or (agree == 1 and not direct):
                 break
+        chosen = best[1] if best else chosen
+        intent = purpose[0] if purpose else reading.intent.name if reading.intent else None
         state.subtasks.append(chosen)
+        state.inputs.append(list(inputs))
         state.outputs.append(_Source(type=target, value=f"<GENERATED>-{chosen.id}", origin="generated",
-                                     producer=chosen.id))
+                                     producer=chosen.id, intent=intent))
         return True
 
-    def _frames(self, sims: np.ndarray, pool: list[_Source], literal: _Source | None,
-                targets: tuple[ResourceType, ...], strong: bool) -> list[_Frame]:
+    def _frames(self, reading: Reading, sims: np.ndarray, pool: list[_Source], literal: _Source | None,
+                targets: tuple[ResourceType, ...]) -> list[_Frame]:
         """Tools that could serve the clause, best first, each with the target type it would make."""
         have = {s.type for s in pool} | ({T.TEXT} if literal is not None else set())
         count = Counter(s.type for s in pool)
         reachable = self.graph.reachable_types(have) if have else set()
+        strength = reading.literal_strength if literal is not None else "none"
+        route = self.graph.spec(reading.route) if reading.route and reading.route in self.graph else None
         frames: list[_Frame] = []
         for spec, sim in zip(self.graph.specs, sims):
             outs = [o.type for o in spec.outputs if not targets or o.type in targets]
@@ -366,29 +508,54 @@ class OfflineDecomposer(Decomposer):
             files = Counter(i.type for i in spec.required_inputs if i.type in FILE_INPUT_KINDS)
             if any(count[kind] < n for kind, n in files.items()):
                 continue  # two photos to compare need two photos: tools do not make the user's files
-            direct, feasible = 0, True
+            direct, feasible, via = 0, True, False
             for inp in spec.required_inputs:
-                if inp.type is T.TEXT and _is_parameter(spec, inp.name):
+                if inp.type is T.TEXT and _is_parameter(spec, inp):
                     feasible = feasible and literal is not None  # a question or phrase comes from the user
                 elif inp.type in have:
                     direct += 1
-                elif inp.type not in reachable:
+                elif inp.type in reachable:
+                    via = via or (route is not None and inp.type in route.output_types)
+                else:
                     feasible = False
             if not feasible:
                 continue
             score = float(sim) + DIRECT_BONUS * direct
-            if literal is not None and any(i.type is T.TEXT for i in spec.inputs):
-                score += LITERAL_BONUS if strong else PHRASE_BONUS
+            texts = [i for i in spec.inputs if i.type is T.TEXT and _is_parameter(spec, i)]
+            if strength == "strong" and texts:  # a question or a referring phrase must reach a tool needing it
+                score += LITERAL_BONUS if any(i.required for i in texts) else LITERAL_BONUS / 2
+            elif strength == "weak" and texts:
+                score += PHRASE_BONUS
+            if route is not None and (spec.name == route.name or via or any(
+                    i.type in route.output_types for i in spec.required_inputs)):
+                score += ROUTE_BONUS
             if targets and outs[0] is targets[0]:
                 score += PREFERRED_TARGET_BONUS
             frames.append(_Frame(tool=spec, score=score, target=outs[0]))
+        frames = self._family(reading, frames, route)
         frames.sort(key=lambda f: (-f.score, f.tool.name))
         if not targets and (not frames or frames[0].score < MIN_SIMILARITY):
             return []
         return frames
 
+    def _family(self, reading: Reading, frames: list[_Frame], route: ToolSpec | None) -> list[_Frame]:
+        """Keep the tools a cue of the clause is about: those whose similarity to a cue's gloss is close
+        to the best among the frames ("put it next to the original" combines images: it does not flip
+        them, though "mirrored" is in the clause). A cue none of whose tools fits says nothing here."""
+        index = {spec.name: i for i, spec in enumerate(self.graph.specs)}
+        keep: set[str] = set()
+        for intent in reading.intents:
+            row = self._intent_row(intent)
+            best = max((row[index[f.tool.name]] for f in frames), default=0.0)
+            if best >= FAMILY_MIN:
+                keep |= {f.tool.name for f in frames if row[index[f.tool.name]] >= best - FAMILY_MARGIN}
+        if keep and route is not None:  # the object's speciality tool stays a candidate ("the text lines")
+            keep |= {f.tool.name for f in frames if f.tool.name == route.name or any(
+                i.type in route.output_types for i in f.tool.required_inputs)}
+        return [f for f in frames if f.tool.name in keep] if keep else frames
+
     def _bind(self, frame: _Frame, reading: Reading, given: list[_Source], outputs: list[_Source],
-              literal: _Source | None) -> _Binding | None:
+              literal: _Source | None, sibling: list[_Source]) -> _Binding | None:
         """The values the subtask takes for this frame, or None when the clause cannot feed it.
 
         Parameters (a question, a phrase) take the clause's literal; other inputs are resolved to a
@@ -401,11 +568,12 @@ class OfflineDecomposer(Decomposer):
         def free(sources: list[_Source]) -> list[_Source]:
             return [s for s in sources if all(s is not c for c in chosen)]
 
-        if literal is not None and any(i.type is T.TEXT and _is_parameter(spec, i.name) for i in spec.inputs):
+        if literal is not None and any(i.type is T.TEXT and _is_parameter(spec, i) for i in spec.inputs):
             chosen.append(literal)
         have = {s.type for s in given + outputs}
+        lists = any(i.type in LIST_KINDS for i in spec.required_inputs)
         for inp in spec.required_inputs:
-            if inp.type is T.TEXT and _is_parameter(spec, inp.name):
+            if inp.type is T.TEXT and _is_parameter(spec, inp):
                 if literal is None:
                     return None
                 continue
@@ -413,12 +581,12 @@ class OfflineDecomposer(Decomposer):
                     reading.intent is None or reading.intent.literal is Literal.CONTENT):
                 chosen.append(literal)
                 continue
-            source = _resolve(inp.type, reading, free(given), free(outputs))
+            source = _resolve(inp.type, reading, free(given), free(outputs), lists, free(sibling))
             if source is None and inp.type in FILE_INPUT_KINDS:
                 return None
             if source is None:
                 source = next((c for c in chosen if c.origin != "literal" and self.graph.can_reach({c.type}, inp.type)),
-                              None) or self._upstream(inp.type, reading, free(given), free(outputs), have)
+                              None) or self._upstream(inp.type, reading, free(given), free(outputs), have, free(sibling))
                 if source is None:
                     return None
                 made.append((inp.type, source))
@@ -433,11 +601,11 @@ class OfflineDecomposer(Decomposer):
         return _Binding(inputs=chosen, made=made)
 
     def _upstream(self, rtype: ResourceType, reading: Reading, given: list[_Source], outputs: list[_Source],
-                  have: set[ResourceType]) -> _Source | None:
+                  have: set[ResourceType], sibling: list[_Source]) -> _Source | None:
         """A value from which tools can make ``rtype`` (the photo the boxes will be found in)."""
         for kind in _preferred_kinds(reading, have):
             if self.graph.can_reach({kind}, rtype):
-                source = _resolve(kind, reading, given, outputs)
+                source = _resolve(kind, reading, given, outputs, False, sibling)
                 if source is not None:
                     return source
         return None
@@ -455,19 +623,28 @@ class OfflineDecomposer(Decomposer):
                 self._feasible[key] = False
         return self._feasible[key]
 
-    def _plannable(self, subtask: Subtask) -> bool:
-        """Whether the planner this plan is for finds a solution with this wording."""
+    def _planned_tools(self, subtask: Subtask) -> list[str] | None:
+        """The planner's best solution with this wording, the tool making the target last (None: none)."""
         try:
-            self.planner.search(subtask)
+            solution = self.planner.search(subtask).solutions[0]
         except NoSolutionError:
-            return False
-        return True
+            return None
+        last = solution.outputs[0].split(".", 1)[0]
+        return [a.tool for a in solution.actions if a.id != last] + [a.tool for a in solution.actions if a.id == last]
 
-    def _unsolvable(self, reading: Reading, state: _State, targets: tuple[ResourceType, ...]) -> DecompositionError:
+    def _direct(self, frame: _Frame, inputs: list[_Source]) -> bool:
+        """Whether the frame's tool alone can take these inputs (no tool needed before it)."""
+        have = Counter(s.type for s in inputs)
+        need = Counter(i.type for i in frame.tool.required_inputs)
+        return all(have[t] >= n for t, n in need.items())
+
+    def _unsolvable(self, reading: Reading, state: _State) -> DecompositionError:
         have = sorted({s.type.value for s in state.given + state.outputs})
         text = reading.clause.text
-        if not targets:
+        intent = reading.intent
+        if intent is None:
             return DecompositionError(f"could not tell what to do with {text!r}", clause=text)
+        targets = intent.targets
         needs = sorted({i.type.value for spec in self.graph.specs if any(o.type in targets for o in spec.outputs)
                         for i in spec.required_inputs if i.type in FILE_INPUT_KINDS} - set(have))
         wanted = " or ".join(t.value for t in targets)
@@ -482,16 +659,42 @@ class OfflineDecomposer(Decomposer):
 # --- helpers --------------------------------------------------------------------------------------
 
 
+_PARAMETER_WORDS = re.compile(
+    r"\b(?:into|to|in) (?:english|french|german|spanish|italian|chinese|japanese|korean|russian|portuguese|arabic|"
+    r"dutch)\b|-?\d+(?:\.\d+)?\s*(?:°|degrees?|%|x\b|times\b|px\b|pixels?\b)?|\d+\s*[x×]\s*\d+|\b(?:counter-?)?clockwise\b|"
+    r"\b(?:horizontally|vertically|red|green|blue|yellow|white|black)\b|[\u4e00-\u9fff]*(?:英文|中文|英语|法语|德语|日语|度)",
+    re.IGNORECASE)
+
+
+def _fallback_wording(reading: Reading, frame: _Frame) -> str:
+    """The cue's gloss and the clause's parameters only ("translate the text into another language: into
+    French"), for when the clause's other words lead the planner astray."""
+    intent = reading.intent
+    what = intent.gloss if intent is not None else frame.tool.name.replace("_", " ")
+    found = " ".join(m.group(0).strip() for m in _PARAMETER_WORDS.finditer(reading.clause.text) if m.group(0).strip())
+    return f"{what}: {found}" if found else what
+
+
+def _object_text(reading: Reading) -> str | None:
+    if not reading.object:
+        return None
+    return gloss(reading.object) if reading.chinese else reading.object
+
+
 def _descriptions(reading: Reading, inputs: list[_Source], purpose: str | None) -> list[str]:
     """Wordings of a subtask for the planner, preferred first: the clause (an English gloss first when
     Chinese), headed by the task it stands for where the clause alone would mislead the embedding
-    model — a prerequisite's purpose, a question's kind (visual, document, video, text question
-    answering), grounding a referring phrase, or the winning cue when several compete."""
+    model — a prerequisite's purpose (about the clause's object), a question's kind (visual, document,
+    video or text question answering), or the winning cue when several compete."""
     base = f"{reading.gloss} ({reading.clause.text})" if reading.chinese and reading.gloss else reading.clause.text
     intent = reading.intent
-    label = purpose
+    if purpose is not None:
+        about = _object_text(reading)
+        wordings = [f"{purpose}: {about}"] if about else []
+        return [*wordings, f"{purpose}: {base}", base]
+    label = None
     literal = any(s.origin == "literal" for s in inputs)
-    if label is None and intent is not None and literal and intent.literal is Literal.QUESTION:
+    if intent is not None and literal and intent.literal is Literal.QUESTION:
         kinds = {s.type for s in inputs if s.origin != "literal"}
         if T.VIDEO in kinds:
             label = "video question answering"
@@ -500,19 +703,20 @@ def _descriptions(reading: Reading, inputs: list[_Source], purpose: str | None) 
                 "visual question answering"
         elif T.TEXT in kinds:
             label = "question answering over the text"
-    elif label is None and intent is not None and literal and intent.literal is Literal.PHRASE and reading.referring:
-        label = "visual grounding, find the region a phrase describes"
-    elif label is None and intent is not None and len(reading.intents) > 1:
+    elif intent is not None and (len(reading.intents) > 1 or intent.name == "ground"):
         label = intent.gloss
     wordings = [f"{label}: {base}" if label else base]
     if intent is not None and label != intent.gloss:
         wordings.append(f"{intent.gloss}: {base}")
+    if label:
+        wordings.append(base)
     return wordings
 
 
-def _is_parameter(spec: ToolSpec, name: str) -> bool:
-    """A text argument that steers a tool (a question, a phrase) rather than the text it works on."""
-    return name in _PARAMETER_TEXT or (len(spec.required_inputs) > 1 and name != "text")
+def _is_parameter(spec: ToolSpec, inp: InputSpec) -> bool:
+    """A text argument that steers a tool (a question, a phrase, a category) rather than the text it
+    works on; options such as a colour or a direction are neither and never take the clause's literal."""
+    return inp.name in _PARAMETER_TEXT or (inp.required and len(spec.required_inputs) > 1 and inp.name != "text")
 
 
 def _preferred_kinds(reading: Reading, have: set[ResourceType]) -> list[ResourceType]:
@@ -523,18 +727,29 @@ def _preferred_kinds(reading: Reading, have: set[ResourceType]) -> list[Resource
     return order
 
 
-def _resolve(rtype: ResourceType, reading: Reading, given: list[_Source], outputs: list[_Source]) -> _Source | None:
-    """The value of kind ``rtype`` the clause means (see the module docstring, step 4)."""
+def _resolve(rtype: ResourceType, reading: Reading, given: list[_Source], outputs: list[_Source],
+             lists: bool = False, sibling: Sequence[_Source] = ()) -> _Source | None:
+    """The value of kind ``rtype`` the clause means (see the module docstring, step 4). With ``lists``
+    (the tool takes boxes or labels too), "them" means the list, not the photo."""
     named = [g for g in given if g.type is rtype and g.name is not None and basename(g.name) in reading.clause.text.lower()]
     if named:
         return named[0]
     made = [o for o in outputs if o.type is rtype]
     mine = [g for g in given if g.type is rtype]
+    products = [o for o in made if o.intent in reading.products]
+    if products:
+        return products[-1]  # "read the original caption aloud": the captioning step's text
     if mine and (reading.original or (rtype in reading.deictic and rtype not in reading.referenced)):
         return mine[-1]
-    if made and (rtype in reading.referenced or (reading.pronoun and rtype not in reading.mentioned)):
+    pronoun = reading.pronoun and not (reading.plural and lists and rtype not in LIST_KINDS)
+    if made and (rtype in reading.referenced or (pronoun and rtype not in reading.mentioned)):
         return made[-1]
-    latest = bool(outputs) and outputs[-1] is made[-1] if made else False
+    same = [s for s in sibling if s.type is rtype and s.origin != "literal"]
+    if same and rtype not in reading.mentioned:
+        return same[-1]  # "describe it and also read the text": the same photo
+    if sibling:  # a step beside the one before does not work on what that one makes
+        made = [o for o in made if o is not outputs[-1]] if outputs else made
+    latest = bool(outputs) and bool(made) and outputs[-1] is made[-1]
     if made and rtype in reading.mentioned and (not mine or latest):
         return made[-1]  # "rotate the photo, then caption the photo": the photo is now the rotated one
     if made and not reading.named and rtype not in reading.mentioned and (latest or not mine):

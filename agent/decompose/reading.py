@@ -22,14 +22,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.decompose.base import Resource
-from agent.decompose.clauses import Clause, split_clauses
+from agent.decompose.clauses import Clause, is_verb, split_clauses
 from agent.decompose.cues import (
     EDITED_EN,
+    LIGHT_VERBS_EN,
+    QUESTION_OPENERS_EN,
     INTENT_BY_NAME,
     INTENTS,
     ORIGINAL_EN,
     ORIGINAL_ZH,
     PRODUCT_NOUNS_EN,
+    PRODUCTS_BY_INTENT_EN,
+    PRODUCTS_BY_INTENT_ZH,
+    PLURAL_PRONOUNS_EN,
+    PLURAL_WORDS_ZH,
     PRONOUNS_EN,
     RESULT_NOUNS_EN,
     RESULT_WORDS_ZH,
@@ -43,7 +49,8 @@ from graph.types import ResourceType
 
 T = ResourceType
 
-__all__ = ["Reading", "basename", "merge_context", "read_clause", "split_clauses"]
+__all__ = ["Reading", "basename", "fallback_intents", "gloss", "is_interrogative", "is_referring", "literal_for", "merge_context",
+           "read_clause", "split_clauses"]
 
 
 @dataclass
@@ -58,10 +65,13 @@ class Reading:
     deictic: set[ResourceType] = field(default_factory=set)
     referenced: set[ResourceType] = field(default_factory=set)
     pronoun: bool = False
+    plural: bool = False  # only plural pronouns ("them", 它们): they mean a list, not the photo
     original: bool = False
     literal: str | None = None
     referring: bool = False
     object: str | None = None  # what the clause acts on, in its words ("the largest face")
+    products: set[str] = field(default_factory=set)  # intents whose results it names ("the summary")
+    route: str | None = None  # the tool whose speciality the object is ("faces": the face detector)
 
     @property
     def intent(self) -> Intent | None:
@@ -85,24 +95,46 @@ class Reading:
                     or self.clause.quotes)
 
     @property
-    def strong_literal(self) -> bool:
-        """A literal that must reach a tool: a question, quoted words, a referring expression."""
-        return self.literal is not None and (self.referring or self.intent is None
-                                             or self.intent.literal is not Literal.PHRASE)
+    def literal_strength(self) -> str:
+        """How much the literal says about the tool: "strong" (a question, quoted words, a category to
+        keep, a referring phrase: it must reach a tool that needs it), "weak" (a plain category list
+        a detector may take), "none" (no literal, or what to count: any counter will do)."""
+        if self.literal is None:
+            return "none"
+        kind = self.intent.literal if self.intent is not None else Literal.CONTENT
+        if self.clause.quotes or self.referring or kind in (Literal.QUESTION, Literal.CONTENT, Literal.CATEGORY):
+            return "strong"
+        return "weak" if kind is Literal.PHRASE else "none"
 
 
 def basename(name: str) -> str:
     return re.split(r"[/\\]", name.strip())[-1].lower()
 
 
+#: Words before the verb of a polite request ("could you please blur …").
+_POLITE = re.compile(r"^\W*(?:(?:please|kindly|can you|could you|would you|will you|i'd like you to|i would like you to|"
+                     r"i want you to|i need you to|help me|let's|let us|go ahead and|now|then|also|first|just|only)\s+)*",
+                     re.IGNORECASE)
+_REQUEST = re.compile(r"^\W*(?:please\s+)?(?:can|could|would|will) you\b", re.IGNORECASE)
+#: How much a cue at the head of an English clause (its main verb) outranks cues further on.
+LEAD_BOOST = 30
+
+
 def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
     chinese = clause.lang == "zh"
-    found = [(i.priority, pos, i) for i in INTENTS if (pos := i.find(clause.masked, chinese)) is not None]
+    text = clause.masked
+    lead = len(_POLITE.match(text).group(0)) if not chinese else -1  # type: ignore[union-attr]
+    if lead >= 0 and (re.findall(r"[a-z']+", text[lead:].lower())[:1] or [""])[0] in LIGHT_VERBS_EN:
+        lead = -1
+    found = [(i.priority + (LEAD_BOOST if pos == lead and i.literal is not Literal.QUESTION else 0), pos, i)
+             for i in INTENTS if (pos := i.find(text, chinese)) is not None]
+    if is_interrogative(clause):
+        found = [f for f in found if f[2].targets != (T.IMAGE,)]  # "is this photo upside down?" edits nothing
     question = INTENT_BY_NAME["question"]
     if clause.question and all(i is not question for _, _, i in found):
-        found.append((question.priority, len(clause.masked), question))
+        found.append((question.priority, len(text), question))
     reading = Reading(clause=clause, intents=[i for _, _, i in sorted(found, key=lambda f: (-f[0], f[1]))],
-                      gloss=gloss(clause.masked) if chinese else "")
+                      gloss=gloss(text) if chinese else "")
     lowered = clause.text.lower()
     for index, res in enumerate(resources):
         names = {basename(str(n)) for n in (res.name, res.value) if isinstance(n, str) and n}
@@ -113,22 +145,60 @@ def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
     else:
         _references_en(reading)
     reading.object = object_phrase(clause)
-    reading.literal, reading.referring = _literal(reading)
+    reading.literal, reading.referring = literal_for(reading, reading.intent)
+    if reading.referring and reading.intent is not None and reading.intent.name in ("detect", "where"):
+        reading.intents = [INTENT_BY_NAME["ground"], *reading.intents]  # "the man in the red shirt"
     if reading.literal is not None and reading.intent is not None and reading.intent.literal is Literal.CONTENT:
         reading.mentioned.discard(T.TEXT)  # "read this text aloud: hello" gives the text itself
         reading.deictic.discard(T.TEXT)
     return reading
 
 
+def is_interrogative(clause: Clause) -> bool:
+    """A question about the input rather than a polite request to change it."""
+    if clause.lang == "zh":
+        return clause.question or clause.text.endswith("吗")
+    words = re.findall(r"[a-z']+", clause.text.lower())[:1]
+    opener = bool(words) and words[0] in QUESTION_OPENERS_EN
+    return (clause.question or opener) and not _REQUEST.match(clause.text)
+
+
+def fallback_intents(reading: Reading) -> list[Intent]:
+    """Intents to try when the strongest one cannot be served ("how many people are in the video?" is a
+    question for the video when counting needs an image): the weaker cues, then a plain question."""
+    rest = list(reading.intents[1:])
+    question = INTENT_BY_NAME["question"]
+    if is_interrogative(reading.clause) and all(i is not question for i in reading.intents):
+        rest.append(question)
+    return rest
+
+
 # --- merging context clauses -----------------------------------------------------------------------
 
 
+_STATEMENT_EN = re.compile(r"^(?:[\w'⟦⟧.-]+\s+){0,6}?(?:is|are|was|were|looks?|seems?|appears?|shows? up|comes? out|"
+                           r"came out|got|has been|have been|'s)\b", re.IGNORECASE)
+_STATEMENT_ZH = re.compile(r"(?:太|有点|有些|很)[\u4e00-\u9fff]{1,2}了?$|(?:是|有点)?(?:歪|斜|倒)的?了?$")
+
+
+def is_statement(reading: Reading) -> bool:
+    """Says how things are rather than what to do ("the photo is too dark"): context for a request."""
+    if is_interrogative(reading.clause):
+        return False
+    if reading.chinese:
+        return bool(_STATEMENT_ZH.search(reading.clause.text))
+    first = (re.findall(r"[a-z']+", reading.clause.text.lower())[:1] or [""])[0]
+    return not is_verb(first) and first not in QUESTION_OPENERS_EN and bool(_STATEMENT_EN.search(reading.clause.masked))
+
+
 def merge_context(readings: list[Reading]) -> list[Reading]:
-    """A clause with no cue ("In photo.jpg") is context: it joins the next clause (or the last one)."""
+    """A clause with no cue ("In photo.jpg") or that only states something ("the photo is too dark") is
+    context: it joins the next clause (or the last one)."""
     out: list[Reading] = []
     pending: list[Reading] = []
+    acting = [r for r in readings if r.intents and not is_statement(r)]
     for reading in readings:
-        if not reading.intents:
+        if not reading.intents or (acting and reading not in acting):
             pending.append(reading)
             continue
         if pending:
@@ -148,7 +218,8 @@ def _joined(readings: list[Reading]) -> Reading:
         lang="zh" if chinese else "en", question=any(r.clause.question for r in readings),
         quotes=tuple(q for r in readings for q in r.clause.quotes),
     )
-    main = next((r for r in readings if r.intents), readings[-1])
+    main = next((r for r in readings if r.intents and not is_statement(r)), None) or next(
+        (r for r in readings if r.intents), readings[-1])
     merged = Reading(clause=clause, intents=main.intents, gloss=" ".join(r.gloss for r in readings if r.gloss),
                      literal=main.literal, referring=main.referring)
     for r in readings:
@@ -157,7 +228,9 @@ def _joined(readings: list[Reading]) -> Reading:
         merged.deictic |= r.deictic
         merged.referenced |= r.referenced
         merged.pronoun = merged.pronoun or r.pronoun
+        merged.plural = (merged.plural or r.plural) and not (r.pronoun and not r.plural)
         merged.original = merged.original or r.original
+        merged.products |= r.products
     return merged
 
 
@@ -185,6 +258,12 @@ def _references_zh(reading: Reading) -> None:
     text = reading.clause.masked
     reading.original = any(w in text for w in ORIGINAL_ZH)
     reading.pronoun = any(w in text for w in RESULT_WORDS_ZH)
+    for intent, nouns in PRODUCTS_BY_INTENT_ZH.items():
+        if any(re.search(rf"(?:把|将|对|用|这个|这段|该|上面的|得到的){re.escape(n)}", text) for n in nouns):
+            reading.products.add(intent)
+    singular = re.sub("|".join(PLURAL_WORDS_ZH), "", text)
+    reading.plural = reading.pronoun and any(w in text for w in PLURAL_WORDS_ZH) and not any(
+        w in singular for w in RESULT_WORDS_ZH)
     for rtype, nouns in TYPE_NOUNS_ZH.items():
         for noun in nouns:
             for m in re.finditer(re.escape(noun), text):
@@ -207,8 +286,11 @@ def _references_en(reading: Reading) -> None:
     lowered = reading.clause.masked.lower()
     words = re.findall(r"[a-z']+", lowered)
     reading.original = bool(ORIGINAL_EN.search(lowered))
-    reading.pronoun = any(w in PRONOUNS_EN for w in words) or any(
-        re.search(rf"\b(?:the|that|this|those|these)\s+{re.escape(n)}\b", lowered) for n in RESULT_NOUNS_EN)
+    results = any(re.search(rf"\b(?:the|that|this|those|these)\s+(?:[\w-]+\s+)?{re.escape(n)}\b", lowered)
+                  for n in RESULT_NOUNS_EN) or bool(re.search(r"\bboth\b", lowered))
+    reading.pronoun = results or any(w in PRONOUNS_EN for w in words)
+    reading.plural = not results and any(w in PLURAL_PRONOUNS_EN for w in words) and not any(
+        w in PRONOUNS_EN and w not in PLURAL_PRONOUNS_EN for w in words)
     for rtype, nouns in TYPE_NOUNS_EN.items():
         for noun in nouns:
             for m in re.finditer(rf"\b((?:[\w']+[- ]){{0,3}}){re.escape(noun)}\b", lowered):
@@ -225,16 +307,20 @@ def _references_en(reading: Reading) -> None:
         if any(re.search(rf"\b(?:the|those|these|that|this|each|every|all|their|its)\s+(?:\w+\s+)?{re.escape(n)}\b",
                          lowered) for n in nouns):
             reading.referenced.add(rtype)
-    if re.search(r"\b(?:text|words|writing)\s+(?:in|on|from|of)\b", lowered):
+    for intent, nouns in PRODUCTS_BY_INTENT_EN.items():
+        if any(re.search(rf"\b(?:the|those|these|that|this|its|their|each|every|all)\s+(?:[\w-]+\s+)?{re.escape(n)}\b",
+                         lowered) for n in nouns):
+            reading.products.add(intent)
+    if re.search(r"\b(?:text|words|writing)\s+(?:in|on|from|of|off)\b", lowered):
         reading.mentioned.discard(T.TEXT)  # "the text in the image" is to be read, not a text resource
+        reading.products.discard("read")
 
 
 # --- literals --------------------------------------------------------------------------------------
 
 
-def _literal(reading: Reading) -> tuple[str | None, bool]:
-    """The text literal the clause gives its tool, and whether it is a referring expression."""
-    intent = reading.intent
+def literal_for(reading: Reading, intent: Intent | None) -> tuple[str | None, bool]:
+    """The text literal the clause gives a tool of ``intent``, and whether it is a referring expression."""
     if intent is None:
         return None, False
     clause = reading.clause
@@ -246,11 +332,15 @@ def _literal(reading: Reading) -> tuple[str | None, bool]:
         return _question(clause), False
     if intent.literal is Literal.CONTENT:
         return _content(clause), False
+    if intent.literal is Literal.CATEGORY:
+        return _category(clause), False
+    if intent.literal is Literal.OBJECT:
+        return object_phrase(clause), False
     if intent.literal is Literal.PHRASE:
         phrase = object_phrase(clause)
         if phrase is None:
             return None, False
-        return phrase, intent.name == "where" or _is_referring(phrase, clause.lang)
+        return phrase, intent.name == "ground" or is_referring(phrase, clause.lang)
     return None, False
 
 
@@ -272,26 +362,32 @@ def _content(clause: Clause) -> str | None:
 
 _VERB_OBJECT = re.compile(
     r"\b(?:detect|find|locate|spot|ground|point (?:out|to)|pick out|search for|look for|identify|crop|blur|"
-    r"pixelate|hide|highlight|mark|outline|box|circle|where (?:is|are|was|were)|where's|position of|location of|"
-    r"count|how many)\s+(?:out\s+)?(.+)$", re.IGNORECASE)
-_PLACE = re.compile(r"\s+(?:in|on|from|within|of|out of)\s+(?:the|this|that|my|a)?\s*(?:image|photo|picture|pic|"
+    r"pixelate|hide|anonymi[sz]e|censor|highlight|mark|outline|box|circle|around|where (?:is|are|was|were)|where's|"
+    r"position of|location of|positions of|locations of|count|how many|(?:a |the )?(?:box|boxes|rectangle|circle)s? around)"
+    r"\s+(?:out\s+)?(.+)$", re.IGNORECASE)
+_PLACE = re.compile(r"\s+(?:out of|in|on|from|within|of|off)\s+(?:the|this|that|my|a)?\s*(?:image|photo|picture|pic|"
                     r"screenshot|scan|frame|⟦\d+⟧|[\w\-]+\.\w{2,4})\b.*$", re.IGNORECASE)
 _MODIFIER = re.compile(r"\b(?:in|on|with|wearing|holding|near|next|behind|under|above|beside|left|right|top|bottom|"
                        r"middle|who|that|which|red|green|blue|yellow|white|black|orange|purple|pink|brown|grey|gray|"
                        r"tall|short|small|big|large|little|young|old|front|back|first|second|third|last)\b",
                        re.IGNORECASE)
 _ZH_OBJECT = re.compile(r"(?:找出|找到|定位|检测|识别出|框出|寻找|查找|标出|圈出|裁剪出?|模糊)(?:一下)?(.+)$")
-_ZH_MODIFIER = re.compile(r"的|穿|戴|拿|左|右|上面|下面|中间|红|蓝|绿|黄|白|黑|旁边|前面|后面")
+_ZH_BA_OBJECT = re.compile(r"[把将](.+?)(?:都|全部|给)?(?:找出|框出|标出|圈出|裁剪|裁切|剪裁|抠出|模糊|打码|遮挡|检测|定位|数)")
+_ZH_COUNT_OBJECT = re.compile(r"(?:几|多少)(?:个|只|位|辆|张|名|棵|本|条|处|块|行|种)?(?![个只位辆张名棵本条处块行种])"
+                              r"([\u4e00-\u9fff]{1,6}?)(?:[？?。，,]|$)")
+_ZH_MODIFIER = re.compile(r"穿|戴|拿|抱|牵|骑|左|右|上面|下面|中间|红|蓝|绿|黄|白|黑|旁边|前面|后面|最大|最小|站|坐|正在")
 
 
 def object_phrase(clause: Clause) -> str | None:
     """What a detect/ground clause is about: "the man in the red shirt", "cars and pedestrians"."""
     if clause.lang == "zh":
-        match = _ZH_OBJECT.search(clause.text) or re.search(r"^(.+?)(?:在哪(?:里|儿)?|在什么位置|的位置)", clause.text)
+        match = (_ZH_BA_OBJECT.search(clause.text) or _ZH_OBJECT.search(clause.text)
+                 or re.search(r"^(.+?)(?:在哪(?:里|儿)?|在什么位置|的位置)", clause.text) or _ZH_COUNT_OBJECT.search(clause.text))
         if not match:
             return None
-        phrase = re.sub(r"^(?:出)?(?:这张|该)?(?:图片|照片|图像|图)(?:中|里|上)?的?", "", match.group(1))
+        phrase = re.sub(r"^(?:出)?(?:这张|该)?(?:图片|照片|图像|图)(?:中|里|上)?(?:面)?的?", "", match.group(1))
         phrase = re.sub(r"(?:在哪(?:里|儿)?|在什么位置|的位置|出来|来)$", "", phrase).strip("，。？?！!")
+        phrase = re.sub(r"^(?:所有|全部|每个|每一个|一切)的?", "", phrase)
         return phrase or None
     match = _VERB_OBJECT.search(clause.text)
     if not match:
@@ -299,14 +395,40 @@ def object_phrase(clause: Clause) -> str | None:
     phrase = _PLACE.sub("", match.group(1))
     phrase = re.sub(r"\s+(?:are|is)\s+(?:there|in|on)\b.*$|\s+there\s+(?:are|is)\b.*$|\s+(?:located|situated)\s*$|"
                     r"[?.!]+$", "", phrase.strip(), flags=re.IGNORECASE)
-    if re.fullmatch(r"(?:it|them|they|those|these|this|that|one|ones|there|each|all|everything)", phrase, re.IGNORECASE):
+    if re.fullmatch(r"(?:it|them|they|those|these|this|that|one|ones|there|each|all|everything|him|her|both|"
+                    r"the two|the rest)", phrase, re.IGNORECASE):
         return None
-    phrase = re.sub(r"^(?:all|every|each|any|the|of)\s+", "", phrase, flags=re.IGNORECASE)
-    phrase = re.sub(r"^(?:all|every|each|any|the|of)\s+", "", phrase, flags=re.IGNORECASE).strip()
+    phrase = re.sub(r"\s+(?:out|off|up|away)$|^there\s+(?:are|is|were|was)\b.*$", "", phrase, flags=re.IGNORECASE)
+    for _ in range(2):
+        phrase = re.sub(r"^(?:all|every|each|any|the|of|their|his|her|its|my|your|our|these|those)\s+", "", phrase,
+                        flags=re.IGNORECASE).strip()
     return phrase or None
 
 
-def _is_referring(phrase: str, lang: str) -> bool:
+_CATEGORY = (
+    re.compile(r"\b(?:about|matching|labell?ed|named|called|of type|mentioning|with the (?:label|name|tag))\s+"
+               r"[\"'“]?([\w -]+?)[\"'”]?(?:\s+(?:in|from|of)\b.*)?$", re.IGNORECASE),
+    re.compile(r"\b(?:only|just|keep|select)\s+(?:the\s+)?([a-z][\w-]*)\s+(?:boxes|detections|labels|tags|ones|classes)\b",
+               re.IGNORECASE),
+    re.compile(r"\b(?:keep|select|pick)\s+(?:out\s+)?(?:only\s+)?(?:the\s+)?([a-z][a-z -]*?)\s*$", re.IGNORECASE),
+    re.compile(r"(?:只保留|保留|选出|挑出|筛选出?)(?:其中)?(?:所有)?(?:的)?(.+?)(?:的)?(?:框|检测框|标签|类别)"),
+)
+_NOT_CATEGORY = {"confident", "largest", "biggest", "smallest", "small", "large", "big", "best", "top", "first", "low",
+                 "high", "weak", "strong", "good", "remaining", "other", "detected", "new", "rest", "them", "it", "one",
+                 "ones", "those", "these"}
+
+
+def _category(clause: Clause) -> str | None:
+    """The category to keep ("keep only the dog boxes" -> dog), None for size or score conditions."""
+    for pattern in _CATEGORY:
+        match = pattern.search(clause.text)
+        words = match.group(1).strip().lower().split() if match else []
+        if words and not any(w in _NOT_CATEGORY or w.isdigit() for w in words) and len(words) <= 3:
+            return match.group(1).strip()
+    return None
+
+
+def is_referring(phrase: str, lang: str) -> bool:
     """More than a category list: a relation, a colour, a position ("the man in the red shirt")."""
     if lang == "zh":
         return bool(_ZH_MODIFIER.search(phrase))

@@ -65,6 +65,20 @@ def test_chinese_connectives(request_text: str, expected: list[str]) -> None:
     assert all(c.lang == "zh" for c in split_clauses(request_text))
 
 
+def test_connectives_say_whether_a_step_follows_or_sits_beside() -> None:
+    clauses = split_clauses("Transcribe talk.mp3, then give me a summary of it and a French translation of it.")
+    assert [(c.text, c.connective) for c in clauses] == [
+        ("Transcribe talk.mp3", None), ("give me a summary of it", "seq"), ("a French translation of it", "par")]
+    assert [c.connective for c in split_clauses("把录音转成文字，然后分别做一个摘要和一个英文翻译")] == [None, "seq", "par"]
+    assert [c.connective for c in split_clauses("识别图中的文字，翻译成中文，并朗读出来")] == [None, None, "seq"]
+
+
+def test_a_dash_ends_a_clause_and_a_bare_question_word_does_not_start_one() -> None:
+    assert texts("This photo is way too dark — can you lighten it?") == ["This photo is way too dark",
+                                                                         "can you lighten it"]
+    assert texts("Which camera took IMG_2041.jpg, and when?") == ["Which camera took IMG_2041.jpg, and when"]
+
+
 def test_question_marks_are_remembered() -> None:
     clauses = split_clauses("Blur the faces. Is anyone smiling?")
     assert [c.question for c in clauses] == [False, True]
@@ -78,18 +92,23 @@ def read(text: str, resources: list[Resource] | None = None):
     ("text", "intent"),
     [
         ("how many dogs are there", "count"),
-        ("where is the red car", "where"),
+        ("where is the dog", "where"),
+        ("where is the red car", "ground"),  # a referring phrase: visual grounding
         ("detect the faces", "detect"),
         ("describe the photo", "describe"),
         ("read the text on the sign", "read"),
         ("read the sign aloud", "speak"),
-        ("blur them", "edit"),
+        ("blur them", "blur"),
+        ("write a caption for the blurred picture", "describe"),  # a participle names a result
         ("transcribe the recording", "transcribe"),
         ("transcribe it with timestamps", "timed"),
         ("translate the caption into French", "translate"),
         ("what is the man holding?", "question"),
         ("图片里有几只狗", "count"),
-        ("把它们模糊", "edit"),
+        ("把它们模糊", "blur"),
+        ("Keep only the three most confident ones", "top"),
+        ("Put the mirrored copy next to the original", "combine"),
+        ("Is this photo upside down?", "question"),  # a question edits nothing
         ("朗读这段文字", "speak"),
         ("这张图的分辨率是多少", "info"),
         ("照片里有什么？", "describe"),
@@ -124,6 +143,28 @@ def test_literals_a_tool_needs() -> None:
 def test_named_files_are_found_by_name() -> None:
     resources = [Resource(name="a.jpg", type="image"), Resource(name="b.jpg", type="image")]
     assert read("crop b.jpg", resources).named == [1]
+
+
+def test_statements_are_context() -> None:
+    readings = merge_context([read_clause(c, []) for c in split_clauses("landscape.jpg looks washed out, give it more contrast")])
+    assert [r.intent.name for r in readings] == ["contrast"]
+    alone = merge_context([read_clause(c, []) for c in split_clauses("The photo is too dark")])
+    assert [r.intent.name for r in alone] == ["brightness"]  # a statement alone is still the request
+
+
+def test_products_name_the_step_that_made_them() -> None:
+    assert read("read the original caption aloud").products == {"describe"}
+    assert read("translate the summary into German").products == {"summarise"}
+    assert read("把摘要翻译成英文").products == {"summarise"}
+
+
+def test_objects_of_a_clause() -> None:
+    assert read("Crop the face out of passport.jpg").object == "face"
+    assert read("Draw a box around every text line in page.png").object == "text line"
+    assert read("How many apples are on the table in fruit.jpg?").object == "apples"
+    assert read("tell me how many there were").object is None
+    assert read("把图中那辆红色的车裁剪出来").object == "那辆红色的车"
+    assert read("这张照片里有几只猫？").object == "猫"
 
 
 def test_context_clauses_join_their_neighbour() -> None:

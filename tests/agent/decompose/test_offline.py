@@ -117,9 +117,40 @@ def test_independent_clauses_use_the_given_file(decomposer) -> None:
     assert shape(plan) == [(["image"], "text", []), (["image"], "text", [])]
 
 
-def test_a_step_the_best_tool_needs_first_becomes_its_own_subtask(decomposer) -> None:
+def test_a_step_the_best_tool_needs_first_becomes_its_own_subtask(decomposer, planner) -> None:
     plan = decomposer.decompose("Crop the dog out of the photo", PHOTO)
-    assert shape(plan) == [(["image"], "bboxes", []), (["image", "bboxes*"], "image", [0])]
+    assert shape(plan) == [(["text", "image"], "bboxes", []), (["image", "bboxes*"], "image", [0])]
+    assert plan.subtasks[0].inputs[0].value == "dog"  # what to detect, for the detector's categories
+    assert tools(planner, plan) == [["detect_objects"], ["crop_image"]]
+
+
+def test_a_cue_that_narrows_a_list_adds_a_selecting_step(decomposer, planner) -> None:
+    plan = decomposer.decompose("Crop the largest face in photo.jpg", PHOTO)
+    assert tools(planner, plan) == [["detect_faces"], ["top_k_boxes"], ["crop_image"]]
+    boxes = [Resource(name="detections.json", type="bboxes"), Resource(name="yard.jpg", type="image")]
+    plan = decomposer.decompose("Only draw the 'dog' boxes from detections.json onto yard.jpg", boxes)
+    assert tools(planner, plan) == [["select_boxes"], ["draw_boxes"]]
+    assert {r.value for r in plan.subtasks[0].inputs} == {"detections.json", "dog"}
+
+
+def test_the_next_clause_decides_which_result_a_clause_makes(decomposer, planner) -> None:
+    plan = decomposer.decompose("识别图片中的文字，并用方框标出来", PHOTO)  # read the text, then box it
+    assert shape(plan)[0][1] == "bboxes"
+    assert tools(planner, plan) == [["ocr_text_lines"], ["draw_boxes"]]
+
+
+def test_steps_beside_each_other_share_their_input(decomposer) -> None:
+    audio = [Resource(name="lecture.wav", type="audio")]
+    plan = decomposer.decompose("From lecture.wav, give me a summary and tell me when the exam is", audio)
+    transcript = plan.subtasks[0]
+    assert transcript.target_types == [T.TEXT] and transcript.inputs[0].value == "lecture.wav"
+    assert [s.deps for s in plan.subtasks[1:]] == [[0], [0]]  # both work on the transcript
+
+
+def test_a_named_product_is_the_result_of_the_step_that_made_it(decomposer) -> None:
+    plan = decomposer.decompose("Caption sunset.jpg, translate the caption into Japanese, and also read the "
+                                "original caption aloud", [Resource(name="sunset.jpg", type="image")])
+    assert [s.deps for s in plan.subtasks] == [[], [0], [0]]
 
 
 def test_inputs_bind_by_name_then_by_latest_of_their_kind(decomposer) -> None:
