@@ -31,6 +31,9 @@ class GenerationConfig(BaseModel):
     top_k: int | None = Field(default=None, ge=1)
     repetition_penalty: float = Field(default=1.0, gt=0.0)
     seed: int | None = None
+    json_schema: dict[str, Any] | None = None
+    """When set, the answer is JSON valid for this schema: constrained decoding in process
+    (:mod:`vlm.constrained`), ``response_format`` on a served model."""
 
 
 class Turn(BaseModel):

@@ -26,6 +26,8 @@ through one OpenAI part the same way) with one tile each; a request naming a vid
 ``limits.max_tiles``) is sent both ways at once: vLLM's request-level
 ``mm_processor_kwargs.max_dynamic_patch`` and lmdeploy's per-image ``image_url.max_dynamic_patch``;
 each server ignores the other's field. Without it the server's own configured tile budget applies.
+A request's ``json_schema`` goes as ``response_format`` (type ``json_schema``, strict), which both
+servers enforce while decoding.
 """
 
 from __future__ import annotations
@@ -372,6 +374,8 @@ def _body(model: str, request: ChatRequest, urls: list[str], style: PromptStyle,
     messages.append({"role": "user", "content": _user_content(request.question, urls, style, video, max_tiles)})
     body: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
     body.update(_sampling(request.generation))
+    if request.generation.json_schema is not None:
+        body["response_format"] = response_format(request.generation.json_schema)
     if max_tiles is not None and urls:
         body["mm_processor_kwargs"] = {"max_dynamic_patch": max_tiles}
     return body
@@ -431,6 +435,17 @@ def _sampling(config: GenerationConfig) -> dict[str, Any]:
     if stop:
         fields["stop"] = list(stop)
     return fields
+
+
+def response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's structured-output request for ``schema`` (vLLM and lmdeploy decode with it), named after
+    the schema's title.
+
+    >>> response_format({"title": "Plan draft", "type": "object"})["json_schema"]["name"]
+    'Plan_draft'
+    """
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", str(schema.get("title") or "answer")).strip("_")[:64] or "answer"
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
 def _maybe_json(text: str) -> Any:

@@ -18,7 +18,9 @@ frees them and a later call loads them again. The checkpoint's ``config.json`` i
 construction, so a missing or non-InternVL checkpoint fails at once with :class:`CheckpointError`.
 Decoding is greedy unless a request samples; answers end at the template's separator, which is
 removed, and only new tokens are decoded. One lock serialises generation (a model computes one
-batch at a time); images are loaded and tiled outside it.
+batch at a time); images are loaded and tiled outside it. A request's ``json_schema`` is enforced
+token by token (:mod:`vlm.constrained`), row by row, so constrained and free requests share batches;
+original checkpoints refuse it (their remote ``chat()`` takes no logits processor).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from vlm.video import load_video_frames
 
 if TYPE_CHECKING:
     import torch
+
+    from vlm.constrained import JsonConstrainer
 
 logger = logging.getLogger(__name__)
 
@@ -382,6 +386,7 @@ class _HFRunner:
         self.pad_id = _pad_id(tokenizer)
         self.stop_ids = _stop_ids(self.template, tokenizer, model.generation_config.eos_token_id)
         self.stop_strings = _stop_strings(self.template, tokenizer, self.stop_ids)
+        self._json: JsonConstrainer | None = None
 
     def _inputs(self, items: Sequence[_Prepared]) -> dict[str, Any]:
         import torch
@@ -429,10 +434,23 @@ class _HFRunner:
         with torch.inference_mode(), _seeded(config.seed if config.do_sample else None, self.device):
             return self.model.generate(**inputs, generation_config=self._generation_config(config), **extra)
 
+    def _constraints(self, items: Sequence[_Prepared], inputs: dict[str, Any]) -> dict[str, Any]:
+        """``generate`` arguments that hold each request with a ``json_schema`` to it (none if no request has one)."""
+        schemas = [item.request.generation.json_schema for item in items]
+        if all(schema is None for schema in schemas):
+            return {}
+        from transformers import LogitsProcessorList
+
+        from vlm.constrained import JsonConstrainer
+
+        if self._json is None:
+            self._json = JsonConstrainer(self.tokenizer, self.stop_ids)
+        return {"logits_processor": LogitsProcessorList([self._json.processor(schemas, inputs["input_ids"].shape[1])])}
+
     def answer(self, items: Sequence[_Prepared], config: GenerationConfig) -> list[str]:
         inputs = self._inputs(items)
         try:
-            output = self._generate(inputs, config)
+            output = self._generate(inputs, config, **self._constraints(items, inputs))
         except Exception as exc:  # noqa: BLE001 - surfaced as a typed error
             _free_cuda_cache(self.device)
             raise _as_backend_error(exc, f"generating {len(items)} answer(s)")  # noqa: B904 - cause is set
@@ -454,7 +472,9 @@ class _HFRunner:
         config = item.request.generation
 
         def work() -> Any:  # tokenizing under the lock too: a fast tokenizer is not re-entrant
-            return self._generate(self._inputs([item]), config, streamer=streamer, stopping_criteria=_stop_when(cancel))
+            inputs = self._inputs([item])
+            extra = self._constraints([item], inputs)
+            return self._generate(inputs, config, streamer=streamer, stopping_criteria=_stop_when(cancel), **extra)
 
         yield from _stream_through(work, lock, streamer, cancel, self.stop_strings, "streaming an answer", self.device)
 
@@ -568,7 +588,16 @@ class _RemoteCodeRunner:
 
         return call
 
+    def _refuse_schemas(self, items: Sequence[_Prepared]) -> None:
+        if any(item.request.generation.json_schema is not None for item in items):
+            raise BackendError(
+                f"{self.source} runs its own remote code, which cannot constrain answers to a JSON schema; "
+                "use its -hf conversion or a served model for json_schema requests",
+                retryable=False,
+            )
+
     def answer(self, items: Sequence[_Prepared], config: GenerationConfig) -> list[str]:
+        self._refuse_schemas(items)
         if self._batchable(items):
             questions = [place_images(i.request.question, (), 1, i.kind) for i in items]
             pixels, patches = self._pixels(items), [i.num_patches[0] for i in items]
@@ -592,6 +621,7 @@ class _RemoteCodeRunner:
     def stream(self, item: _Prepared, lock: ContextManager[Any]) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
+        self._refuse_schemas([item])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         cancel = threading.Event()
         config = item.request.generation
