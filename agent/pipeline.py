@@ -234,8 +234,9 @@ def _execute(stages: Stages, state: AgentState) -> dict[str, Any]:
         with stages.lock:
             stages.active.pop(run_id, None)
     tried = {k: list(v) for k, v in (state.get("tried") or {}).items()}
-    for sid, sols in solutions.items():
-        tried.setdefault(str(sid), []).extend(s.signature() for s in sols)
+    for sid, sols in solutions.items():  # a subtask that failed tried all its solutions; a skipped one none
+        if run.subtasks[sid].status.value == "failed":
+            tried.setdefault(str(sid), []).extend(s.signature() for s in sols)
     previous.update(_store_outcomes(stages.store, remaining, run))
     return {"subtasks": previous, "tried": tried, "cancelled": run.status.value == "cancelled"}
 
@@ -300,7 +301,10 @@ def _replan(stages: Stages, state: AgentState) -> dict[str, Any]:
     keep = stages.planner.config.top_k
     ranked: dict[int, list[Solution]] = {}
     for key, outcome in done.items():
-        if outcome.get("status") not in ("failed", "skipped"):
+        if outcome.get("status") == "skipped":  # never ran: run it again with its solutions if upstream recovers
+            subtasks.pop(key)
+            continue
+        if outcome.get("status") != "failed":
             continue
         sub = plan.subtask(int(key))
         excluded = tried.get(key, set())
@@ -313,9 +317,6 @@ def _replan(stages: Stages, state: AgentState) -> dict[str, Any]:
         if fresh:
             ranked[sub.id] = fresh
             subtasks.pop(key)  # to be run again
-        elif outcome.get("status") == "skipped":
-            subtasks.pop(key)  # its upstream may succeed now
-            ranked[sub.id] = [Solution.model_validate(x) for x in solutions.get(key, [])]
     if not ranked:
         return {"replans": state.get("replans", 0) + 1}
     update = _with_parameters(stages, plan, {**{int(k): [Solution.model_validate(x) for x in v]

@@ -203,3 +203,22 @@ def test_a_run_can_be_cancelled_while_it_executes(tmp_path: Path) -> None:
     assert result.status == "cancelled"
     assert _time.monotonic() - started < 1.5
     assert "respond" not in result.timings
+
+
+def test_replanning_reruns_skipped_subtasks_with_their_own_solutions(tmp_path: Path) -> None:
+    from agent.engine.testing import always_fail, append, join_texts
+    from tools.registry import ToolRegistry
+
+    plan = [{"id": 0, "description": "change the text", "args": [{"type": "text", "value": "x"}],
+             "returns": [{"type": "text"}]},
+            {"id": 1, "description": "join both", "dep": [0],
+             "args": [{"type": "text", "value": "<GENERATED>-0"}, {"type": "text", "value": "y"}],
+             "returns": [{"type": "text"}]}]
+    agent = Agent(settings(tmp_path, assessor="uniform", top_k=1, strategy="greedy", max_depth=1),
+                  registry=ToolRegistry([always_fail, append, join_texts]), decomposer=Scripted(plan))
+    result = agent.run("change the text, then join it with y")
+    assert result.status == "succeeded", result.subtasks
+    assert result.subtasks[0].tools == ["append"]  # always_fail was tried first, then re-planned
+    joined = agent.store.load(result.outputs(1)[0].id)
+    assert "x" in joined and "y" in joined  # subtask 1, skipped at first, ran on subtask 0's new result
+    agent.close()
