@@ -58,7 +58,13 @@ class RunNotFoundError(ToGError, KeyError):
 
 
 def default_decomposer(settings: ToGSettings) -> Decomposer:
-    """The decomposer the settings name (the offline one needs no model)."""
+    """The decomposer the settings name: ``offline`` needs no model; ``llm`` uses the configured LLM
+    (``TOG_LLM_URL``, else InternVL through ``TOG_VLM_*``) with schema-constrained output."""
+    if settings.decomposer == "llm":
+        from agent.decompose.llm import LLMDecomposer
+        from tools.models import get_llm
+
+        return LLMDecomposer(get_llm())
     from agent.decompose.offline import OfflineDecomposer
 
     return OfflineDecomposer()

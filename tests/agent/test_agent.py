@@ -222,3 +222,27 @@ def test_replanning_reruns_skipped_subtasks_with_their_own_solutions(tmp_path: P
     joined = agent.store.load(result.outputs(1)[0].id)
     assert "x" in joined and "y" in joined  # subtask 1, skipped at first, ran on subtask 0's new result
     agent.close()
+
+
+def test_the_settings_choose_the_decomposer() -> None:
+    from agent.api import default_decomposer
+    from agent.decompose import LLMDecomposer, OfflineDecomposer
+    from tools import models
+    from tools.errors import ToolUnavailableError
+    from vlm.backends.base import VLMBackend
+
+    class Canned(VLMBackend):
+        def batch_chat(self, requests):
+            return ["[]" for _ in requests]
+
+        def stream(self, request):
+            yield "[]"
+
+    assert isinstance(default_decomposer(ToGSettings()), OfflineDecomposer)
+    with pytest.raises(ToolUnavailableError):  # no LLM configured: says so instead of guessing
+        default_decomposer(ToGSettings(decomposer="llm"))
+    models.configure_llm(Canned())
+    try:
+        assert isinstance(default_decomposer(ToGSettings(decomposer="llm")), LLMDecomposer)
+    finally:
+        models.configure_llm(None)
