@@ -29,7 +29,9 @@ def plans(
     assessor: Annotated[Optional[str], typer.Option(help="embedding | uniform")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N samples.")] = None,
     rows: Annotated[bool, typer.Option("--rows", help="List every sample, not only the imperfect ones.")] = False,
-    report: Annotated[Optional[Path], typer.Option("--report", help="Write the full report (every row) as JSON.")] = None,
+    report: Annotated[
+        Optional[Path], typer.Option("--report", help="Write the full report (every row) as JSON.")
+    ] = None,
 ) -> None:
     """Node/edge F1 (TaskBench, micro) and NR/IR/HR/CR (ControlLLM) of DECOMPOSER + ToG on DATASET."""
     from agent.cli import _friendly_errors
@@ -53,9 +55,10 @@ def _plans(dataset: Path, decomposer: str, catalogue: Path | None, strategy: str
         raise _usage(f"unknown strategy {strategy!r}; choose one of {', '.join(Strategy)}")
     if assessor is not None and assessor not in ("embedding", "uniform"):
         raise _usage(f"unknown assessor {assessor!r}; choose embedding or uniform")
-    samples = load_samples(dataset)[:limit]
+    samples = load_samples(dataset)
     specs = _all_specs(catalogue)
-    check_tools(samples, specs)
+    check_tools(samples, specs)  # the whole file, so --limit never hides a bad line
+    samples = samples[:limit]
     overrides: dict[str, Any] = {k: v for k, v in dict(strategy=strategy, assessor=assessor).items() if v is not None}
     planner = build_planner(ToolGraph(specs), ToGSettings(**overrides))
     chosen = make_decomposer(decomposer, EvalContext(specs=specs, planner=planner))

@@ -139,7 +139,8 @@ def type_problems(sample: PlanSample, specs: Sequence[ToolSpec]) -> list[str]:
     for source, target in sample.gold.edges:
         made = by_name[source].output_types
         if not made & by_name[target].input_types:
-            problems.append(f"{sample.id}: {source} makes {sorted(t.value for t in made)}, which {target} does not take")
+            kinds = sorted(t.value for t in made)
+            problems.append(f"{sample.id}: {source} makes {kinds}, which {target} does not take")
     for name in sample.gold.nodes:
         fed = given | {t for s, d in sample.gold.edges if d == name for t in by_name[s].output_types}
         for inp in by_name[name].required_inputs:

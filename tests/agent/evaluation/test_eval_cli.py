@@ -140,7 +140,7 @@ def test_eval_command_computes_the_known_figures(catalogue, scripted, tmp_path):
     assert report["by_lang"]["zh"]["n"] == 1 and report["by_lang"]["zh"]["errors"] == 1
 
 
-def test_limit_and_the_same_figures_from_the_function(catalogue):
+def test_evaluate_called_directly(catalogue):
     from graph.catalogue import load_catalogue
 
     specs = load_catalogue(catalogue)

@@ -47,12 +47,14 @@ def test_the_fixture_is_valid_too(specs):
 
 
 LINE = ('{"id": "%s", "request": "blur the faces", "lang": "en", "kind": "%s", "resources": [{"name": "p.jpg", '
-        '"type": "image"}], "gold": {"nodes": ["detect_faces", "blur_regions"], "edges": [["detect_faces", "blur_regions"]]}}')
+        '"type": "image"}], "gold": {"nodes": ["detect_faces", "blur_regions"], '
+        '"edges": [["detect_faces", "blur_regions"]]}}')
 
 
 def test_problems_name_their_lines():
     lines = [LINE % ("a", "chain"), "", "{not json", LINE % ("b", "dag"), LINE % ("a", "chain"),
-             '{"id": "c", "request": "x", "lang": "fr", "kind": "single", "gold": {"nodes": ["t"], "edges": [["t", "u"]]}}']
+             '{"id": "c", "request": "x", "lang": "fr", "kind": "single", '
+             '"gold": {"nodes": ["t"], "edges": [["t", "u"]]}}']
     with pytest.raises(DatasetError) as caught:
         parse_samples(lines, source="bad.jsonl")
     problems = caught.value.problems
@@ -75,7 +77,8 @@ def test_unknown_tools_are_listed_with_suggestions(specs):
 
 
 def test_type_problems_catch_annotation_mistakes(specs):
-    line = ('{"id": "t", "request": "r", "lang": "en", "kind": "chain", "resources": [{"name": "a.wav", "type": "audio"}],'
+    line = ('{"id": "t", "request": "r", "lang": "en", "kind": "chain", '
+            '"resources": [{"name": "a.wav", "type": "audio"}],'
             ' "gold": {"nodes": ["caption_image", "crop_image"], "edges": [["caption_image", "crop_image"]]}}')
     problems = type_problems(parse_samples([line])[0], specs)
     assert any("caption_image makes ['text'], which crop_image does not take" in p for p in problems)
