@@ -152,6 +152,7 @@ def run_workflow_cmd(
     from agent.engine import Engine
     from agent.workflows.errors import WorkflowInputError, WorkflowUnavailableError
     from agent.workflows.progress import WorkflowProgress
+    from graph.errors import ToGError
 
     if backend is not None and backend not in ("local", "ray"):
         raise _fail(f"unknown backend {backend!r}; choose local or ray")
@@ -167,6 +168,8 @@ def run_workflow_cmd(
                                        on_event=progress.workflow_event)
     except (WorkflowInputError, WorkflowUnavailableError) as exc:
         raise _fail(exc.summary, exc.problems) from None
+    except ToGError as exc:  # anything else the user can act on (an engine that cannot start, ...)
+        raise _fail(exc.message) from None
     _report(results, folder, partial, as_json)
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.engine.events import EngineEvent
 from agent.outputs import jsonable, save_value
 from graph.types import FILE_TYPES, ResourceType
+
+if TYPE_CHECKING:
+    from graph.artifacts import ArtifactStore
 
 StepStatus = Literal["succeeded", "failed", "skipped", "cancelled", "not_run"]
 SkipCause = Literal["condition", "failure"]
@@ -106,6 +109,21 @@ class WorkflowResult(BaseModel):
         data["outputs"] = {name: {"type": o.type.value, "many": o.many, "status": o.status, "reason": o.reason}
                            for name, o in self.outputs.items()}
         return data
+
+    def store_outputs(self, store: ArtifactStore) -> dict[str, str | list[str] | None]:
+        """Put every output into ``store``: name -> artifact id (a list for a foreach output, None when
+        missing), the form REST responses and agent results carry."""
+        from agent.pipeline import store_value
+
+        ids: dict[str, str | list[str] | None] = {}
+        for name, output in self.outputs.items():
+            if output.status != "ok":
+                ids[name] = None
+            elif output.many:
+                ids[name] = [store_value(store, v, output.type).id for v in output.value]
+            else:
+                ids[name] = store_value(store, output.value, output.type).id
+        return ids
 
     def save_to(self, folder: str | Path) -> Path:
         """Write every output (``<name>.png``/``.json``, or ``<name>/<i>.<ext>`` for a list) and ``result.json``."""

@@ -71,6 +71,9 @@ class WorkflowRunner:
         self.partial = partial
         self.on_event = on_event
         self.loader = ResourceLoader(engine.store)
+        self.literals: dict[tuple[str, str], Any] = {}
+        self._selected: dict[tuple[int, str], list[int]] = {}
+        """(run, step) -> indices of its calls in the wave being planned or run."""
 
     # --- before anything runs -------------------------------------------------------------------------
 
@@ -128,7 +131,7 @@ class WorkflowRunner:
 
     def _plan_wave(self, runs: list[_Instance], wave: int) -> tuple[list[_Call], dict[str, tuple[Any, Any]]]:
         calls: list[_Call] = []
-        self._selected: dict[tuple[int, str], list[int]] = {}
+        self._selected = {}
         settings: dict[str, tuple[Any, Any]] = {}
         for run in runs:
             if run.failed and not self.partial:

@@ -40,10 +40,11 @@ class Workflow:
     @classmethod
     def load(cls, source: str | Path, registry: ToolRegistry | None = None) -> Workflow:
         """Load a workflow from a file (a :class:`~pathlib.Path`, or a one-line string naming an existing
-        file) or from YAML text; raises :class:`~agent.workflows.errors.WorkflowValidationError` listing
+        file or ending in .yaml/.yml/.json) or from YAML text; raises :class:`~agent.workflows.errors.WorkflowValidationError` listing
         every problem with its ``file:line:col``."""
         registry = registry or default_registry()
-        if isinstance(source, Path) or ("\n" not in source and Path(source).is_file()):
+        if isinstance(source, Path) or ("\n" not in source and (
+                Path(source).is_file() or source.endswith((".yaml", ".yml", ".json")))):
             spec, where = read_spec(source)
             return cls(validate(spec, registry, where, base_dir=Path(source).resolve().parent), registry)
         spec, where = load_spec(source)

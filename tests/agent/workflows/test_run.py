@@ -335,6 +335,43 @@ def test_results_are_saved_as_files_and_json(builtin: ToolRegistry, engine: Engi
     assert saved["steps"]["crop"]["items"] == 2 and saved["inputs"]["image"] == "<image 100x80>"
 
 
+def test_outputs_go_into_an_artifact_store(builtin: ToolRegistry, engine: Engine, picture: Image.Image,
+                                          tmp_path: Path) -> None:
+    from graph.artifacts import ArtifactStore
+
+    store = ArtifactStore(tmp_path / "store")
+    result = Workflow.load(FOREACH, registry=builtin).run({"image": picture, "boxes": BOXES[:2]}, engine=engine)
+    ids = result.store_outputs(store)
+    assert len(ids["crops"]) == 2 and store.load(ids["count"]) == 2
+    assert store.load(ids["crops"][1]).size == (40, 30)
+
+
+def test_run_workflow_takes_a_json_spec_and_artifact_ids(builtin: ToolRegistry, picture: Image.Image,
+                                                         tmp_path: Path) -> None:
+    """What a service calls: the spec as JSON, uploaded files as artifact ids of the engine's store."""
+    import yaml
+
+    from agent.workflows import WorkflowValidationError, run_workflow
+    from graph.artifacts import ArtifactStore
+
+    store = ArtifactStore(tmp_path / "store")
+    image_id = store.put_image(picture).id
+    spec = yaml.safe_load(FOREACH)
+    with Engine(builtin, EngineConfig(max_workers=2), store=store) as with_store:
+        result = run_workflow(spec, {"image": image_id, "boxes": BOXES[:1]}, engine=with_store)
+        assert result.value("count") == 1 and result.value("crops")[0].size == (20, 10)
+        boxes_id = store.put_json(BOXES, "bboxes").id
+        with pytest.raises(WorkflowInputError, match=f"artifact '{boxes_id}' is bboxes, not image"):
+            run_workflow(spec, {"image": boxes_id, "boxes": []}, engine=with_store)
+        with pytest.raises(WorkflowValidationError) as info:
+            run_workflow({**spec, "steps": spec["steps"][:1]}, {}, engine=with_store)
+        problems = [str(p) for p in info.value.problems]
+        assert problems[:3] == ["outputs.crops: ${steps.flipped.outputs.image}: there is no step 'flipped'",
+                                "outputs.info: ${steps.info.outputs.info}: there is no step 'info'",
+                                "outputs.count: ${steps.count.outputs.count}: there is no step 'count'"]
+        assert problems[3].startswith("steps.0.id: step 'crop' (crop_image) makes image")
+
+
 def test_a_fresh_engine_is_made_and_closed_when_none_is_given(builtin: ToolRegistry, picture: Image.Image) -> None:
     result = Workflow.load(FOREACH, registry=builtin).run({"image": picture, "boxes": BOXES[:1]})
     assert result.value("count") == 1
