@@ -52,8 +52,9 @@ class Clause:
     question: bool = False
     quotes: tuple[str, ...] = ()
     connective: str | None = None
-    """How the clause joins the one before: "seq" ("then", 然后: it works on what that one made), "par"
-    ("and", "also", 同时: on what that one worked on), None (the first clause, or no connective)."""
+    """How the clause joins the one before: "seq" ("then", 然后: it may work on what that one made), "and"
+    (a list of steps: on what that one worked on, or else what it made), "also" ("also", "as well",
+    同时: beside that one, not on its result), None (the first clause, or no connective)."""
 
 
 class _Masker:
@@ -181,7 +182,8 @@ def _split_english(sentence: str) -> list[tuple[str, str | None]]:
         if not (strong or _starts_clause(rest)):
             continue
         parts.append(sentence[start:match.start()])
-        joins.append("seq" if re.search(r"then|after|next|finally|lastly|followed", connective) else "par")
+        joins.append("seq" if re.search(r"then|after|next|finally|lastly|followed", connective)
+                     else "also" if re.search(r"also|well|plus", connective) else "and")
         start = match.end()
     parts.append(sentence[start:])
     parts = [re.sub(rf"^\s*(?:(?:{_STRONG}|also|first|firstly|now|please)\b[\s,]*)+", "", p, flags=re.IGNORECASE)
@@ -195,9 +197,9 @@ def _lead_connective(sentence: str) -> str | None:
     word = (_WORD.findall(sentence[:20])[:1] or [""])[0].lower()
     if word in ("then", "afterwards", "next", "finally", "lastly", "after"):
         return "seq"
-    if word in ("also", "additionally", "plus", "and", "besides"):
-        return "par"
-    return None
+    if word in ("also", "additionally", "plus", "besides"):
+        return "also"
+    return "and" if word == "and" else None
 
 
 def _reorder(sentence: str) -> str:
@@ -249,7 +251,7 @@ def _split_chinese(sentence: str) -> list[tuple[str, str | None]]:
 
 
 def _zh_join(connective: str) -> str:
-    return "par" if connective in ZH_PARALLEL else "seq"
+    return "also" if connective in ZH_PARALLEL else "seq"
 
 
 def _split_at_connectives(segment: str) -> list[tuple[str, str | None]]:
@@ -262,7 +264,7 @@ def _split_at_connectives(segment: str) -> list[tuple[str, str | None]]:
         if match.start() == 0 or _ZH_VERB_AHEAD.match(ahead.lstrip()) or re.match(r"\s*(?:把|将|对|给|用|帮|告诉)", ahead):
             cuts.append((match.start(), match.end(), _zh_join(match.group(0))))
     for match in _ZH_PRODUCT_AND.finditer(segment):  # "做一个摘要和一个英文翻译"
-        cuts.append((match.start(), match.start() + len(match.group(1)), "par"))
+        cuts.append((match.start(), match.start() + len(match.group(1)), "also"))
     cuts.sort()
     pieces: list[tuple[str, str | None]] = []
     start, join = 0, None

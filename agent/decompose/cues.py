@@ -74,7 +74,8 @@ INTENTS: tuple[Intent, ...] = (
             r"\b(?:an? |into |to |as )(?:audio|speech|voice|sound)\b", r"\bspeech from\b",
             r"\b(?:generate|create|make|produce|record)\s+(?:an?\s+)?(?:speech|audio|voice)",
             r"\b(?:audio|speech|spoken) version\b", r"\btts\b", r"\bsynthesi[sz]e\b"),
-        zh=(r"朗读", r"念出", r"念给", r"念一下", r"读给", r"读出声", r"大声读", r"说出来", r"播报", r"配音", r"(?:转|变|合成|生成|转换)(?:成|为)?(?:语音|音频|声音)",
+        zh=(r"朗读", r"念出", r"念给", r"念一下", r"读给", r"读出声", r"大声读", r"说出来", r"播报", r"配音", r"(?:用|以|变成|转成)语音",
+            r"语音(?:读|念|播)", r"(?:转|变|合成|生成|转换)(?:成|为)?(?:语音|音频|声音)",
             r"语音合成"),
         literal=Literal.CONTENT, priority=90,
     ),
@@ -103,7 +104,7 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "where", (T.BBOXES,), "locate where something is in the image",
-        en=(r"\bwhere (?:is|are|was|were|'s|do|does|can|in)\b", r"\bwhere\b", r"\blocations? of\b",
+        en=(r"\bwhere (?:exactly |precisely )?(?:is|are|was|were|'s|do|does|can|in)\b", r"\bwhere\b", r"\blocations? of\b",
             r"\bposition of\b"),
         zh=(r"在哪", r"哪里", r"什么位置", r"位置"),
         literal=Literal.PHRASE, priority=72,
@@ -258,7 +259,7 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "detect", (T.BBOXES,), "detect and locate objects: bounding boxes",
-        en=(r"\bdetect", r"\blocate\b", r"\blocali[sz]e\b", r"\bspot\b", r"\bfind\b(?! out)(?!\s+(?:how|what|where|who|which|whether|if|why|when)\b)", r"\bidentify (?:all|every|each|the)\b",
+        en=(r"\bdetect", r"\blocate\b", r"\blocali[sz]e\b", r"\bspot\b(?! the differen)", r"\bfind\b(?! out)(?!\s+(?:how|what|where|who|which|whether|if|why|when)\b)", r"\bidentify (?:all|every|each|the)\b",
             r"\bpoint (?:out|to)\b", r"\bpick out\b", r"\bbounding box", r"\bground\b", r"\bsearch for\b", r"\blook for\b"),
         zh=(r"检测", r"找出", r"找到", r"找一下", r"寻找", r"定位", r"识别出", r"识别", r"检出", r"查找"),
         literal=Literal.PHRASE, priority=45,
@@ -325,7 +326,7 @@ TYPE_NOUNS_ZH: dict[T, tuple[str, ...]] = {
 #: English words a user says about something an earlier step made.
 PRONOUNS_EN = ("it", "them", "they", "its", "their", "this", "that", "these", "those", "one", "ones", "him", "her")
 #: Pronouns for several things ("blur them"): in a clause that takes a list (boxes) they mean the list.
-PLURAL_PRONOUNS_EN = ("them", "they", "their", "these", "those", "one", "ones", "each")
+PLURAL_PRONOUNS_EN = ("them", "they", "their", "these", "those", "one", "ones", "each", "him", "her")
 PLURAL_WORDS_ZH = ("它们", "这些", "那些", "每个", "每一个", "他们")
 RESULT_NOUNS_EN = ("result", "results", "output", "outputs", "answer", "version", "same", "new one", "edited one", "rest",
                    "remainder", "remaining ones", "copy", "two", "both", "pair", "versions")

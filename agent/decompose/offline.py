@@ -83,7 +83,7 @@ PHRASE_BONUS = 0.08
 #: Score bonus per required input fed directly (no extra tool in between).
 DIRECT_BONUS = 0.03
 #: A tool whose description the clause's object alone matches this well is its speciality ("faces").
-ROUTE_MIN = 0.4
+ROUTE_MIN = 0.35
 #: Score bonus of a frame that is, or goes through, the speciality tool of the clause's object.
 ROUTE_BONUS = 0.3
 #: A cue's tools are those whose similarity to its gloss is within this margin of the best one's...
@@ -284,9 +284,12 @@ class OfflineDecomposer(Decomposer):
         if not with_object:
             return
         rows = self._similarities([gloss(r.object) if r.chinese else r.object for r in with_object])  # type: ignore[arg-type]
+        # a speciality tool works on the user's media itself (a face detector, a text-line reader)
+        media = np.array([bool(s.required_inputs) and all(i.type in FILE_INPUT_KINDS for i in s.required_inputs)
+                          for s in self.graph.specs])
         for reading, row in zip(with_object, rows):
-            best = int(np.argmax(row))
-            if row[best] >= ROUTE_MIN:
+            best = int(np.argmax(np.where(media, row, -np.inf)))
+            if media[best] and row[best] >= ROUTE_MIN:
                 reading.route = self.graph.specs[best].name
 
     def _run(self, readings: list[Reading], sims: np.ndarray, given: list[_Source],
@@ -363,7 +366,7 @@ class OfflineDecomposer(Decomposer):
         is solvable. A prerequisite passes ``pool`` (the one value it works on) and its ``purpose``."""
         source = pool or state
         hint: _Hint | None = None
-        sibling = state.sibling if pool is None and reading.clause.connective == "par" else []
+        sibling = state.sibling if pool is None and reading.clause.connective in ("and", "also") else []
         for frame in self._frames(reading, sims, source.given + source.outputs, literal, targets)[:MAX_FRAMES]:
             binding = self._bind(frame, reading, source.given, source.outputs, literal, sibling)
             if binding is None:
@@ -524,8 +527,8 @@ class OfflineDecomposer(Decomposer):
             texts = [i for i in spec.inputs if i.type is T.TEXT and _is_parameter(spec, i)]
             if strength == "strong" and texts:  # a question or a referring phrase must reach a tool needing it
                 score += LITERAL_BONUS if any(i.required for i in texts) else LITERAL_BONUS / 2
-            elif strength == "weak" and texts:
-                score += PHRASE_BONUS
+            elif strength == "weak" and texts:  # a category list suits a detector, not a grounding tool
+                score += -PHRASE_BONUS if any(i.required for i in texts) else PHRASE_BONUS
             if route is not None and (spec.name == route.name or via or any(
                     i.type in route.output_types for i in spec.required_inputs)):
                 score += ROUTE_BONUS
@@ -747,7 +750,7 @@ def _resolve(rtype: ResourceType, reading: Reading, given: list[_Source], output
     same = [s for s in sibling if s.type is rtype and s.origin != "literal"]
     if same and rtype not in reading.mentioned:
         return same[-1]  # "describe it and also read the text": the same photo
-    if sibling:  # a step beside the one before does not work on what that one makes
+    if sibling and reading.clause.connective == "also":  # a step beside the one before: not on its result
         made = [o for o in made if o is not outputs[-1]] if outputs else made
     latest = bool(outputs) and bool(made) and outputs[-1] is made[-1]
     if made and rtype in reading.mentioned and (not mine or latest):

@@ -188,7 +188,8 @@ def is_statement(reading: Reading) -> bool:
     if reading.chinese:
         return bool(_STATEMENT_ZH.search(reading.clause.text))
     first = (re.findall(r"[a-z']+", reading.clause.text.lower())[:1] or [""])[0]
-    return not is_verb(first) and first not in QUESTION_OPENERS_EN and bool(_STATEMENT_EN.search(reading.clause.masked))
+    masked = re.sub(r"(?<=\w)'s\b", " is", reading.clause.masked)  # "it's too bright"
+    return not is_verb(first) and first not in QUESTION_OPENERS_EN and bool(_STATEMENT_EN.search(masked))
 
 
 def merge_context(readings: list[Reading]) -> list[Reading]:
@@ -363,7 +364,8 @@ def _content(clause: Clause) -> str | None:
 _VERB_OBJECT = re.compile(
     r"\b(?:detect|find|locate|spot|ground|point (?:out|to)|pick out|search for|look for|identify|crop|blur|"
     r"pixelate|hide|anonymi[sz]e|censor|highlight|mark|outline|box|circle|around|where (?:is|are|was|were)|where's|"
-    r"position of|location of|positions of|locations of|count|how many|(?:a |the )?(?:box|boxes|rectangle|circle)s? around)"
+    r"position of|location of|positions of|locations of|count|how many|(?:a |the )?(?:box|boxes|rectangle|circle)s? around|"
+    r"where (?:exactly |precisely )?(?:is|are|was|were))"
     r"\s+(?:out\s+)?(.+)$", re.IGNORECASE)
 _PLACE = re.compile(r"\s+(?:out of|in|on|from|within|of|off)\s+(?:the|this|that|my|a)?\s*(?:image|photo|picture|pic|"
                     r"screenshot|scan|frame|⟦\d+⟧|[\w\-]+\.\w{2,4})\b.*$", re.IGNORECASE)

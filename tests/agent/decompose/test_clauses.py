@@ -68,8 +68,9 @@ def test_chinese_connectives(request_text: str, expected: list[str]) -> None:
 def test_connectives_say_whether_a_step_follows_or_sits_beside() -> None:
     clauses = split_clauses("Transcribe talk.mp3, then give me a summary of it and a French translation of it.")
     assert [(c.text, c.connective) for c in clauses] == [
-        ("Transcribe talk.mp3", None), ("give me a summary of it", "seq"), ("a French translation of it", "par")]
-    assert [c.connective for c in split_clauses("把录音转成文字，然后分别做一个摘要和一个英文翻译")] == [None, "seq", "par"]
+        ("Transcribe talk.mp3", None), ("give me a summary of it", "seq"), ("a French translation of it", "and")]
+    assert [c.connective for c in split_clauses("Read it, translate it and also say it")] == [None, "and", "also"]
+    assert [c.connective for c in split_clauses("把录音转成文字，然后分别做一个摘要和一个英文翻译")] == [None, "seq", "also"]
     assert [c.connective for c in split_clauses("识别图中的文字，翻译成中文，并朗读出来")] == [None, None, "seq"]
 
 
