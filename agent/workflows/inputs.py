@@ -31,8 +31,11 @@ class BoundInputs:
 
 
 def bind_inputs(workflow: CheckedWorkflow, given: Mapping[str, Any], loader: ResourceLoader,
-                problems: list[Problem], prefix: str = "") -> BoundInputs:
-    """Check and load ``given`` for ``workflow``; problems are appended (``prefix`` names a batch item)."""
+                problems: list[Problem], prefix: str = "", allow_paths: bool = True) -> BoundInputs:
+    """Check and load ``given`` for ``workflow``; problems are appended (``prefix`` names a batch item).
+
+    Without ``allow_paths`` (a service taking workflows from clients) a file input must be an artifact id
+    of the loader's store: a client must not make the server read its own files."""
     values: dict[str, Any] = {}
     summary: dict[str, Any] = {}
     declared = workflow.inputs
@@ -55,6 +58,10 @@ def bind_inputs(workflow: CheckedWorkflow, given: Mapping[str, Any], loader: Res
             continue
         else:
             continue
+        if not allow_paths and decl.type in FILE_TYPES and not _is_artifact(value, loader):
+            fail("bad_input", f"input {name!r} ({decl.type.value}): give the id of an uploaded artifact, not "
+                              f"{'a path' if isinstance(value, (str, os.PathLike)) else type(value).__name__}", name)
+            continue
         try:
             values[name], summary[name] = _load(value, decl.type, loader, base)
         except (ValueProblem, ToGError) as exc:
@@ -63,19 +70,32 @@ def bind_inputs(workflow: CheckedWorkflow, given: Mapping[str, Any], loader: Res
     return BoundInputs(values, summary)
 
 
-def load_literals(workflow: CheckedWorkflow, loader: ResourceLoader, problems: list[Problem]) -> dict[tuple[str, str], Any]:
+def load_literals(workflow: CheckedWorkflow, loader: ResourceLoader, problems: list[Problem],
+                  allow_paths: bool = True) -> dict[tuple[str, str], Any]:
     """Literal file arguments of the steps (a watermark, a reference image), loaded once up front."""
     loaded = {}
     for step in workflow.steps:
         for inp in step.spec.inputs:
             binding = step.args.get(inp.name)
             if isinstance(binding, Literal) and inp.type in FILE_TYPES:
+                if not allow_paths:
+                    problems.append(workflow.source.problem(
+                        "bad_literal", f"argument {inp.name!r}: file paths are not allowed here; declare an input "
+                                       "and pass an uploaded artifact", ("steps", step.index, "args", inp.name)))
+                    continue
                 try:
                     loaded[(step.id, inp.name)] = loader.load(binding.value, inp.type)
                 except ToGError as exc:
                     problems.append(workflow.source.problem("bad_literal", f"argument {inp.name!r}: {exc.message}",
                                                             ("steps", step.index, "args", inp.name)))
     return loaded
+
+
+def _is_artifact(value: Any, loader: ResourceLoader) -> bool:
+    try:
+        return loader.store is not None and isinstance(value, str) and value in loader.store
+    except ToGError:
+        return False
 
 
 def _load(value: Any, rtype: ResourceType, loader: ResourceLoader, base: Path | None) -> tuple[Any, Any]:

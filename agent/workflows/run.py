@@ -65,10 +65,11 @@ class WorkflowRunner:
     """Runs one checked workflow for one or more input sets on an engine."""
 
     def __init__(self, workflow: CheckedWorkflow, engine: Engine, *, partial: bool = False,
-                 on_event: WorkflowSink | None = None) -> None:
+                 on_event: WorkflowSink | None = None, allow_paths: bool = True) -> None:
         self.workflow = workflow
         self.engine = engine
         self.partial = partial
+        self.allow_paths = allow_paths
         self.on_event = on_event
         self.loader = ResourceLoader(engine.store)
         self.literals: dict[tuple[str, str], Any] = {}
@@ -93,12 +94,12 @@ class WorkflowRunner:
 
     def bind(self, batch: Sequence[dict[str, Any]], labels: Sequence[str] = ()) -> list[_Instance]:
         problems: list[Problem] = []
-        self.literals = load_literals(self.workflow, self.loader, problems)
+        self.literals = load_literals(self.workflow, self.loader, problems, self.allow_paths)
         runs = []
         for i, given in enumerate(batch):
             label = labels[i] if i < len(labels) else ""
             prefix = f"run {i + 1} ({label}): " if len(batch) > 1 else ""
-            bound = bind_inputs(self.workflow, given, self.loader, problems, prefix)
+            bound = bind_inputs(self.workflow, given, self.loader, problems, prefix, self.allow_paths)
             records = {s.id: StepRecord(id=s.id, tool=s.tool) for s in self.workflow.steps}
             runs.append(_Instance(index=i, label=label, inputs=bound, records=records))
         if problems:

@@ -128,14 +128,18 @@ class CheckedWorkflow:
 
 
 def validate(spec: WorkflowSpec, registry: ToolRegistry, where: SourceMap | None = None,
-             base_dir: Path | None = None) -> CheckedWorkflow:
-    """Check ``spec`` against ``registry``; raise :class:`WorkflowValidationError` listing every problem."""
-    return _Checker(spec, registry, where or SourceMap(), base_dir).check()
+             base_dir: Path | None = None, *, allow_paths: bool = True) -> CheckedWorkflow:
+    """Check ``spec`` against ``registry``; raise :class:`WorkflowValidationError` listing every problem.
+    Without ``allow_paths`` a literal file argument is a problem (not looked up: a client of a service
+    learns nothing about the server's files)."""
+    return _Checker(spec, registry, where or SourceMap(), base_dir, allow_paths).check()
 
 
 class _Checker:
-    def __init__(self, spec: WorkflowSpec, registry: ToolRegistry, where: SourceMap, base_dir: Path | None) -> None:
+    def __init__(self, spec: WorkflowSpec, registry: ToolRegistry, where: SourceMap, base_dir: Path | None,
+                 allow_paths: bool = True) -> None:
         self.spec, self.registry, self.where, self.base_dir = spec, registry, where, base_dir
+        self.allow_paths = allow_paths
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.step_specs: dict[str, ToolSpec | None] = {}
@@ -313,6 +317,10 @@ class _Checker:
             if not isinstance(value, str):
                 self.fail("type_mismatch", f"argument {inp.name!r} of {decl.tool} takes a {inp.type.value} file; "
                                            f"give its path or a reference", *path)
+                return None
+            if not self.allow_paths:
+                self.fail("bad_literal", f"argument {inp.name!r} of {decl.tool}: file paths are not allowed here; "
+                                         "declare an input and pass an uploaded artifact", *path)
                 return None
             file = Path(value).expanduser()
             if not file.is_absolute() and self.base_dir is not None:

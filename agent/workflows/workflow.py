@@ -52,11 +52,11 @@ class Workflow:
 
     @classmethod
     def from_spec(cls, spec: WorkflowSpec | Mapping[str, Any], registry: ToolRegistry | None = None,
-                  base_dir: Path | None = None) -> Workflow:
+                  base_dir: Path | None = None, *, allow_paths: bool = True) -> Workflow:
         """A workflow from a spec or its JSON form (REST bodies); problems name paths, not lines."""
         registry = registry or default_registry()
         parsed = spec if isinstance(spec, WorkflowSpec) else parse_spec(dict(spec))
-        return cls(validate(parsed, registry, SourceMap(), base_dir=base_dir), registry)
+        return cls(validate(parsed, registry, SourceMap(), base_dir=base_dir, allow_paths=allow_paths), registry)
 
     @property
     def spec(self) -> WorkflowSpec:
@@ -69,10 +69,12 @@ class Workflow:
     # --- running --------------------------------------------------------------------------------------
 
     def run(self, inputs: Mapping[str, Any] | None = None, *, engine: Engine | None = None, partial: bool = False,
-            on_event: WorkflowSink | None = None) -> WorkflowResult:
+            on_event: WorkflowSink | None = None, allow_paths: bool = True) -> WorkflowResult:
         """Run once. Bad inputs, or tools that cannot run here, raise before anything runs; a failed step
-        raises :class:`WorkflowFailedError` (carrying the result) unless ``partial``."""
-        result = self.run_batch([dict(inputs or {})], engine=engine, partial=partial, on_event=on_event)[0]
+        raises :class:`WorkflowFailedError` (carrying the result) unless ``partial``. Without
+        ``allow_paths`` files can only be given as artifact ids of ``engine.store``."""
+        result = self.run_batch([dict(inputs or {})], engine=engine, partial=partial, on_event=on_event,
+                                allow_paths=allow_paths)[0]
         if result.status == "failed" and not partial:
             failed = [s for s in result.steps.values() if s.status == "failed"]
             reason = "; ".join(f"step {s.id!r}: {s.reason}" for s in failed) or "a step failed"
@@ -81,13 +83,14 @@ class Workflow:
         return result
 
     def run_batch(self, batch: Sequence[Mapping[str, Any]], *, labels: Sequence[str] = (), engine: Engine | None = None,
-                  partial: bool = False, on_event: WorkflowSink | None = None) -> list[WorkflowResult]:
+                  partial: bool = False, on_event: WorkflowSink | None = None,
+                  allow_paths: bool = True) -> list[WorkflowResult]:
         """Run once per input set, all in the same engine runs (so the runs overlap); every result is
         returned, failed ones without outputs unless ``partial``."""
         with self._engine(engine) as running:
             checked = self.checked if running.registry is self.registry else validate(
                 self.spec, running.registry, self.checked.source, self.checked.base_dir)
-            runner = WorkflowRunner(checked, running, partial=partial, on_event=on_event)
+            runner = WorkflowRunner(checked, running, partial=partial, on_event=on_event, allow_paths=allow_paths)
             return runner.run([dict(b) for b in batch], labels)
 
     @contextmanager
@@ -104,13 +107,16 @@ class Workflow:
 
 def run_workflow(spec: WorkflowSpec | Mapping[str, Any] | str, inputs: Mapping[str, Any] | None = None, *,
                  engine: Engine | None = None, registry: ToolRegistry | None = None, partial: bool = False,
-                 on_event: WorkflowSink | None = None, base_dir: Path | None = None) -> WorkflowResult:
+                 on_event: WorkflowSink | None = None, base_dir: Path | None = None,
+                 allow_paths: bool = True) -> WorkflowResult:
     """One call for services: a spec (JSON form, model or YAML text), inputs (values, file paths, or
-    artifact ids of ``engine.store``) -> the result. Raises the typed workflow errors."""
+    artifact ids of ``engine.store``) -> the result. Raises the typed workflow errors. A server taking
+    workflows from clients passes ``allow_paths=False``: files only as artifact ids, no literal paths."""
     registry = registry or (engine.registry if engine is not None else default_registry())
     if isinstance(spec, str):
         spec_model, where = load_spec(spec)
-        workflow = Workflow(validate(spec_model, registry, where, base_dir=base_dir), registry)
+        workflow = Workflow(validate(spec_model, registry, where, base_dir=base_dir, allow_paths=allow_paths),
+                            registry)
     else:
-        workflow = Workflow.from_spec(spec, registry, base_dir)
-    return workflow.run(inputs, engine=engine, partial=partial, on_event=on_event)
+        workflow = Workflow.from_spec(spec, registry, base_dir, allow_paths=allow_paths)
+    return workflow.run(inputs, engine=engine, partial=partial, on_event=on_event, allow_paths=allow_paths)

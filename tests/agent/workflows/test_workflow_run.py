@@ -363,6 +363,16 @@ def test_run_workflow_takes_a_json_spec_and_artifact_ids(builtin: ToolRegistry, 
         boxes_id = store.put_json(BOXES, "bboxes").id
         with pytest.raises(WorkflowInputError, match=f"artifact '{boxes_id}' is bboxes, not image"):
             run_workflow(spec, {"image": boxes_id, "boxes": []}, engine=with_store)
+        with pytest.raises(WorkflowInputError, match="give the id of an uploaded artifact, not a path"):
+            run_workflow(spec, {"image": "/etc/hostname", "boxes": []}, engine=with_store, allow_paths=False)
+        assert run_workflow(spec, {"image": image_id, "boxes": []}, engine=with_store, allow_paths=False).ok
+        literal = {**spec, "inputs": {"boxes": spec["inputs"]["boxes"]},
+                   "steps": [{"id": "info", "tool": "image_info", "args": {"image": "/etc/hostname"}}],
+                   "outputs": {"info": "${steps.info.outputs.info}"}}
+        with pytest.raises(WorkflowValidationError, match="file paths are not allowed here"):
+            run_workflow(literal, {"boxes": []}, engine=with_store, allow_paths=False)
+        with pytest.raises(WorkflowInputError, match="file paths are not allowed here"):  # loaded with paths allowed
+            Workflow.from_spec(literal, builtin).run({"boxes": []}, engine=with_store, allow_paths=False)
         with pytest.raises(WorkflowValidationError) as info:
             run_workflow({**spec, "steps": spec["steps"][:1]}, {}, engine=with_store)
         problems = [str(p) for p in info.value.problems]
