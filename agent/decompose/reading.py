@@ -269,8 +269,8 @@ def _references_zh(reading: Reading) -> None:
         for noun in nouns:
             for m in re.finditer(re.escape(noun), text):
                 before = text[max(0, m.start() - 4):m.start()]
-                if re.search(r"(?:成|为|生成|合成|出)$", before):
-                    continue  # 转成语音: the kind to make, not one to take
+                if re.search(r"(?:成|为|生成|合成|出|用|以)$", before):
+                    continue  # 转成语音, 用语音读: the kind to make, not one to take
                 if re.search(r"(?:后的|过的|到的|出的)$", before):
                     reading.referenced.add(rtype)
                 elif re.search(r"(?:这|那|该|我的)(?:一)?(?:张|个|幅|段|份|篇|部|条)?$", before):
