@@ -22,6 +22,7 @@ from agent.engine.resources import ResourceError
 from agent.inputs import InputSpecError
 from agent.pipeline import PlanningError
 from agent.server.models import ErrorBody
+from agent.workflows.errors import WorkflowInputError, WorkflowUnavailableError, WorkflowValidationError
 from graph.errors import (
     ArtifactNotFoundError,
     ArtifactTooLargeError,
@@ -108,10 +109,6 @@ class QueueFullError(APIError):
         super().__init__(message, headers={"Retry-After": str(retry_after_s)}, retry_after_s=retry_after_s, **details)
 
 
-class NotImplementedYetError(APIError):
-    code, status = "not_implemented", 501
-
-
 class NotReadyError(APIError):
     code, status = "not_ready", 503
 
@@ -131,6 +128,9 @@ _STATUS: tuple[tuple[type[ToGError], int], ...] = (
     (DecompositionError, 422),
     (PlanningError, 422),
     (NoSolutionError, 422),
+    (WorkflowValidationError, 422),
+    (WorkflowInputError, 422),
+    (WorkflowUnavailableError, 409),
 )
 
 
@@ -156,12 +156,11 @@ _MEANING = {
     401: "no or a wrong bearer token (only when the server has API keys)",
     403: "remote URLs are disabled, or the URL points at a non-public address",
     404: "no such task or artifact",
-    409: "the task has already finished",
+    409: "the task has already finished, or a workflow step's tool cannot run on this server",
     413: "the body, a file, the number of files or an image's pixels exceed the server's limits",
     415: "a file type the server does not accept, or a body that is neither JSON nor multipart",
     422: "the body or parameters are invalid, or no plan can serve the request",
     429: "the task queue is full; retry after Retry-After seconds",
-    501: "not available in this version",
     503: "the server is starting or stopping",
 }
 

@@ -196,6 +196,23 @@ class PlanResult(_Body):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
+class WorkflowRun(_Body):
+    """``POST /v1/workflows/run``: a workflow (its JSON form, or YAML text) and its inputs."""
+
+    workflow: dict[str, Any] | str = Field(description="the workflow: the JSON form of a workflow file, or its YAML text")
+    inputs: dict[str, Any] = Field(default_factory=dict,
+                                   description="input name -> value; files as artifact ids of uploads, never paths")
+    partial: bool = Field(default=False, description="keep the outputs of steps that succeeded when another fails")
+
+
+class WorkflowRunResult(_Body):
+    """What the workflow run produced: its summary (statuses, timings, JSON outputs) and output artifact ids."""
+
+    status: str
+    result: dict[str, Any]
+    artifacts: dict[str, str | list[str] | None] = Field(default_factory=dict)
+
+
 # --- catalogue ----------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.server import views
 from agent.server.bodies import read_task_body
-from agent.server.errors import NotImplementedYetError, QueueFullError, error_responses
+from agent.server.errors import QueueFullError, error_responses
 from agent.server.models import (
     ARTIFACT_ID_PATTERN,
     CancelResult,
@@ -21,6 +21,8 @@ from agent.server.models import (
     TaskPage,
     TaskStatus,
     TaskView,
+    WorkflowRun,
+    WorkflowRunResult,
 )
 from agent.server.sse import MEDIA_TYPE, task_events
 from agent.server.state import ServerState, get_state
@@ -135,11 +137,29 @@ def task_routes() -> APIRouter:
         return PlanResult(id=result.run_id, status="planned", plan=result.plan,
                           solutions={str(k): v for k, v in result.solutions.items()}, timings=result.timings)
 
-    @router.post("/workflows/run", status_code=202, tags=["workflows"], responses=error_responses(401, 501),
-                 summary="Run a workflow (not available yet)")
-    def run_workflow() -> None:
-        """Workflows (YAML tool chains) are not part of this version: always 501."""
-        raise NotImplementedYetError("workflows are not available in this version; submit a task instead")
+    @router.post("/workflows/run", response_model=WorkflowRunResult, tags=["workflows"],
+                 responses=error_responses(401, 409, 422, 429), summary="Run a workflow and wait for its outputs")
+    async def run_workflow(body: WorkflowRun, state: State) -> WorkflowRunResult:
+        """Validate the workflow against this server's tools, run it on the engine (independent steps in
+        parallel) and return its outputs; files are given and returned as artifact ids."""
+        from agent.workflows import WorkflowFailedError
+        from agent.workflows import run_workflow as run
+
+        if not state.plans.acquire(blocking=False):
+            retry = state.settings.server.retry_after_s
+            raise QueueFullError(f"{state.settings.server.workers} jobs are running; retry in {retry} s", retry)
+        try:
+            engine = state.agent.engine
+            try:
+                result = await run_in_threadpool(run, body.workflow, body.inputs, engine=engine,
+                                                 partial=body.partial, allow_paths=False)
+            except WorkflowFailedError as exc:
+                result = exc.result
+            artifacts = await run_in_threadpool(result.store_outputs, state.agent.store)
+        finally:
+            state.plans.release()
+        summary = result.summary()
+        return WorkflowRunResult(status=str(summary.get("status", "")), result=summary, artifacts=artifacts)
 
     return router
 

@@ -67,7 +67,11 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, SourceMap]:
     """Parse YAML text into Python values and their positions; malformed YAML is a
     :class:`WorkflowValidationError` with the position the parser stopped at."""
     where = SourceMap(file=file)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks every character here, before parsing
+    except yaml.YAMLError as exc:
+        raise WorkflowValidationError("the workflow is not valid YAML", [
+            Problem(code="syntax", message=f"malformed YAML: {exc}", file=file)]) from None
     try:
         node = loader.get_single_node()
         if node is None:

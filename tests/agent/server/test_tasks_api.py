@@ -222,10 +222,53 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
             float(line.rsplit(" ", 1)[1])
 
 
-def test_workflows_are_not_implemented_yet(client: TestClient) -> None:
-    response = client.post("/v1/workflows/run")
-    assert response.status_code == 501 and response.json()["error"]["code"] == "not_implemented"
-    assert "501" in client.get("/openapi.json").json()["paths"]["/v1/workflows/run"]["post"]["responses"]
+GREY_AND_COUNT = """
+version: 1
+name: grey-and-count
+inputs:
+  image: {type: image}
+  boxes: {type: bboxes}
+steps:
+  - id: grey
+    tool: grayscale_image
+    args: {image: "${inputs.image}"}
+  - id: n
+    tool: count_boxes
+    args: {boxes: "${inputs.boxes}"}
+outputs:
+  grey: {from: "${steps.grey.outputs.image}"}
+  total: {from: "${steps.n.outputs.count}"}
+"""
+
+
+def test_a_workflow_runs_on_uploaded_artifacts(client: TestClient) -> None:
+    created = client.post("/v1/tasks", files=[("files", ("photo.png", png_bytes(), "image/png"))],
+                          data={"request": "grey"}).json()
+    task = wait_for(client, created["id"], FINAL)
+    [given] = task["inputs"]
+    image_id = given["id"]
+    response = client.post("/v1/workflows/run", json={"workflow": GREY_AND_COUNT,
+                                                      "inputs": {"image": image_id, "boxes": BOXES}})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "succeeded"
+    total = client.get(f"/v1/artifacts/{body['artifacts']['total']}")
+    assert total.json() == len(BOXES)
+    grey = Image.open(io.BytesIO(client.get(f"/v1/artifacts/{body['artifacts']['grey']}").content))
+    assert grey.mode == "L"
+
+
+def test_a_bad_workflow_is_a_422_listing_every_problem(client: TestClient) -> None:
+    broken = GREY_AND_COUNT.replace("count_boxes", "count_sheep").replace("${inputs.image}", "${inputs.picture}")
+    response = client.post("/v1/workflows/run", json={"workflow": broken, "inputs": {"boxes": BOXES}})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_workflow"
+    text = json.dumps(error["details"])
+    assert "count_sheep" in text and "picture" in text
+    paths = client.post("/v1/workflows/run", json={"workflow": GREY_AND_COUNT,
+                                                   "inputs": {"image": "/etc/passwd", "boxes": BOXES}})
+    assert paths.status_code == 422 and paths.json()["error"]["code"] == "invalid_workflow_input"
 
 
 def test_unknown_routes_and_methods_answer_json_errors(client: TestClient) -> None:

@@ -133,3 +133,12 @@ def test_the_schema_accepts_every_example_and_rejects_a_bad_field() -> None:
                             schema)
     assert json.loads(SCHEMA_PATH.read_text())["title"] == "ToG workflow"
     assert WorkflowSpec.model_json_schema(by_alias=True)["properties"]["outputs"]
+
+
+def test_unprintable_characters_are_a_positioned_syntax_error() -> None:
+    from agent.workflows.errors import WorkflowValidationError
+    from agent.workflows.parse import load_yaml
+
+    with pytest.raises(WorkflowValidationError) as info:
+        load_yaml("\x89name: x")
+    assert info.value.problems[0].code == "syntax"
