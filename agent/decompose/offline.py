@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -466,16 +466,17 @@ class OfflineDecomposer(Decomposer):
         in the frame's tool when some wording does."""
         target, tool = frame.target, frame.tool.name
 
-        def subtask(description: str) -> Subtask:
-            return Subtask(id=len(state.subtasks), description=description, args=[s.ref() for s in inputs],
-                           returns=[{"type": target}], dep=sorted({s.producer for s in inputs if s.producer is not None}))
+        def subtask(description: str, domains: Sequence[str] = ()) -> Subtask:
+            return Subtask(id=len(state.subtasks), description=description, task=list(domains),
+                           args=[s.ref() for s in inputs], returns=[{"type": target}],
+                           dep=sorted({s.producer for s in inputs if s.producer is not None}))
 
         wordings = _descriptions(reading, inputs, purpose[1] if purpose else None)
         chosen = subtask(wordings[0])
         if not self._solvable(chosen):
             return False
-        best: tuple[int, Subtask] | None = None
-        direct = all(s.origin != "generated" or s.producer is not None for s in inputs) and self._direct(frame, inputs)
+        best: tuple[int, Subtask, list[str]] | None = None
+        direct = self._direct(frame, inputs)
         for wording in wordings + [_fallback_wording(reading, frame)]:
             candidate = subtask(wording)
             tools = self._planned_tools(candidate)
@@ -484,10 +485,11 @@ class OfflineDecomposer(Decomposer):
             # 2: the planner does exactly the frame's step; 1: it ends with the frame's tool; 0: plannable
             agree = 2 if tools == [tool] and direct else 1 if tools and tools[-1] == tool else 0
             if best is None or agree > best[0]:
-                best = (agree, candidate)
+                best = (agree, candidate, tools)
             if agree == 2 or (agree == 1 and not direct):
                 break
-        chosen = best[1] if best else chosen
+        if best is not None:
+            chosen = self._with_domains(best[1], best[2], subtask)
         intent = purpose[0] if purpose else reading.intent.name if reading.intent else None
         state.subtasks.append(chosen)
         state.inputs.append(list(inputs))
@@ -626,6 +628,15 @@ class OfflineDecomposer(Decomposer):
                 self._feasible[key] = False
         return self._feasible[key]
 
+    def _with_domains(self, chosen: Subtask, tools: list[str], subtask: Callable[..., Subtask]) -> Subtask:
+        """The subtask with the domains of the tools it is planned with (ControlLLM's ``task``), so the
+        planner's search stays among tools of that kind; unchanged if the filter would change the plan."""
+        domains = sorted({d for name in tools for d in self.graph.spec(name).domains if d != "general"})
+        if not domains:
+            return chosen
+        narrowed = subtask(chosen.description, domains)
+        return narrowed if self._planned_tools(narrowed) == tools else chosen
+
     def _planned_tools(self, subtask: Subtask) -> list[str] | None:
         """The planner's best solution with this wording, the tool making the target last (None: none)."""
         try:
@@ -694,7 +705,7 @@ def _descriptions(reading: Reading, inputs: list[_Source], purpose: str | None) 
     if purpose is not None:
         about = _object_text(reading)
         wordings = [f"{purpose}: {about}"] if about else []
-        return [*wordings, f"{purpose}: {base}", base]
+        return [*wordings, f"{base} ({purpose})", base]
     label = None
     literal = any(s.origin == "literal" for s in inputs)
     if intent is not None and literal and intent.literal is Literal.QUESTION:
@@ -708,9 +719,9 @@ def _descriptions(reading: Reading, inputs: list[_Source], purpose: str | None) 
             label = "question answering over the text"
     elif intent is not None and (len(reading.intents) > 1 or intent.name == "ground"):
         label = intent.gloss
-    wordings = [f"{label}: {base}" if label else base]
+    wordings = [f"{base} ({label})" if label else base]
     if intent is not None and label != intent.gloss:
-        wordings.append(f"{intent.gloss}: {base}")
+        wordings.append(f"{base} ({intent.gloss})")
     if label:
         wordings.append(base)
     return wordings

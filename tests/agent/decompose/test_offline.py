@@ -89,7 +89,7 @@ def test_a_question_carries_its_text_to_the_tool(decomposer) -> None:
     plan = decomposer.decompose("What is the man holding?", PHOTO)
     (sub,) = plan.subtasks
     assert {(r.type, r.value) for r in sub.inputs} == {(T.IMAGE, "/data/photo.jpg"), (T.TEXT, "What is the man holding?")}
-    assert sub.description.startswith("visual question answering")
+    assert "visual question answering" in sub.description
 
 
 # --- chaining and binding --------------------------------------------------------------------------
@@ -177,9 +177,30 @@ def test_no_resource_is_ever_invented(decomposer) -> None:
             assert ref.generated_by is not None or ref.value == "/data/photo.jpg"
 
 
+def test_subtasks_carry_the_domains_of_their_tools(decomposer, planner) -> None:
+    plan = decomposer.decompose("Find the faces in photo.jpg and blur them", PHOTO)
+    assert [s.domains for s in plan.subtasks] == [["image-perception"], ["image-editing"]]
+    assert tools(planner, plan) == [["detect_faces"], ["blur_regions"]]  # the filter keeps the plan
+
+
 def test_every_subtask_is_solvable_by_the_planner(decomposer, planner) -> None:
     plan = decomposer.decompose("Read the text in the image, translate it into German and read it aloud", PHOTO)
     assert [t[-1] for t in tools(planner, plan)] == ["read_text", "translate_text", "text_to_speech"]
+
+
+def test_descriptions_keep_the_parameters_the_filler_reads(decomposer, planner) -> None:
+    """Task labels follow the user's words, so the offline parameter filler reads the user, not a label."""
+    from agent.params import OfflineParameterFiller
+
+    filler = OfflineParameterFiller(default_registry())
+    plan = decomposer.decompose("Detect the faces in photo.jpg, rotate the photo by 90 degrees and tell me how many "
+                                "faces there are", PHOTO)
+    filled = {}
+    for sub in plan.subtasks:
+        _, _, values = filler.fill(sub, planner.search(sub).solutions[0])
+        filled.update({(v.tool, v.argument): v.value for v in values})
+    assert filled.get(("rotate_image", "angle")) == 90
+    assert ("count_boxes", "label") not in filled or filled[("count_boxes", "label")] == "faces"
 
 
 # --- errors ----------------------------------------------------------------------------------------
