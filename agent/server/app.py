@@ -26,6 +26,7 @@ from agent.server.errors import install_error_handlers
 from agent.server.limits import BodyLimitMiddleware, UploadPolicy
 from agent.server.metrics import Metrics, MetricsMiddleware
 from agent.server.models import TaskCreate
+from agent.server.routes_console import console_routes
 from agent.server.routes_info import catalogue_routes, metrics_routes, service_routes
 from agent.server.routes_tasks import artifact_routes, task_routes
 from agent.server.state import ServerState
@@ -76,6 +77,7 @@ def create_app(settings: ToGSettings | None = None, agent: Agent | None = None) 
     app.include_router(catalogue_routes(), dependencies=auth)
     app.include_router(metrics_routes(), dependencies=auth)
     app.include_router(service_routes())
+    app.include_router(console_routes())  # the page is public; its API calls carry the key
     app.add_middleware(BodyLimitMiddleware, max_bytes=server.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if server.cors_origins:
