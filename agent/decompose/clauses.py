@@ -77,9 +77,11 @@ class _Masker:
         return f"⟦{len(self.spans) - 1}⟧"
 
     def clause(self, masked: str, lang: str, question: bool, connective: str | None) -> Clause:
-        quotes = tuple(self.spans[int(i)].strip("\"'“”「」『』‘’") for i in _SLOT.findall(masked) if int(i) in self.quotes)
+        slots = [int(i) for i in _SLOT.findall(masked)]
+        quotes = tuple(self.spans[i].strip("\"'“”「」『』‘’") for i in slots if i in self.quotes)
         text = _SLOT.sub(lambda m: self.spans[int(m.group(1))], masked)
-        shown = _SLOT.sub(lambda m: "⟦q⟧" if int(m.group(1)) in self.quotes else self.spans[int(m.group(1))], masked)
+        shown = _SLOT.sub(lambda m: "⟦q⟧" if int(m.group(1)) in self.quotes else self.spans[int(m.group(1))],
+                          masked)
         return Clause(text=text.strip(), masked=shown.strip(), lang=lang, question=question, quotes=quotes,
                       connective=connective)
 

@@ -155,7 +155,7 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "gray", (T.IMAGE,), "convert the image to grayscale, black and white",
-        en=(r"\bgr[ae]yscale\b", r"\bblack[- ]and[- ]white\b", r"\bdesaturat", r"\bmonochrome\b", r"\bgr[ae]y\b"),
+        en=(r"\bgr[ae]yscale\b", r"\bblack\s*(?:[-&+/]|[- ]and[- ])\s*white\b", r"\bb\s*[&/]\s*w\b", r"\bdesaturat", r"\bmonochrome\b", r"\bgr[ae]y\b"),
         zh=(r"灰度", r"黑白", r"去色"),
         priority=65,
     ),

@@ -91,7 +91,7 @@ FAMILY_MARGIN = 0.2
 #: ... provided the best one is at least this similar (otherwise the cue has no tool among the frames).
 FAMILY_MIN = 0.5
 #: Below this similarity a clause with no cue is not understood.
-MIN_SIMILARITY = 0.2
+MIN_SIMILARITY = 0.3
 #: Text arguments that steer a tool rather than being the text it works on.
 _PARAMETER_TEXT = {"question", "phrase", "category", "categories", "label", "name", "query", "tag", "prompt"}
 #: Kinds of input only a user can give (no tool makes the user's photo or recording).
@@ -137,6 +137,7 @@ class _Frame:
     tool: ToolSpec
     score: float
     target: ResourceType
+    similarity: float = 0.0  # of the clause (and its cue's gloss) with the tool, before bonuses
 
 
 @dataclass
@@ -283,7 +284,7 @@ class OfflineDecomposer(Decomposer):
         with_object = [r for r in readings if r.object]
         if not with_object:
             return
-        rows = self._similarities([gloss(r.object) if r.chinese else r.object for r in with_object])  # type: ignore[arg-type]
+        rows = self._similarities([_object_text(r) or "" for r in with_object])
         # a speciality tool works on the user's media itself (a face detector, a text-line reader)
         media = np.array([bool(s.required_inputs) and all(i.type in FILE_INPUT_KINDS for i in s.required_inputs)
                           for s in self.graph.specs])
@@ -339,7 +340,8 @@ class OfflineDecomposer(Decomposer):
 
     def _check_named_files(self, request: str, resources: list[Resource]) -> None:
         known = {basename(str(n)) for r in resources for n in (r.name, r.value) if isinstance(n, str)}
-        missing = list(dict.fromkeys(m.group(0) for m in FILE_NAME.finditer(request) if basename(m.group(0)) not in known))
+        named = (m.group(0) for m in FILE_NAME.finditer(request))
+        missing = list(dict.fromkeys(n for n in named if basename(n) not in known))
         if missing:
             given = ", ".join(f"{r.name} ({r.type.value})" for r in resources) or "nothing"
             raise DecompositionError(
@@ -451,7 +453,8 @@ class OfflineDecomposer(Decomposer):
         literal = _Source(type=T.TEXT, value=text, origin="literal") if text else None
         step = replace(reading, intents=[narrowing], literal=text)
         pool = _State(given=[], outputs=[target]) if target.origin != "given" else _State(given=[target])
-        sims = self._similarities([f"{narrowing.gloss}: {reading.text}"])[0] + INTENT_WEIGHT * self._intent_row(narrowing)
+        sims = self._similarities([f"{narrowing.gloss}: {reading.text}"])[0]
+        sims = sims + INTENT_WEIGHT * self._intent_row(narrowing)
         size = len(state.subtasks)
         ok, _ = self._pose(step, sims, state, (target.type,), literal, pool=pool,
                            purpose=(narrowing.name, narrowing.gloss))
@@ -536,11 +539,11 @@ class OfflineDecomposer(Decomposer):
                 score += ROUTE_BONUS
             if targets and outs[0] is targets[0]:
                 score += PREFERRED_TARGET_BONUS
-            frames.append(_Frame(tool=spec, score=score, target=outs[0]))
+            frames.append(_Frame(tool=spec, score=score, target=outs[0], similarity=float(sim)))
         frames = self._family(reading, frames, route)
         frames.sort(key=lambda f: (-f.score, f.tool.name))
-        if not targets and (not frames or frames[0].score < MIN_SIMILARITY):
-            return []
+        if not targets and (not frames or frames[0].similarity < MIN_SIMILARITY):
+            return []  # no cue and no tool the words clearly match: not understood
         return frames
 
     def _family(self, reading: Reading, frames: list[_Frame], route: ToolSpec | None) -> list[_Frame]:
@@ -591,7 +594,8 @@ class OfflineDecomposer(Decomposer):
                 return None
             if source is None:
                 source = next((c for c in chosen if c.origin != "literal" and self.graph.can_reach({c.type}, inp.type)),
-                              None) or self._upstream(inp.type, reading, free(given), free(outputs), have, free(sibling))
+                              None)
+                source = source or self._upstream(inp.type, reading, free(given), free(outputs), have, free(sibling))
                 if source is None:
                     return None
                 made.append((inp.type, source))
@@ -675,7 +679,8 @@ class OfflineDecomposer(Decomposer):
 
 _PARAMETER_WORDS = re.compile(
     r"\b(?:into|to|in) (?:english|french|german|spanish|italian|chinese|japanese|korean|russian|portuguese|arabic|"
-    r"dutch)\b|-?\d+(?:\.\d+)?\s*(?:°|degrees?|%|x\b|times\b|px\b|pixels?\b)?|\d+\s*[x×]\s*\d+|\b(?:counter-?)?clockwise\b|"
+    r"dutch)\b|-?\d+(?:\.\d+)?\s*(?:°|degrees?|%|x\b|times\b|px\b|pixels?\b)?|\d+\s*[x×]\s*\d+|"
+    r"\b(?:counter-?)?clockwise\b|"
     r"\b(?:horizontally|vertically|red|green|blue|yellow|white|black)\b|[\u4e00-\u9fff]*(?:英文|中文|英语|法语|德语|日语|度)",
     re.IGNORECASE)
 
@@ -745,7 +750,8 @@ def _resolve(rtype: ResourceType, reading: Reading, given: list[_Source], output
              lists: bool = False, sibling: Sequence[_Source] = ()) -> _Source | None:
     """The value of kind ``rtype`` the clause means (see the module docstring, step 4). With ``lists``
     (the tool takes boxes or labels too), "them" means the list, not the photo."""
-    named = [g for g in given if g.type is rtype and g.name is not None and basename(g.name) in reading.clause.text.lower()]
+    lowered = reading.clause.text.lower()
+    named = [g for g in given if g.type is rtype and g.name is not None and basename(g.name) in lowered]
     if named:
         return named[0]
     made = [o for o in outputs if o.type is rtype]

@@ -49,8 +49,8 @@ from graph.types import ResourceType
 
 T = ResourceType
 
-__all__ = ["Reading", "basename", "fallback_intents", "gloss", "is_interrogative", "is_referring", "literal_for", "merge_context",
-           "read_clause", "split_clauses"]
+__all__ = ["Reading", "basename", "fallback_intents", "gloss", "is_interrogative", "is_referring", "literal_for",
+           "merge_context", "read_clause", "split_clauses"]
 
 
 @dataclass
@@ -112,8 +112,9 @@ def basename(name: str) -> str:
 
 
 #: Words before the verb of a polite request ("could you please blur …").
-_POLITE = re.compile(r"^\W*(?:(?:please|kindly|can you|could you|would you|will you|i'd like you to|i would like you to|"
-                     r"i want you to|i need you to|help me|let's|let us|go ahead and|now|then|also|first|just|only)\s+)*",
+_POLITE = re.compile(r"^\W*(?:(?:please|pls|plz|kindly|can you|could you|would you|will you|i'd like you to|"
+                     r"i would like you to|i want you to|i need you to|help me|let's|let us|go ahead and|now|then|"
+                     r"also|first|just|only)\s+)*",
                      re.IGNORECASE)
 _REQUEST = re.compile(r"^\W*(?:please\s+)?(?:can|could|would|will) you\b", re.IGNORECASE)
 #: How much a cue at the head of an English clause (its main verb) outranks cues further on.
@@ -364,7 +365,8 @@ def _content(clause: Clause) -> str | None:
 _VERB_OBJECT = re.compile(
     r"\b(?:detect|find|locate|spot|ground|point (?:out|to)|pick out|search for|look for|identify|crop|blur|"
     r"pixelate|hide|anonymi[sz]e|censor|highlight|mark|outline|box|circle|around|where (?:is|are|was|were)|where's|"
-    r"position of|location of|positions of|locations of|count|how many|(?:a |the )?(?:box|boxes|rectangle|circle)s? around|"
+    r"position of|location of|positions of|locations of|count|how many|"
+    r"(?:a |the )?(?:box|boxes|rectangle|circle)s? around|"
     r"where (?:exactly |precisely )?(?:is|are|was|were))"
     r"\s+(?:out\s+)?(.+)$", re.IGNORECASE)
 _PLACE = re.compile(r"\s+(?:out of|in|on|from|within|of|off)\s+(?:the|this|that|my|a)?\s*(?:image|photo|picture|pic|"
@@ -410,8 +412,8 @@ def object_phrase(clause: Clause) -> str | None:
 _CATEGORY = (
     re.compile(r"\b(?:about|matching|labell?ed|named|called|of type|mentioning|with the (?:label|name|tag))\s+"
                r"[\"'“]?([\w -]+?)[\"'”]?(?:\s+(?:in|from|of)\b.*)?$", re.IGNORECASE),
-    re.compile(r"\b(?:only|just|keep|select)\s+(?:the\s+)?([a-z][\w-]*)\s+(?:boxes|detections|labels|tags|ones|classes)\b",
-               re.IGNORECASE),
+    re.compile(r"\b(?:only|just|keep|select)\s+(?:the\s+)?([a-z][\w-]*)\s+"
+               r"(?:boxes|detections|labels|tags|ones|classes)\b", re.IGNORECASE),
     re.compile(r"\b(?:keep|select|pick)\s+(?:out\s+)?(?:only\s+)?(?:the\s+)?([a-z][a-z -]*?)\s*$", re.IGNORECASE),
     re.compile(r"(?:只保留|保留|选出|挑出|筛选出?)(?:其中)?(?:所有)?(?:的)?(.+?)(?:的)?(?:框|检测框|标签|类别)"),
 )

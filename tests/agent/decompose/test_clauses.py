@@ -21,11 +21,13 @@ def texts(request: str) -> list[str]:
         ("Detect the faces and blur them, then tell me how many there are",
          ["Detect the faces", "blur them", "tell me how many there are"]),
         ("Make it black and white and then read the text aloud", ["Make it black and white", "read the text aloud"]),
-        ("What is the man holding and what colour is his shirt?", ["What is the man holding", "what colour is his shirt"]),
+        ("What is the man holding and what colour is his shirt?",
+         ["What is the man holding", "what colour is his shirt"]),
         ("Caption the photo. After that, read the sign; finally translate it",
          ["Caption the photo", "read the sign", "translate it"]),
         ("Rotate photo.jpg by 1.5 degrees next to nothing", ["Rotate photo.jpg by 1.5 degrees next to nothing"]),
-        ("Describe the image, e.g. the colours and the people", ["Describe the image, e.g. the colours and the people"]),
+        ("Describe the image, e.g. the colours and the people",
+         ["Describe the image, e.g. the colours and the people"]),
     ],
 )
 def test_english_connectives_split_steps_but_not_noun_phrases(request_text: str, expected: list[str]) -> None:
@@ -147,7 +149,8 @@ def test_named_files_are_found_by_name() -> None:
 
 
 def test_statements_are_context() -> None:
-    readings = merge_context([read_clause(c, []) for c in split_clauses("landscape.jpg looks washed out, give it more contrast")])
+    clauses = split_clauses("landscape.jpg looks washed out, give it more contrast")
+    readings = merge_context([read_clause(c, []) for c in clauses])
     assert [r.intent.name for r in readings] == ["contrast"]
     alone = merge_context([read_clause(c, []) for c in split_clauses("The photo is too dark")])
     assert [r.intent.name for r in alone] == ["brightness"]  # a statement alone is still the request

@@ -88,7 +88,8 @@ def test_audio_requests(decomposer) -> None:
 def test_a_question_carries_its_text_to_the_tool(decomposer) -> None:
     plan = decomposer.decompose("What is the man holding?", PHOTO)
     (sub,) = plan.subtasks
-    assert {(r.type, r.value) for r in sub.inputs} == {(T.IMAGE, "/data/photo.jpg"), (T.TEXT, "What is the man holding?")}
+    assert {(r.type, r.value) for r in sub.inputs} == {(T.IMAGE, "/data/photo.jpg"),
+                                                       (T.TEXT, "What is the man holding?")}
     assert "visual question answering" in sub.description
 
 
@@ -97,7 +98,8 @@ def test_a_question_carries_its_text_to_the_tool(decomposer) -> None:
 
 def test_clauses_about_earlier_results_chain_to_them(decomposer) -> None:
     plan = decomposer.decompose("Find the faces in photo.jpg and blur them, then tell me how many there are", PHOTO)
-    assert shape(plan) == [(["image"], "bboxes", []), (["image", "bboxes*"], "image", [0]), (["bboxes*"], "number", [0])]
+    assert shape(plan) == [(["image"], "bboxes", []), (["image", "bboxes*"], "image", [0]),
+                           (["bboxes*"], "number", [0])]
     assert plan.subtasks[1].inputs[1].value == "<GENERATED>-0"
 
 
@@ -225,9 +227,15 @@ def test_a_kind_of_input_that_was_not_given(decomposer) -> None:
         decomposer.decompose("Blur the faces", [])
 
 
-def test_nothing_to_do(decomposer) -> None:
-    with pytest.raises(DecompositionError, match="what to do"):
-        decomposer.decompose("xyzzy plugh", PHOTO)
+@pytest.mark.parametrize("request_text", ["xyzzy plugh", "a", "and then"])
+def test_nothing_to_do(decomposer, request_text: str) -> None:
+    with pytest.raises(DecompositionError, match="to do"):
+        decomposer.decompose(request_text, PHOTO)
+
+
+def test_a_question_needs_something_to_ask_about(decomposer) -> None:
+    with pytest.raises(DecompositionError, match="image"):
+        decomposer.decompose("What is the man holding?", [])
 
 
 # --- end to end with the planner -------------------------------------------------------------------
