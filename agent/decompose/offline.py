@@ -43,7 +43,7 @@ import numpy as np
 
 from agent.decompose.base import Decomposer, DecompositionError, Resource
 from agent.decompose.clauses import FILE_NAME, split_clauses
-from agent.decompose.cues import INTENT_BY_NAME, Intent, Literal
+from agent.decompose.cues import INTENT_BY_NAME, INTENTS, Intent, Literal
 from agent.decompose.reading import (
     Reading,
     basename,
@@ -253,8 +253,11 @@ class OfflineDecomposer(Decomposer):
         """Similarity of the intent's gloss with each tool (zeros without an intent), cached."""
         if intent is None:
             return np.zeros(len(self.graph.specs), dtype=np.float32)
-        if intent.name not in self._intent_rows:
-            self._intent_rows[intent.name] = self._similarities([intent.gloss])[0]
+        if intent.name not in self._intent_rows:  # all glosses in one batch: one model call, not thirty
+            rows = self._similarities([i.gloss for i in INTENTS])
+            self._intent_rows.update({i.name: row for i, row in zip(INTENTS, rows)})
+            if intent.name not in self._intent_rows:
+                self._intent_rows[intent.name] = self._similarities([intent.gloss])[0]
         return self._intent_rows[intent.name]
 
     # --- the decomposition ----------------------------------------------------------------------
