@@ -274,12 +274,14 @@ class OfflineDecomposer(Decomposer):
         sims = self._similarities([r.text for r in readings])
         given = [_Source(type=r.type, value=r.ref().value, origin="given", name=r.name) for r in resources]
         overrides: dict[int, tuple[ResourceType, ...]] = {}
-        while True:
-            state, hint = self._run(readings, sims, given, overrides)
-            if hint is None or hint.clause in overrides:
-                break
+        state, hint = self._run(readings, sims, given, overrides)
+        while hint is not None and hint.clause not in overrides:
             targets = readings[hint.clause].intent.targets  # type: ignore[union-attr]
             overrides[hint.clause] = (hint.target, *(t for t in targets if t is not hint.target))
+            try:
+                state, hint = self._run(readings, sims, given, overrides)
+            except DecompositionError:
+                break  # the re-read does not work out: keep the plan made without it
         return Plan.parse({"request": request, "subtasks": [s.model_dump() for s in state.subtasks]})
 
     def _find_routes(self, readings: list[Reading]) -> None:
