@@ -34,3 +34,21 @@ def make_sample_photo(path: Path, width: int = 640, height: int = 360) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
+
+
+#: The words on the sign :func:`make_demo_photo` adds.
+SIGN_TEXT = "MAIN ST"
+
+
+def make_demo_photo(path: Path) -> Path:
+    """scikit-image's astronaut photo (a real face the detector finds) with a street sign pasted in a corner."""
+    from PIL import Image, ImageDraw
+    from skimage import data
+
+    image = Image.fromarray(data.astronaut())
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((300, 400, 505, 470), fill=(255, 255, 255), outline=(20, 110, 40), width=4)
+    draw.text((318, 412), SIGN_TEXT, fill=(0, 0, 0), font_size=40)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
