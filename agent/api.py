@@ -38,11 +38,12 @@ from agent.engine.backend import ExecutionBackend
 from agent.inputs import type_for_file
 from agent.params import OfflineParameterFiller, ParameterFiller
 from agent.planning import build_planner
-from agent.respond import Responder, TemplateResponder
+from agent.respond import Responder, default_responder
 from agent.result import AgentEvent, AgentResult, Artifact, SubtaskOutcome
 from graph.artifacts import ArtifactStore
 from graph.errors import EmptyRequestError, ToGError
 from graph.plan import Plan, Solution
+from tools.models import llm_status
 from tools.registry import ToolRegistry, default_registry
 
 
@@ -97,7 +98,7 @@ class Agent:
             planner=self.planner,
             filler=filler or OfflineParameterFiller(self.registry),
             engine=self.engine,
-            responder=responder or TemplateResponder(),
+            responder=responder or default_responder(llm_status()[0]),
             store=self.store,
         )
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)

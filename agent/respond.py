@@ -12,11 +12,14 @@ words a person can read (numbers and texts inline, boxes summarised, files named
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent.result import SubtaskOutcome
+
+logger = logging.getLogger(__name__)
 
 
 class Responder(ABC):
@@ -62,3 +65,39 @@ def describe(value: Any, rtype: str = "") -> str:
     if isinstance(value, list):
         return ", ".join(describe(v) for v in value[:20]) if value else "nothing found"
     return str(value)[:500]
+
+
+class LLMResponder(Responder):
+    """Asks the configured LLM to answer the request in a few sentences from the results.
+
+    The model sees the request and the same per-subtask lines the template writes (results inline, files
+    named), so it can only word what the tools found. If it fails, the template's text is the answer: the
+    results are real either way, only the wording changes.
+    """
+
+    PROMPT = ("A user asked: {request}\n\nTools were run and found:\n{results}\n\n"
+              "Answer the user in a few sentences using only these results. Say plainly what could not be done.")
+
+    def __init__(self, backend: Any, max_new_tokens: int = 256) -> None:
+        self.backend = backend
+        self.max_new_tokens = max_new_tokens
+        self.template = TemplateResponder()
+
+    def respond(self, request: str, subtasks: Sequence[SubtaskOutcome], values: Mapping[int, list[Any]]) -> str:
+        results = self.template.respond(request, subtasks, values)
+        try:
+            answer = self.backend.chat(None, self.PROMPT.format(request=request, results=results),
+                                       max_new_tokens=self.max_new_tokens).strip()
+        except Exception as exc:  # noqa: BLE001 - the model's failure must not lose the results
+            logger.warning("the LLM responder failed (%s: %s); answering with the template", type(exc).__name__, exc)
+            return results
+        return f"{answer}\n\n{results}" if answer else results
+
+
+def default_responder(llm_configured: bool) -> Responder:
+    """The LLM responder when an LLM is configured, the template otherwise."""
+    if llm_configured:
+        from tools.models import get_llm
+
+        return LLMResponder(get_llm())
+    return TemplateResponder()
