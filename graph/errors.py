@@ -41,15 +41,24 @@ class UnknownTypeError(ToGError, ValueError):
     code = "unknown_type"
 
 
-class CatalogueError(ToGError, ValueError):
+class ProblemsError(ToGError):
+    """An error that lists every problem found, not just the first; ``problems`` holds them."""
+
+    def __init__(self, message: str, problems: Iterable[Any] = (), **details: Any) -> None:
+        self.problems = list(problems)
+        self.summary = message
+        full = message if not self.problems else message + ":\n  - " + "\n  - ".join(map(str, self.problems))
+        super().__init__(full, problems=[self._jsonable_problem(p) for p in self.problems], **details)
+
+    @staticmethod
+    def _jsonable_problem(problem: Any) -> Any:
+        return problem.model_dump(exclude_none=True) if hasattr(problem, "model_dump") else problem
+
+
+class CatalogueError(ProblemsError, ValueError):
     """A tool catalogue that cannot be loaded; ``problems`` lists every bad entry, not just the first."""
 
     code = "invalid_catalogue"
-
-    def __init__(self, message: str, problems: Iterable[str] = (), **details: Any) -> None:
-        self.problems = list(problems)
-        full = message if not self.problems else message + ":\n  - " + "\n  - ".join(self.problems)
-        super().__init__(full, problems=self.problems, **details)
 
 
 class UnknownToolError(ToGError, KeyError):
@@ -67,18 +76,13 @@ class DuplicateToolError(ToGError, ValueError):
     code = "duplicate_tool"
 
 
-class PlanValidationError(ToGError):
+class PlanValidationError(ProblemsError):
     """A plan that cannot run: cycles, self-dependencies, unknown dependencies, empty requests.
 
     Deliberately not a ``ValueError``: pydantic would wrap it, and callers want this type.
     """
 
     code = "invalid_plan"
-
-    def __init__(self, message: str, problems: Iterable[str] = (), **details: Any) -> None:
-        self.problems = list(problems)
-        full = message if not self.problems else message + ":\n  - " + "\n  - ".join(self.problems)
-        super().__init__(full, problems=self.problems, **details)
 
 
 class EmptyRequestError(PlanValidationError):

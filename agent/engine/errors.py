@@ -7,9 +7,9 @@ listing every problem at once); a run that fails, times out or is cancelled repo
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
-from graph.errors import ToGError
+from graph.errors import ProblemsError, ToGError
 
 
 class EngineError(ToGError):
@@ -18,15 +18,10 @@ class EngineError(ToGError):
     code = "engine_error"
 
 
-class ExecutionGraphError(EngineError, ValueError):
+class ExecutionGraphError(ProblemsError, EngineError, ValueError):
     """Plan + solutions that cannot be executed: unknown tools, unbound arguments, type mismatches, cycles."""
 
     code = "invalid_execution_graph"
-
-    def __init__(self, message: str, problems: Iterable[str] = (), **details: Any) -> None:
-        self.problems = list(problems)
-        full = message if not self.problems else message + ":\n  - " + "\n  - ".join(self.problems)
-        super().__init__(full, problems=self.problems, **details)
 
 
 class ExecutionFailedError(EngineError):

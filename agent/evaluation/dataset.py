@@ -21,21 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from agent.decompose.base import Resource
 from agent.evaluation.callgraph import CallGraph, Kind
-from graph.errors import ToGError
+from graph.errors import ProblemsError
 from graph.plan import format_validation_errors
 from graph.spec import ToolSpec
 from graph.types import ResourceType
 
 
-class DatasetError(ToGError, ValueError):
+class DatasetError(ProblemsError, ValueError):
     """An evaluation file that cannot be used; ``problems`` names each bad line."""
 
     code = "invalid_dataset"
-
-    def __init__(self, message: str, problems: Iterable[str] = (), **details: Any) -> None:
-        self.problems = list(problems)
-        full = message if not self.problems else message + ":\n  - " + "\n  - ".join(self.problems)
-        super().__init__(full, problems=self.problems, **details)
 
 
 class PlanSample(BaseModel):

@@ -10,12 +10,11 @@ once, so a user fixes a file in one pass instead of one error per attempt. ``str
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from graph.errors import ToGError
+from graph.errors import ProblemsError, ToGError
 
 
 class Problem(BaseModel):
@@ -46,12 +45,8 @@ class WorkflowError(ToGError):
     code = "workflow_error"
 
 
-class _ProblemsError(WorkflowError, ValueError):
-    def __init__(self, message: str, problems: Iterable[Problem] = (), **details: Any) -> None:
-        self.problems = list(problems)
-        full = message if not self.problems else message + ":\n  " + "\n  ".join(str(p) for p in self.problems)
-        super().__init__(full, problems=[p.model_dump(exclude_none=True) for p in self.problems], **details)
-        self.summary = message
+class _ProblemsError(ProblemsError, WorkflowError, ValueError):
+    """A workflow error listing positioned :class:`Problem` s."""
 
 
 class WorkflowValidationError(_ProblemsError):
