@@ -130,11 +130,11 @@
     const explained = explain(err);
     const { message, items } = explained;
     const lead = leadText || explained.lead;
-    box.replaceChildren(
+    box.replaceChildren(...[
       lead ? h("strong", { text: lead + " " }) : null,
       h("span", { text: message }),
       items.length ? h("ul", {}, ...items.map((item) => h("li", { text: item }))) : null,
-    );
+    ].filter(Boolean));
     box.dataset.code = err.code || "";
     box.hidden = false;
   }
@@ -159,7 +159,7 @@
   function askForKey(why, retry) {
     state.retry = retry || null;
     const form = $("key-form");
-    $("key-why").textContent = (why ? why.charAt(0).toUpperCase() + why.slice(1) + ". " : "") +
+    $("key-why").textContent = (why ? "This server needs an API key (one of its TOG_API_KEYS). " : "") +
       "The key is kept in this browser tab only (session storage) and sent as a bearer token.";
     form.hidden = false;
     $("key-button").setAttribute("aria-expanded", "true");
@@ -198,6 +198,7 @@
   function route() {
     const match = location.hash.match(/^#\/(new|task|history|tools)(?:\/([0-9a-f]{32}))?$/);
     const view = match ? match[1] : "new";
+    say("");
     for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + view;
     for (const link of document.querySelectorAll("nav a")) {
       if (link.dataset.view === view) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
@@ -414,6 +415,8 @@
   function renderWorkflowInputs() {
     const box = $("workflow-inputs");
     const text = $("workflow-text").value;
+    const typed = new Map([...box.querySelectorAll("[data-input]")].map((f) => [f.dataset.input + ":" + f.dataset.kind, f]));
+    const extraJSON = $("wf-inputs-json") ? $("wf-inputs-json").value : "";
     const inputs = workflowInputs(text);
     const names = Object.keys(inputs);
     const children = [h("h3", { text: "Inputs" })];
@@ -436,6 +439,9 @@
       } else if (type === "boolean") {
         field = h("input", { id, type: "checkbox", "data-kind": "boolean" });
         field.checked = decl.default === true;
+        field.dataset.input = name;
+        const before = typed.get(name + ":boolean");
+        if (before) field.checked = before.checked;
         children.push(h("label", { class: "check" }, field, name + " ", h("span", { class: "hint", text: `(${hint})` })));
         continue;
       } else if (state.types && state.types[type] && state.types[type].value_schema &&
@@ -448,6 +454,8 @@
       }
       field.dataset.input = name;
       field.dataset.required = String(required);
+      const before = typed.get(name + ":" + field.dataset.kind); // editing the workflow keeps what was typed
+      if (before) field.value = before.value;
       children.push(label, field);
     }
     if (names.some((n) => isFileType(String((inputs[n] || {}).type)))) {
@@ -458,6 +466,7 @@
       h("label", { for: "wf-inputs-json", text: "A JSON object: input name → value" }),
       h("textarea", { id: "wf-inputs-json", rows: "3", spellcheck: "false", placeholder: '{"width": 320}' })));
     box.replaceChildren(...children);
+    $("wf-inputs-json").value = extraJSON;
     renderKnownArtifacts();
   }
 
@@ -574,6 +583,7 @@
     const section = $("view-task");
     section.dataset.lastEvent = "0";
     section.dataset.reconnects = "0";
+    section.dataset.events = "0";
     $("task-title").textContent = "Task " + id.slice(0, 8);
     for (const id2 of ["answer", "results", "inputs", "graph", "graph-summary"]) $(id2).replaceChildren();
     $("task-error").hidden = true;
@@ -629,6 +639,7 @@
     if (kind === "task_started") setStatus("running");
     else if (kind === "stage_started") {
       $("task-stage").textContent = `Stage: ${event.stage}`;
+      say(`Task ${state.taskId.slice(0, 8)}: ${event.stage}…`);
       if (event.stage !== "decompose") refreshView();
     } else if (kind in ACTION_STATE) {
       const key = actionKey(d.subtask, d.solution, d.action || d.node);
@@ -703,6 +714,7 @@
             if (message.data === undefined) continue;
             if (message.id !== null) { last = Number(message.id); section.dataset.lastEvent = String(last); }
             const event = JSON.parse(message.data);
+            section.dataset.events = String(Number(section.dataset.events) + 1);
             onEvent(event);
             if (event.kind === "task_finished") finished = true;
           }
@@ -831,7 +843,18 @@
     if (sources.length) rows.push(sources.map((id) => ({ source: id, width: NODE_W, height: NODE_H - 10 })));
     const offset = sources.length ? 1 : 0;
     for (const s of subtasks) (rows[levelOf(s) + offset] ||= []).push(layoutGroup(s));
-    const dense = rows.filter(Boolean);
+    // A level wider than the box wraps onto more rows, so a phone shows the graph at a readable size.
+    const room = Math.max(NODE_W + 2 * PAD, box.clientWidth - 2 * PAD - 20);
+    const dense = [];
+    for (const row of rows.filter(Boolean)) {
+      let line = [], used = 0;
+      for (const item of row) {
+        if (line.length && used + GROUP_GAP + item.width > room) { dense.push(line); line = []; used = 0; }
+        used += (line.length ? GROUP_GAP : 0) + item.width;
+        line.push(item);
+      }
+      dense.push(line);
+    }
     const widths = dense.map((row) => row.reduce((w, item) => w + item.width, 0) + (row.length - 1) * GROUP_GAP);
     const totalW = Math.max(...widths) + 2 * PAD;
     const where = new Map(); // "s:rank:action" or "src:id" -> {x, y, w, h}
@@ -859,7 +882,7 @@
     const edges = drawEdges(subtasks, where);
     const totalH = y - GAP_Y - 6 + PAD;
     box.replaceChildren(svg("svg", { viewBox: `0 0 ${totalW} ${totalH}`, width: totalW, height: totalH,
-      "aria-hidden": "true", focusable: "false" }, marker, ...edges, ...out));
+      "aria-hidden": "true", focusable: "false" }, marker, ...out, ...edges)); // arrows over the group boxes
     $("graph-summary").replaceChildren(...summary.map((line) => h("li", { text: line })));
   }
 
@@ -911,8 +934,12 @@
       if (!from || !to) return;
       const x1 = from.x + from.w / 2, y1 = from.y + from.h, x2 = to.x + to.w / 2, y2 = to.y;
       const bend = Math.max(18, (y2 - y1) / 2);
-      edges.push(svg("path", { class: "edge", "marker-end": "url(#arrow)",
-        d: `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2 - 2}` }));
+      // An edge that skips rows (a wrapped level) runs down the left margin instead of through the groups.
+      const d = y2 - y1 > 2 * (NODE_H + GAP_Y + TITLE_H)
+        ? `M${x1},${y1} C${x1},${y1 + 14} ${PAD / 2},${y1 + 6} ${PAD / 2},${y1 + 28} L${PAD / 2},${y2 - 28} ` +
+          `C${PAD / 2},${y2 - 6} ${x2},${y2 - 14} ${x2},${y2 - 2}`
+        : `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2 - 2}`;
+      edges.push(svg("path", { class: "edge", "marker-end": "url(#arrow)", d }));
     };
     const solutions = state.view.solutions || {};
     const outputNode = (subtaskId, type) => {
@@ -1158,6 +1185,10 @@
     $("history-status").addEventListener("change", () => guarded(() => loadHistory(true)));
     $("history-more").addEventListener("click", () => guarded(() => loadHistory(false)));
     window.addEventListener("hashchange", route);
+    let width = window.innerWidth;
+    window.addEventListener("resize", () => {
+      if (window.innerWidth !== width && state.view) { width = window.innerWidth; scheduleRender(); }
+    });
     route();
   }
 
