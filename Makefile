@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 # Debian packages the tools use: espeak-ng (text-to-speech) and a CJK font (rendering Chinese for OCR tests).
 # Installed when missing and apt-get can run (root); elsewhere the tools that need them report "unavailable".
-SYSTEM_PACKAGES := espeak-ng fonts-wqy-microhei
+SYSTEM_PACKAGES := espeak-ng fonts-wqy-microhei chromium chromium-driver
 SYS_STAMP := $(VENV)/.tog-system
 
 .PHONY: install system test demo bench bench-quick lock clean
