@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import io
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -464,8 +462,21 @@ def test_a_failing_tool_falls_back_and_a_failing_task_or_request_shows_why(tab: 
     alert = tab.until(lambda: tab.find("#alert").is_displayed() and tab.find("#alert"), "the refusal")
     assert alert.get_attribute("data-code") == "unsupported_type" and "notes.xyz" in alert.text
     assert alert.text.startswith("Not a kind of input the server accepts.")
-    assert "#/new" in tab.driver.current_url or "#/task" not in tab.driver.current_url
+    assert tab.driver.current_url.endswith("#/new")  # nothing was queued
     tab.shot("07-request-refused.png")
+
+
+def test_a_running_task_is_cancelled_from_its_page(tab: Console, served) -> None:
+    server, _ = served
+    tab.open(server.url + "/")
+    tab.until(lambda: tab.find("#request").is_displayed(), "the form")
+    submit(tab, "slow, to be cancelled")
+    tab.until(lambda: "running" in tab.node_states().values(), "a step running")
+    tab.find("#task-cancel").click()
+    tab.until(lambda: tab.find("#task-status").get_attribute("data-status") == "cancelled", "the task cancelled")
+    assert not tab.find("#task-cancel").is_displayed()
+    states = list(tab.node_states().values())
+    assert states[-1] == "cancelled" and "running" not in states and "queued" not in states, states
 
 
 def test_files_come_by_drop_and_paste_and_can_be_removed(tab: Console, served) -> None:
