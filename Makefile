@@ -8,8 +8,9 @@ STAMP := $(VENV)/.tog-installed
 OUT ?= demo-out
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-# Debian packages the tools use: espeak-ng (text-to-speech) and a CJK font (rendering Chinese for OCR tests).
-# Installed when missing and apt-get can run (root); elsewhere the tools that need them report "unavailable".
+# Debian packages: espeak-ng (text-to-speech), a CJK font (rendering Chinese for OCR tests), and headless
+# Chromium + its driver (the web console browser tests). Installed when missing and apt-get can run (root);
+# elsewhere the tools and tests that need them report "unavailable" or skip.
 SYSTEM_PACKAGES := espeak-ng fonts-wqy-microhei chromium chromium-driver
 SYS_STAMP := $(VENV)/.tog-system
 
