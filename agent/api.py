@@ -255,7 +255,7 @@ def _result(values: Mapping[str, Any]) -> AgentResult:
                  *(a for o in outcomes for a in o.outputs)]
     if values.get("cancelled"):
         status = "cancelled"
-    elif values.get("answer") is not None and "answer" in values:
+    elif values.get("answer") is not None:
         statuses = {o.status for o in outcomes}
         status = "succeeded" if statuses == {"succeeded"} and plan and len(outcomes) == len(plan.subtasks) else (
             "partial" if "succeeded" in statuses else "failed")

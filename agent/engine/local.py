@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent.engine.backend import ActionCall, CallTable, ExecutionBackend, Outcome, Produced, Report, Value, invoke
+from agent.engine.backend import ActionCall, CallTable, ExecutionBackend, Produced, Report, Value, invoke
 from agent.engine.config import EngineConfig
 from graph.spec import Device
 from tools.base import Tool

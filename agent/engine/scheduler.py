@@ -244,18 +244,18 @@ class Run:
                 self._emit(EventKind.ACTION_REUSED, node=existing, subtask=run.sub.id, solution=run.rank,
                            action=template.id)
             return existing
+        seq = next(self._node_seq)
         node = _Node(
-            id=f"n{next(self._node_seq)}",
+            id=f"n{seq}",
             key=key,
             tool=template.tool,
             args=args,
             deps={a.node for a in args.values() if isinstance(a, _FromNode)},
             owner=(run.sub.id, run.rank, template.id),
-            seq=0,
+            seq=seq,
             users={user},
+            slot=self._slot(template.tool),
         )
-        node.seq = int(node.id[1:])
-        node.slot = self._slot(template.tool)
         self._nodes[node.id] = node
         self._memo[key] = node.id
         for dep in node.deps:
