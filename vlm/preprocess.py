@@ -14,13 +14,12 @@ This module produces the same float32 bits with less work:
   identical) one tile at a time, which keeps the working set in cache: measured 1.3–1.5× faster than
   one pass over the whole (N, 3, 448, 448) array, which streams it through memory four times, and
   3–4× faster than the reference's per-crop torch ops and stack;
-* resizing is most of the cost, and PIL's bicubic must be used as is to stay bit-exact, so it runs on a
-  small thread pool (PIL and numpy release the GIL): the grid resize is split by colour band (PIL
-  resamples the bands of an RGB image independently with the same integer coefficients, so a band
-  resized alone is bit-identical to that band of the RGB resize; the tests check it) and the thumbnail
-  resizes beside it, each job normalising its own output. Three single-band resizes cost ~20% more CPU
-  than one RGB resize, so this pays only when a second core is free; ``workers=1`` (and any 1-tile
-  image) keeps everything on the calling thread with one RGB resize.
+* resizing is most of the cost, and PIL's bicubic must be used as is to stay bit-exact, so with more
+  than one worker it is split into bands run on a small thread pool (PIL and numpy release the GIL):
+  :mod:`vlm.resize` runs PIL's two passes itself on row and column bands, which gives the same bits as
+  one call because each pass treats rows (or columns) independently. The thumbnail's resize is split
+  alongside, and every band is normalised into its tiles by the thread that produced it. ``workers=1``
+  keeps everything on the calling thread with one ``resize`` per target.
 
 Grid choice reproduces the reference exactly, including its order among grids with the same tile count
 (the iteration order of a Python set of tuples, deterministic in CPython). That order only decides exact
@@ -35,13 +34,14 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Sequence
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from vlm.errors import TooManyImagesError
 from vlm.images import MAX_TILES_CAP, ImageLimits, check_images, load_image
+from vlm.resize import SplitResize, pass_order
 
 if TYPE_CHECKING:
     import torch
@@ -54,7 +54,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _MEAN32 = np.asarray(IMAGENET_MEAN, dtype=np.float32)
 _STD32 = np.asarray(IMAGENET_STD, dtype=np.float32)
 _255 = np.float32(255)
-#: Three bands of the grid image plus the thumbnail: more threads would have nothing to do.
+#: Past four threads the bands get thin and the stacking copies (serial) start to dominate.
 _MAX_WORKERS = 4
 
 
@@ -289,65 +289,59 @@ def _tile_into(
     image: PILImage, out: np.ndarray, grid: tuple[int, int], size: int, use_thumbnail: bool, workers: int
 ) -> None:
     """Write the crops of one RGB image into ``out`` (its preallocated rows of ``pixel_values``)."""
+    from PIL import Image
+
     cols, rows = grid
     tiles = cols * rows
-    grid_size = (size * cols, size * rows)
-    # Each job resizes one image (RGB, or one colour band of it) and normalises what it produced.
-    if tiles == 1:
-        workers = 1  # one small resize: splitting it costs about what it saves
-    if workers <= 1:
-        jobs = [(image, grid_size, out, (0, 1, 2), cols, rows)]
-    else:
-        # The grid resize is most of the work: split it by colour band (bit-identical, see above).
-        jobs = [(band, grid_size, out, (b,), cols, rows) for b, band in enumerate(image.split())]
+    # (target size, destination rows of ``out``, tile columns): the grid, then the thumbnail
+    targets = [((size * cols, size * rows), out[:tiles], cols)]
     if use_thumbnail and tiles > 1:
-        jobs.append((image, (size, size), out[tiles:], (0, 1, 2), 1, 1))
-    if workers <= 1:
-        for job in jobs:
-            _resize_into(*job, size)
+        targets.append(((size, size), out[tiles:], 1))
+    rule = pass_order() if workers > 1 else None
+    if rule is None:
+        for target, dst, tile_cols in targets:
+            pixels = np.asarray(image.resize(target, Image.Resampling.BICUBIC))
+            _normalise_region(pixels, 0, 0, dst, tile_cols, size)
         return
+    splits = [(SplitResize(image, target, workers, rule), dst, tile_cols) for target, dst, tile_cols in targets]
     pool = _pool(workers)
-    futures = [pool.submit(_resize_into, *job, size) for job in jobs]
+    _run_all(pool, [job for split, _, _ in splits for job in split.first_jobs()])
+    _run_all(
+        pool,
+        [
+            job
+            for split, dst, tile_cols in splits
+            for job in split.second_jobs(partial(_normalise_region, out=dst, cols=tile_cols, size=size))
+        ],
+    )
+
+
+def _run_all(pool: ThreadPoolExecutor, jobs: list[Callable[[], None]]) -> None:
+    futures = [pool.submit(job) for job in jobs]
     wait(futures)  # every job finishes writing before a failure (if any) propagates
     for future in futures:
         future.result()
 
 
-def _resize_into(
-    image: PILImage,
-    target: tuple[int, int],
-    out: np.ndarray,
-    channels: tuple[int, ...],
-    cols: int,
-    rows: int,
-    size: int,
-) -> None:
-    from PIL import Image
+def _normalise_region(pixels: np.ndarray, x0: int, y0: int, out: np.ndarray, cols: int, size: int) -> None:
+    """Normalise a uint8 ``(h, w, 3)`` band of the resized image, whose top-left is ``(x0, y0)``, into
+    the parts of the tiles it covers: ``out[k, c] = (tile_k[c] / 255 - mean[c]) / std[c]`` in float32.
 
-    _normalise_tiles(np.asarray(image.resize(target, Image.Resampling.BICUBIC)), out, channels, cols, rows, size)
-
-
-def _normalise_tiles(
-    pixels: np.ndarray, out: np.ndarray, channels: tuple[int, ...], cols: int, rows: int, size: int
-) -> None:
-    """``out[k, c] = (tile_k[c] / 255 - mean[c]) / std[c]`` in float32, tile by tile.
-
-    ``pixels`` is uint8 ``(H, W, 3)`` (RGB) or ``(H, W)`` (one band, ``channels`` names which). The
-    order and precision of the three operations are torchvision's ``ToTensor`` + ``Normalize``, so
-    every value is bit-identical; uint8 -> float32 is exact. Tile-major order keeps one tile's source
-    and destination in cache across the four passes.
+    The order and precision of the three operations are torchvision's ``ToTensor`` + ``Normalize``, so
+    every value is bit-identical; uint8 -> float32 is exact. Tile by tile keeps one tile's source and
+    destination in cache across the four passes.
     """
-    first, last = channels[0], channels[-1] + 1
-    mean = _MEAN32[first:last, None, None]
-    std = _STD32[first:last, None, None]
-    for k in range(cols * rows):
-        row, col = divmod(k, cols)
-        tile = pixels[row * size : (row + 1) * size, col * size : (col + 1) * size]
-        dst = out[k, first:last]
-        dst[...] = tile.transpose(2, 0, 1) if tile.ndim == 3 else tile
-        np.divide(dst, _255, out=dst)
-        np.subtract(dst, mean, out=dst)
-        np.divide(dst, std, out=dst)
+    height, width = pixels.shape[:2]
+    for row in range(y0 // size, (y0 + height - 1) // size + 1):
+        top, bottom = max(y0, row * size), min(y0 + height, (row + 1) * size)
+        for col in range(x0 // size, (x0 + width - 1) // size + 1):
+            left, right = max(x0, col * size), min(x0 + width, (col + 1) * size)
+            tile = pixels[top - y0 : bottom - y0, left - x0 : right - x0]
+            dst = out[row * cols + col, :, top - row * size : bottom - row * size, left - col * size : right - col * size]
+            dst[...] = tile.transpose(2, 0, 1)
+            np.divide(dst, _255, out=dst)
+            np.subtract(dst, _MEAN32[:, None, None], out=dst)
+            np.divide(dst, _STD32[:, None, None], out=dst)
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}
