@@ -71,6 +71,12 @@ def default_decomposer(settings: ToGSettings) -> Decomposer:
     return OfflineDecomposer()
 
 
+def _models_differ_from_environment(settings: ToGSettings) -> bool:
+    from tools.model_settings import LLMSettings, VLMSettings
+
+    return settings.vlm != VLMSettings() or settings.llm != LLMSettings()
+
+
 class Agent:
     """Decompose, plan, execute and answer requests. Close it (or use ``with``) to stop its workers."""
 
@@ -87,6 +93,13 @@ class Agent:
     ) -> None:
         from agent.pipeline import Stages, build_graph
 
+        self._own_model_settings = settings is not None and _models_differ_from_environment(settings)
+        if self._own_model_settings:
+            # The tools' model provider is per process and reads TOG_VLM_* / TOG_LLM_* by default; model
+            # settings given in code must reach it before the registry decides which tools are available.
+            from tools.models import use_settings
+
+            use_settings(settings.vlm, settings.llm)  # type: ignore[union-attr]
         self.settings = settings or ToGSettings()
         self.registry = registry or default_registry()
         self.store = store or ArtifactStore(self.settings.artifacts_dir)
@@ -239,6 +252,11 @@ class Agent:
     def close(self) -> None:
         self.engine.close()
         self._db.close()
+        if self._own_model_settings:  # back to the environment's models for whatever runs next
+            from tools.models import use_settings
+
+            use_settings()
+            self._own_model_settings = False
 
     def __enter__(self) -> Agent:
         return self

@@ -224,6 +224,20 @@ def test_replanning_reruns_skipped_subtasks_with_their_own_solutions(tmp_path: P
     agent.close()
 
 
+def test_model_settings_given_in_code_reach_the_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.models import vlm_status
+
+    monkeypatch.delenv("TOG_VLM_MODEL", raising=False)
+    monkeypatch.delenv("TOG_VLM_URL", raising=False)
+    checkpoint = tmp_path / "no-such-checkpoint"
+    with Agent(settings(tmp_path, vlm={"model": str(checkpoint)})) as agent:
+        available, reason = vlm_status()
+        assert not available and str(checkpoint) in reason  # the code's model, not "not configured"
+        unavailable = agent.registry.unavailable()
+        assert "describe_image" in unavailable and str(checkpoint) in unavailable["describe_image"]
+    assert str(checkpoint) not in vlm_status()[1]  # closed: the environment's (no) model again
+
+
 def test_the_settings_choose_the_decomposer() -> None:
     from agent.api import default_decomposer
     from agent.decompose import LLMDecomposer, OfflineDecomposer
