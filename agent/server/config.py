@@ -64,7 +64,9 @@ class ServerSettings(BaseSettings):
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After of a 429")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="origins allowed by "
                                                          "CORS, comma-separated; empty = no CORS headers")
-    sse_poll_s: float = Field(default=0.1, gt=0, le=5, description="how often an event stream looks for new events")
+    sse_poll_s: float = Field(default=1.0, gt=0, le=5, description=(
+        "how often an event stream re-reads the store when nothing woke it: events recorded by this process "
+        "wake it at once; this bounds the delay for events written by another server process"))
     sse_heartbeat_s: float = Field(default=15.0, gt=0, description="comment line sent on an idle event stream")
 
     @field_validator("api_keys", "allowed_types", "cors_origins", mode="before")

@@ -1,9 +1,10 @@
 """Server-sent events of a task, replayed from the task store: ``id`` is the event's per-task seq, so a
 client that reconnects with ``Last-Event-ID: N`` (or ``?after=N``) gets exactly the events after N.
 
-The stream reads the store (it does not listen to the workers), so it works the same for a task that
-is running, one that finished before the client connected, and one recorded by an earlier server
-process. It ends after the task's ``task_finished`` event.
+The stream reads the store (the workers only wake it, through the store's
+:class:`~agent.server.wakeups.EventWakeups`), so it works the same for a task that is running, one that
+finished before the client connected, and one recorded by an earlier server process. It ends after the
+task's ``task_finished`` event.
 
     >>> from agent.server.models import TaskEvent
     >>> print(format_event(TaskEvent(task_id="t", seq=3, stage="server", kind="task_started", time=1.0)), end="")
@@ -15,7 +16,6 @@ process. It ends after the task's ``task_finished`` event.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -34,22 +34,43 @@ def format_event(event: TaskEvent) -> str:
 
 async def task_events(store: TaskStore, task_id: str, after: int, *, poll_s: float,
                       heartbeat_s: float) -> AsyncIterator[str]:
-    """The task's events after seq ``after`` as SSE text, live until ``task_finished``."""
+    """The task's events after seq ``after`` as SSE text, live until ``task_finished``.
+
+    Between reads it sleeps until this process records an event for the task (no polling), or at
+    most ``poll_s`` (events written by another server process) or until a keep-alive is due.
+    """
     yield f"retry: {RETRY_MS}\n\n"
     last_sent = time.monotonic()
+    quiet_after_final = False
     while True:
-        events = store.events(task_id, after=after, limit=500)
-        for event in events:
-            yield format_event(event)
-            after = event.seq
-            if event.kind == TASK_FINISHED:
-                return
-        if events:
-            last_sent = time.monotonic()
-            continue
-        if store.get(task_id).status in FINAL_STATUSES and not store.events(task_id, after=after, limit=1):
-            return  # finished, and the client has seen everything (it resumed after the last event)
-        if time.monotonic() - last_sent >= heartbeat_s:
-            yield ": keep-alive\n\n"
-            last_sent = time.monotonic()
-        await asyncio.sleep(poll_s)
+        woken = store.wakeups.subscribe(task_id)  # before reading: an event written meanwhile still wakes us
+        try:
+            events = store.events(task_id, after=after, limit=500)
+            for event in events:
+                yield format_event(event)
+                after = event.seq
+                if event.kind == TASK_FINISHED:
+                    return
+            if events:
+                last_sent = time.monotonic()
+                continue
+            final = store.get(task_id).status in FINAL_STATUSES
+            if final and (quiet_after_final or _finished_at(store, task_id, after)):
+                return  # the client has seen everything (it resumed after task_finished), or the task
+                # ended without one (an earlier process stopped) and a whole wait brought nothing
+            if time.monotonic() - last_sent >= heartbeat_s:
+                yield ": keep-alive\n\n"
+                last_sent = time.monotonic()
+            woke = await store.wakeups.wait(woken, min(poll_s, max(0.0, heartbeat_s - (time.monotonic() - last_sent))))
+            # the status is set a moment before task_finished is recorded: wait for it once
+            quiet_after_final = final and not woke
+        finally:
+            store.wakeups.unsubscribe(task_id, woken)
+
+
+def _finished_at(store: TaskStore, task_id: str, seq: int) -> bool:
+    """Whether event ``seq`` of the task is its ``task_finished``."""
+    if seq < 1:
+        return False
+    events = store.events(task_id, after=seq - 1, limit=1)
+    return bool(events) and events[0].seq == seq and events[0].kind == TASK_FINISHED

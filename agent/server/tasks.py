@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from agent.server.errors import TaskNotFoundError
 from agent.server.models import TaskEvent, TaskStatus
+from agent.server.wakeups import EventWakeups
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -77,6 +78,8 @@ class TaskStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
+        #: Wakes this process's event streams when a task changes (see :mod:`agent.server.wakeups`).
+        self.wakeups = EventWakeups()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -98,6 +101,7 @@ class TaskStore:
                 "INSERT INTO tasks (id, status, request, created, resources, inputs) VALUES (?, 'queued', ?, ?, ?, ?)",
                 (task_id, request, now, json.dumps(resources), json.dumps(inputs)))
             self._insert_event(task_id, "server", "task_queued", now, {})
+        self.wakeups.notify(task_id)
         return self.get(task_id)
 
     def get(self, task_id: str) -> TaskRecord:
@@ -141,6 +145,7 @@ class TaskStore:
         with self._lock, self._db:
             cursor = self._db.execute(f"UPDATE tasks SET {assignments} WHERE id = ? AND status IN ({marks})",
                                       (*columns.values(), task_id, *expected))
+        self.wakeups.notify(task_id)
         return cursor.rowcount == 1
 
     def save_result(self, task_id: str, result: dict[str, Any]) -> None:
@@ -154,7 +159,9 @@ class TaskStore:
         """Append an event; returns its seq."""
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            return self._insert_event(task_id, stage, kind, at or time.time(), data or {})
+            seq = self._insert_event(task_id, stage, kind, at or time.time(), data or {})
+        self.wakeups.notify(task_id)  # after the commit, so a woken reader sees the row
+        return seq
 
     def events(self, task_id: str, after: int = 0, limit: int = 1000) -> list[TaskEvent]:
         with self._lock:

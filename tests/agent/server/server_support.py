@@ -65,7 +65,7 @@ def tool_registry() -> ToolRegistry:
 
 def make_settings(data_dir: Path, **server: Any) -> ToGSettings:
     return ToGSettings(data_dir=data_dir, assessor="uniform", strategy="greedy", max_depth=1, top_k=1,
-                       server=ServerSettings(**{"api_keys": [], "sse_poll_s": 0.02, **server}))
+                       server=ServerSettings(**{"api_keys": [], **server}))
 
 
 def make_agent(settings: ToGSettings) -> Agent:
