@@ -40,6 +40,8 @@ _DECIMAL = re.compile(r"\d+\.\d+")
 _ABBREVIATION = re.compile(r"\b(?:e\.g\.|i\.e\.|etc\.|vs\.|approx\.|no\.|fig\.)", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+")
 _SLOT = re.compile(r"⟦(\d+)⟧")
+#: A semicolon inside a word ("tl;dr", "a;b") joins, it does not end a sentence.
+_INNER_SEMICOLON = re.compile(r"\w+(?:;\w+)+")
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class _Masker:
 
     def mask(self, text: str) -> str:
         text = _QUOTE.sub(lambda m: self._slot(m.group(0), quote=True), text)
-        for pattern in (_URL, FILE_NAME, _DECIMAL, _ABBREVIATION):
+        for pattern in (_URL, FILE_NAME, _DECIMAL, _ABBREVIATION, _INNER_SEMICOLON):
             text = pattern.sub(lambda m: self._slot(m.group(0)), text)
         return text
 
@@ -147,7 +149,7 @@ def is_verb(word: str) -> bool:
 def _starts_clause(rest: str) -> bool:
     """Does the text after a weak connective start a new clause (a verb, a question, "I want ...", or
     a product of its own: "and a French translation")?"""
-    words = [w.lower() for w in _WORD.findall(rest[:80])]
+    words = [re.sub(r"'s$", "", w.lower()) for w in _WORD.findall(rest[:80])]  # "what's" opens a question
     while words and words[0] in FILLERS_EN:
         words.pop(0)
     if not words:
