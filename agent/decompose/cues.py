@@ -74,7 +74,7 @@ INTENTS: tuple[Intent, ...] = (
             r"\b(?:an? |into |to |as )(?:audio|speech|voice|sound)\b", r"\bspeech from\b",
             r"\b(?:generate|create|make|produce|record)\s+(?:an?\s+)?(?:speech|audio|voice)",
             r"\b(?:audio|speech|spoken) version\b", r"\btts\b", r"\bsynthesi[sz]e\b"),
-        zh=(r"朗读", r"念出", r"念给", r"念一下", r"读给", r"读出声", r"大声读", r"说出来", r"播报", r"配音", r"(?:用|以|变成|转成)语音",
+        zh=(r"朗读", r"(?:读|念|说|讲)(?:出来)?给(?:我|你|他|她|我们|大家)听", r"念出", r"念给", r"念一下", r"读给", r"读出声", r"大声读", r"说出来", r"播报", r"配音", r"(?:用|以|变成|转成)语音",
             r"语音(?:读|念|播)", r"(?:转|变|合成|生成|转换)(?:成|为)?(?:语音|音频|声音)",
             r"语音合成"),
         literal=Literal.CONTENT, priority=90,
@@ -217,14 +217,19 @@ INTENTS: tuple[Intent, ...] = (
     Intent(
         "filter", (T.BBOXES,), "filter out low-confidence, too small or too large boxes",
         en=(r"\bfilter", r"\bdiscard\b", r"\b(?:remove|drop|ignore) (?:the )?(?:low|small|tiny|weak|uncertain)",
-            r"\bconfidence (?:above|over|below|under|of at least)\b", r"\bconfident\b", r"\bat least \d", r"\bthreshold\b"),
-        zh=(r"过滤", r"去掉", r"置信度(?:高于|大于|低于|小于)", r"阈值"),
+            r"\bconfidence (?:above|over|below|under|of at least)\b", r"\bconfident\b", r"\bat least \d", r"\bthreshold\b",
+            r"\b(?:above|over|below|under|less than|more than|lower than|higher than)\s+\d+(?:\.\d+)?\s*%?\s*"
+            r"(?:confidence|score|probability|certainty)\b",
+            r"\b(?:throw (?:away|out)|get rid of|drop|remove|discard|ignore|exclude)\b.*\b(?:under|below|less than|"
+            r"lower than|weak|low)\b"),
+        zh=(r"过滤", r"去掉", r"置信度(?:高于|大于|低于|小于)", r"(?:高于|大于|低于|小于)\s*\d+(?:\.\d+)?\s*%?的?置信度", r"阈值"),
         priority=60,
     ),
     Intent(
         "select", (T.BBOXES, T.LABELS, T.TAGS), "select the boxes, labels or tags of one category",
         en=(r"\bkeep\b", r"\bonly (?:keep|the)\b", r"\bselect\b", r"\bjust the\b", r"\bpick (?:out )?the \w+ (?:boxes|labels|tags)\b",
-            r"\bonly\b.*\b(?:boxes|detections|labels|tags)\b"),
+            r"\bonly\b.*\b(?:boxes|detections|labels|tags)\b",
+            r"\b(?:pull|fish) out (?:only )?(?:the |all )?(?:ones|those|entries|items|boxes|labels|tags)\b", r"\bthe ones (?:about|with|that|which|of|labell?ed|tagged|related)\b"),
         zh=(r"只保留", r"保留", r"筛选", r"挑出", r"选出"),
         literal=Literal.CATEGORY, priority=59,
     ),
@@ -287,7 +292,7 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "question", (T.TEXT,), "answer a question about it",
-        en=(r"^\s*(?:what|which|who|whom|whose|why|when|how)\b", r"^\s*(?:is|are|was|were|does|do|did|can|could|has|have)\b",
+        en=(r"^\s*(?:what|which|who|whom|whose|why|when|how)\b", r"^\s*(?:is|are|was|were|does|do|did|can|could|has|have)\b(?!\s+you\b)",
             r"\b(?:tell me|find out|figure out|determine|check|ask) (?:what|which|who|whether|if|why|how|when)\b",
             r"^\W*(?:please\s+)?(?:tell|show|give) me (?:the|its|their|his|her|a|an)\b",
             r"\banswer\b", r"\?\s*$"),
@@ -382,7 +387,9 @@ EDITED_EN = re.compile(
     re.IGNORECASE,
 )
 
-ORIGINAL_EN = re.compile(r"\b(?:original|initial|source|given|uploaded|unedited|raw)\b", re.IGNORECASE)
+ORIGINAL_EN = re.compile(r"\b(?:original|initial|source|given|uploaded|unedited|raw)\b|"
+                         r"\b(?:whole|entire|full|complete)\s+(?:image|photo|picture|pic|scene|frame|shot)\b",
+                         re.IGNORECASE)
 ORIGINAL_ZH = ("原图", "原始", "原来的", "原先", "原照片", "原图片")
 
 #: Imperative verbs and question openers that start a new clause after "and" or a comma.
@@ -396,7 +403,7 @@ CLAUSE_VERBS_EN: frozenset[str] = frozenset(
     decrease adjust enhance boost reduce grayscale greyscale desaturate fix straighten save export return output
     extract write generate produce create explain determine figure look see use overlay tint narrate pronounce
     voice dictate ocr stack sum send let then also finally please apply transform change sharpen copy display
-    provide report point search
+    provide report point search bump throw pull
     """.split()
 )
 QUESTION_OPENERS_EN: frozenset[str] = frozenset(
@@ -405,7 +412,9 @@ QUESTION_OPENERS_EN: frozenset[str] = frozenset(
 #: Verbs too light to say what is asked ("keep the three best ones": the best ones say it).
 LIGHT_VERBS_EN: frozenset[str] = frozenset("keep make get give show put turn take do have let use".split())
 #: Words skipped before the verb of a clause ("and then also please blur").
-FILLERS_EN: frozenset[str] = frozenset("then also finally next lastly please just now afterwards kindly again".split())
+FILLERS_EN: frozenset[str] = frozenset(
+    "then also finally next lastly please just now afterwards kindly again separately additionally besides "
+    "independently".split())
 
 ZH_VERBS: tuple[str, ...] = (
     "检测", "找出", "找到", "找", "定位", "识别", "模糊", "打码", "遮挡", "裁剪", "裁切", "剪裁", "截取", "缩放", "调整", "放大", "缩小",

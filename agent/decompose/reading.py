@@ -119,6 +119,10 @@ _POLITE = re.compile(r"^\W*(?:(?:please|pls|plz|kindly|can you|could you|would y
 _REQUEST = re.compile(r"^\W*(?:please\s+)?(?:can|could|would|will) you\b", re.IGNORECASE)
 #: How much a cue at the head of an English clause (its main verb) outranks cues further on.
 LEAD_BOOST = 30
+#: How much a cue right after a determiner ("the voiceover", "the summary") loses when the clause's head
+#: verb is a cue of its own: it names the thing the verb works on, not a step to take.
+OBJECT_PENALTY = 100
+_DETERMINED = re.compile(r"\b(?:the|my|your|our|its|their)\s+$", re.IGNORECASE)
 
 
 def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
@@ -129,12 +133,17 @@ def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
         lead = -1
     found = [(i.priority + (LEAD_BOOST if pos == lead and i.literal is not Literal.QUESTION else 0), pos, i)
              for i in INTENTS if (pos := i.find(text, chinese)) is not None]
+    head = max((score for score, pos, i in found if pos == lead and i.literal is not Literal.QUESTION), default=None)
+    if head is not None:  # "transcribe the voiceover": the voiceover is what the head verb works on
+        found = [(score - OBJECT_PENALTY if pos != lead and score > head and _DETERMINED.search(text[:pos]) else score,
+                  pos, i) for score, pos, i in found]
     if is_interrogative(clause):
         found = [f for f in found if f[2].targets != (T.IMAGE,)]  # "is this photo upside down?" edits nothing
     question = INTENT_BY_NAME["question"]
     if clause.question and all(i is not question for _, _, i in found):
         found.append((question.priority, len(text), question))
-    reading = Reading(clause=clause, intents=[i for _, _, i in sorted(found, key=lambda f: (-f[0], f[1]))],
+    # on a tie the stronger cue is what is finally delivered ("what does it say in English": a translation)
+    reading = Reading(clause=clause, intents=[i for _, _, i in sorted(found, key=lambda f: (-f[0], -f[2].priority, f[1]))],
                       gloss=gloss(text) if chinese else "")
     lowered = clause.text.lower()
     for index, res in enumerate(resources):
@@ -159,8 +168,10 @@ def is_interrogative(clause: Clause) -> bool:
     """A question about the input rather than a polite request to change it."""
     if clause.lang == "zh":
         return clause.question or clause.text.endswith("吗")
-    words = re.findall(r"[a-z']+", clause.text.lower())[:1]
+    words = re.findall(r"[a-z']+", _POLITE.sub("", clause.text.lower()))[:1]
     opener = bool(words) and words[0] in QUESTION_OPENERS_EN
+    if words and not opener and is_verb(words[0]):
+        return False  # "Bump up the contrast?": a request with a question mark
     return (clause.question or opener) and not _REQUEST.match(clause.text)
 
 
@@ -177,9 +188,10 @@ def fallback_intents(reading: Reading) -> list[Intent]:
 # --- merging context clauses -----------------------------------------------------------------------
 
 
-_STATEMENT_EN = re.compile(r"^(?:[\w'⟦⟧.-]+\s+){0,6}?(?:is|are|was|were|looks?|seems?|appears?|shows? up|comes? out|"
-                           r"came out|got|has been|have been|'s)\b", re.IGNORECASE)
-_STATEMENT_ZH = re.compile(r"(?:太|有点|有些|很)[\u4e00-\u9fff]{1,2}了?$|(?:是|有点)?(?:歪|斜|倒)的?了?$")
+_STATEMENT_EN = re.compile(r"^(?:(?!(?:what|which|who|whom|whose|where|when|how|that)\b)[\w'⟦⟧.-]+\s+){0,6}?"
+                           r"(?:is|are|was|were|looks?|seems?|appears?|shows? up|comes? out|came out|came off|got|"
+                           r"has been|have been|'s|has|have|holds?|contains?|includes?)\b", re.IGNORECASE)
+_STATEMENT_ZH = re.compile(r"(?:太|有点|有些|很)[\u4e00-\u9fff]{1,2}了?$|(?:是|有点)?(?:歪|斜|倒)的?了?$|是[\u4e00-\u9fff]{1,3}的$")
 
 
 def is_statement(reading: Reading) -> bool:
@@ -280,6 +292,8 @@ def _references_zh(reading: Reading) -> None:
                     reading.mentioned.add(rtype)
 
 
+#: What is left of an earlier result ("count what's left", "the remaining ones").
+_LEFTOVER = re.compile(r"\bwhat(?:'s| is)? (?:left|remains?)\b|\b(?:the )?(?:rest|remaining|survivors|leftovers?)\b")
 _INPUT_LEAD = re.compile(r"\b(?:the|this|that|these|those|my|our|your|both|two|each|all|in|from|of|on)\b")
 _TARGET_LEAD = re.compile(r"\b(?:to|into|as|an?|new|make|create|generate|produce)\s*$")
 
@@ -290,6 +304,7 @@ def _references_en(reading: Reading) -> None:
     reading.original = bool(ORIGINAL_EN.search(lowered))
     results = any(re.search(rf"\b(?:the|that|this|those|these)\s+(?:[\w-]+\s+)?{re.escape(n)}\b", lowered)
                   for n in RESULT_NOUNS_EN) or bool(re.search(r"\bboth\b", lowered))
+    results = results or bool(_LEFTOVER.search(lowered))
     reading.pronoun = results or any(w in PRONOUNS_EN for w in words)
     reading.plural = not results and any(w in PLURAL_PRONOUNS_EN for w in words) and not any(
         w in PRONOUNS_EN and w not in PLURAL_PRONOUNS_EN for w in words)

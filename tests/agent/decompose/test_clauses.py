@@ -175,3 +175,60 @@ def test_context_clauses_join_their_neighbour() -> None:
     readings = merge_context([read_clause(c, []) for c in split_clauses("In photo.jpg, find the faces")])
     assert [r.clause.text for r in readings] == ["In photo.jpg, find the faces"]
     assert readings[0].intent.name == "detect"
+
+
+# --- generalisation: mechanisms checked on phrasings of their own ----------------------------------
+
+
+def test_a_semicolon_inside_a_word_ends_no_sentence() -> None:
+    assert texts("tl;dr for notes.txt") == ["tl;dr for notes.txt"]
+    assert texts("crop it; then blur it") == ["crop it", "blur it"]
+
+
+def test_an_adverb_before_a_contracted_question_still_splits() -> None:
+    assert texts("Caption it, and independently: who's the man on the left?") == [
+        "Caption it", "independently: who's the man on the left"]
+
+
+def test_a_polite_question_is_a_request_not_a_question() -> None:
+    assert [i.name for i in read("could you mirror it please").intents] == ["flip"]
+    assert "question" not in [i.name for i in read("can you straighten it so it is upright").intents]
+
+
+def test_an_imperative_with_a_question_mark_is_still_a_request() -> None:
+    assert read("Sharpen up the brightness a bit?").intent.name == "brightness"
+
+
+def test_statements_of_having_or_being_are_context() -> None:
+    clauses = split_clauses("labels.json contains the classes from the model. Keep only the bird classes")
+    readings = merge_context([read_clause(c, [Resource(name="labels.json", type="labels")]) for c in clauses])
+    assert [r.intent.name for r in readings] == ["select"] and readings[0].named == [0]
+    zh = merge_context([read_clause(c, []) for c in split_clauses("这张照片是歪的，把它摆正")])
+    assert [r.intent.name for r in zh] == ["orient"]
+
+
+def test_a_relative_clause_is_no_statement() -> None:
+    clauses = split_clauses("Transcribe memo.wav, plus a summary of what was discussed")
+    readings = merge_context([read_clause(c, []) for c in clauses])
+    assert [r.intent.name for r in readings][-1] == "summarise" and len(readings) == 2
+
+
+def test_a_cue_after_a_determiner_is_what_the_head_verb_works_on() -> None:
+    assert read("transcribe the narration in film.wav").intent.name == "transcribe"
+    assert read("detect the speaker in the narration video").intent.name in ("detect", "ground")
+
+
+def test_on_a_tie_the_stronger_cue_is_delivered() -> None:
+    assert read("What is written on it in German").intent.name == "translate"
+
+
+def test_what_is_left_points_back() -> None:
+    assert read("draw what's left").pronoun and read("blur the remaining ones").pronoun
+
+
+def test_broader_cue_families() -> None:
+    assert read("ignore every box below 0.5 confidence").intent.name == "filter"
+    assert read("get rid of the weak detections").intent.name == "filter"
+    assert read("only the ones labelled cat").intent.name == "select"
+    assert read("把牌子上的字念给大家听").intent.name == "speak"
+    assert read("describe the entire photo").original
