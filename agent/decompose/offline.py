@@ -82,6 +82,12 @@ LITERAL_BONUS = 0.1
 PHRASE_BONUS = 0.08
 #: Score bonus per required input fed directly (no extra tool in between).
 DIRECT_BONUS = 0.03
+#: Score bonus of a tool that takes, as it is, the kind of a file the clause names ("describe what happens
+#: in trailer.mp4": a video tool, though the request also gives a photo).
+NAMED_BONUS = 0.15
+#: Score bonus of a tool that takes the kind of the latest result when the clause points back at it
+#: ("count what's left" after filtering boxes: count the boxes, not the objects in the photo).
+CHAIN_BONUS = 0.1
 #: A tool whose description the clause's object alone matches this well is its speciality ("faces").
 ROUTE_MIN = 0.35
 #: Score bonus of a frame that is, or goes through, the speciality tool of the clause's object.
@@ -513,6 +519,13 @@ class OfflineDecomposer(Decomposer):
         reachable = self.graph.reachable_types(have) if have else set()
         strength = reading.literal_strength if literal is not None else "none"
         route = self.graph.spec(reading.route) if reading.route and reading.route in self.graph else None
+        lowered = reading.clause.text.lower()
+        named = {s.type for s in pool if s.origin == "given" and s.name and basename(s.name) in lowered}
+        others = {s.type for s in pool if s.origin == "given" and not (s.name and basename(s.name) in lowered)}
+        # kinds by which the named files stand apart from other given ones (nothing to choose among: none)
+        choosing = named - others if others else set()
+        made = [s for s in pool if s.origin == "generated"]
+        latest = made[-1].type if made and (reading.pronoun or reading.elliptic) and not reading.named else None
         frames: list[_Frame] = []
         for spec, sim in zip(self.graph.specs, sims):
             outs = [o.type for o in spec.outputs if not targets or o.type in targets]
@@ -544,14 +557,21 @@ class OfflineDecomposer(Decomposer):
                 score += ROUTE_BONUS
             if targets and outs[0] is targets[0]:
                 score += PREFERRED_TARGET_BONUS
+            takes = {i.type for i in spec.required_inputs}
+            score += NAMED_BONUS * len(choosing & takes)
+            if outs[0] in named and outs[0] not in takes:
+                score -= 2 * NAMED_BONUS  # "boxes.json has detections …, keep the person ones": use those boxes
+            if latest is not None and latest in takes:
+                score += CHAIN_BONUS
             frames.append(_Frame(tool=spec, score=score, target=outs[0], similarity=float(sim)))
-        frames = self._family(reading, frames, route)
+        frames = self._family(reading, frames, route, named)
         frames.sort(key=lambda f: (-f.score, f.tool.name))
         if not targets and (not frames or frames[0].similarity < MIN_SIMILARITY):
             return []  # no cue and no tool the words clearly match: not understood
         return frames
 
-    def _family(self, reading: Reading, frames: list[_Frame], route: ToolSpec | None) -> list[_Frame]:
+    def _family(self, reading: Reading, frames: list[_Frame], route: ToolSpec | None,
+                named: set[ResourceType] = frozenset()) -> list[_Frame]:  # type: ignore[assignment]
         """Keep the tools a cue of the clause is about: those whose similarity to a cue's gloss is close
         to the best among the frames ("put it next to the original" combines images: it does not flip
         them, though "mirrored" is in the clause). A cue none of whose tools fits says nothing here."""
@@ -562,6 +582,11 @@ class OfflineDecomposer(Decomposer):
             best = max((row[index[f.tool.name]] for f in frames), default=0.0)
             if best >= FAMILY_MIN:
                 keep |= {f.tool.name for f in frames if row[index[f.tool.name]] >= best - FAMILY_MARGIN}
+        takes = {f.tool.name: {i.type for i in f.tool.required_inputs} for f in frames}
+        if keep and named and not any(named & takes[name] for name in keep):
+            # none of the cue's tools takes the file the clause names ("describe what happens in trailer.mp4"
+            # when the cue's tools are for images): those that take it stay candidates
+            keep |= {f.tool.name for f in frames if named & takes[f.tool.name]}
         if keep and route is not None:  # the object's speciality tool stays a candidate ("the text lines")
             keep |= {f.tool.name for f in frames if f.tool.name == route.name or any(
                 i.type in route.output_types for i in f.tool.required_inputs)}
@@ -770,6 +795,9 @@ def _resolve(rtype: ResourceType, reading: Reading, given: list[_Source], output
     if made and (rtype in reading.referenced or (pronoun and rtype not in reading.mentioned)):
         return made[-1]
     same = [s for s in sibling if s.type is rtype and s.origin != "literal"]
+    narrowed = bool(outputs) and outputs[-1].type is rtype and rtype in LIST_KINDS and outputs[-1].intent in LIST_INTENTS
+    if same and narrowed and reading.clause.connective == "and" and not reading.named:
+        return outputs[-1]  # "keep only the cats and count them": the list that is left, not the whole one
     if same and rtype not in reading.mentioned:
         return same[-1]  # "describe it and also read the text": the same photo
     if sibling and reading.clause.connective == "also":  # a step beside the one before: not on its result

@@ -280,3 +280,36 @@ def test_planning_figures(decomposer, planner, dataset: Path, node_min: float, e
     assert report.overall.errors == 0 and report.overall.unsolved == 0
     assert report.overall.node_f1 >= node_min
     assert report.overall.edge_f1 >= edge_min
+
+
+# --- generalisation: type-driven binding -----------------------------------------------------------
+
+
+def test_the_named_file_decides_the_kind_of_tool(decomposer) -> None:
+    mixed = [Resource(name="match.mp4", type="video"), Resource(name="ticket.jpg", type="image")]
+    plan = decomposer.decompose("Describe what goes on in match.mp4 and caption ticket.jpg", mixed)
+    assert [[r.value for r in s.inputs] for s in plan.subtasks] == [["match.mp4"], ["ticket.jpg"]]
+
+
+def test_a_given_list_is_used_rather_than_made_again(decomposer, planner) -> None:
+    given = [Resource(name="dets.json", type="bboxes"), Resource(name="street.jpg", type="image")]
+    plan = decomposer.decompose("dets.json has detections for street.jpg. Keep only the bicycle ones", given)
+    assert tools(planner, plan) == [["select_boxes"]]
+    assert "dets.json" in {r.value for r in plan.subtasks[0].inputs}
+
+
+def test_a_narrowed_list_is_what_the_next_step_sees(decomposer) -> None:
+    plan = decomposer.decompose("From animals.json, keep only the bird labels and count them",
+                                [Resource(name="animals.json", type="labels")])
+    assert [s.deps for s in plan.subtasks] == [[], [0]]
+
+
+def test_what_is_left_of_a_list_is_counted_as_a_list(decomposer, planner) -> None:
+    plan = decomposer.decompose("Find the bikes in photo.jpg, discard any box below 0.4 confidence, then count "
+                                "what remains", PHOTO)
+    assert tools(planner, plan)[-1] == ["count_boxes"] and plan.subtasks[-1].deps == [1]
+
+
+def test_the_whole_picture_is_the_given_one(decomposer) -> None:
+    plan = decomposer.decompose("Crop the cat in photo.jpg. Also caption the entire image", PHOTO)
+    assert plan.subtasks[-1].deps == [] and plan.subtasks[-1].inputs[0].value == "/data/photo.jpg"
