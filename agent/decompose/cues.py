@@ -174,7 +174,7 @@ INTENTS: tuple[Intent, ...] = (
     Intent(
         "draw", (T.IMAGE,), "draw and highlight bounding boxes on the image",
         en=(r"\bdraw", r"\bhighlight", r"\bmark\b", r"\bmark (?:up|out)\b", r"\boutline", r"\bannotat", r"\bcircle\b",
-            r"\bboxes? around\b", r"\bvisuali[sz]e\b", r"\bshow (?:me )?(?:the )?(?:boxes|detections)\b"),
+            r"\b(?:box(?:es)?|rectangles?|frames?|squares?) (?:a)?round\b", r"\bvisuali[sz]e\b", r"\bshow (?:me )?(?:the )?(?:boxes|detections)\b"),
         zh=(r"画(?:出|上)?框", r"画出", r"绘制", r"标出", r"标注", r"标记", r"框出", r"框起来", r"圈出", r"高亮", r"方框"),
         priority=65,
     ),
@@ -275,7 +275,7 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "compare", (T.TEXT,), "compare two images: what is the same and what differs",
-        en=(r"\bcompar", r"\bdifferen", r"\bdiffer(?:s|ed)?\b", r"\bwhat changed\b", r"\bchanges between\b", r"\bthe same (?:place|person|scene)\b",
+        en=(r"\bcompar", r"\bdifferen", r"\bdiffer(?:s|ed)?\b", r"\bwhat changed\b", r"\bchanges between\b", r"\b(?:the )?same (?:place|person|scene|spot|location|room|view|building|street)\b",
             r"\bspot the difference"),
         zh=(r"比较", r"对比", r"区别", r"不同", r"差异", r"差别", r"变化"),
         literal=Literal.QUESTION, priority=42,
@@ -284,6 +284,7 @@ INTENTS: tuple[Intent, ...] = (
         "describe", (T.TEXT,), "caption or describe the image",
         en=(r"\bcaption", r"\bdescri", r"\balt[- ]text\b", r"\bwhat(?:'s| is| are) (?:in|on) (?:the|this|it|my)\b",
             r"\bwhat (?:does|do) (?:the|this|it) \w* ?show\b", r"\bwhat (?:happens|is happening|happened)\b",
+            r"\bwhat(?:'s| is| was) (?:going on|happening|taking place)\b",
             r"\bexplain (?:the|this|what)\b", r"\btitle\b", r"\btell me about\b"),
         zh=(r"描述", r"说明", r"介绍", r"配文", r"标题", r"讲(?:的|了)?(?:是)?什么", r"(?:有|是)什么(?:内容|东西)", r"内容",
             r"(?:里|中|上)(?:面)?有(?:些)?什么[？?]?$",

@@ -299,7 +299,7 @@ def test_a_given_list_is_used_rather_than_made_again(decomposer, planner) -> Non
 
 
 def test_a_narrowed_list_is_what_the_next_step_sees(decomposer) -> None:
-    plan = decomposer.decompose("From animals.json, keep only the bird labels and count them",
+    plan = decomposer.decompose("From animals.json, select the bird labels and how many are there",
                                 [Resource(name="animals.json", type="labels")])
     assert [s.deps for s in plan.subtasks] == [[], [0]]
 
