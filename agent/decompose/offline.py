@@ -14,11 +14,15 @@ How a request becomes a plan:
    and tool description, plus that of the winning cue's gloss (no cue: every tool is a candidate). The
    best tool the clause can feed — from given resources, earlier results or its own literal, directly
    or through other tools — fixes the subtask's target type and which *kinds* of input it takes. The
-   ToG planner later picks the actual tools; the frame only has to pose a subtask it can solve.
+   ToG planner later picks the actual tools; the frame only has to pose a subtask it can solve. Types
+   steer it too: a tool taking the kind of the file the clause names wins over one for the other given
+   files, a tool remaking a kind the user gave by name loses, and a clause pointing back ("count what's
+   left") prefers tools that take the latest result.
 4. **Binding** each input kind to a value: a file the clause names wins; words about an earlier result
    ("the summary", "them", "the cropped image", 它们, 结果) take that step's output; "the original" and
    "this photo" take the given file; a clause that names nothing takes what its sibling took ("and")
-   or what the step before made ("then"), else the latest given resource of the kind. Nothing is ever
+   or what the step before made ("then"; a list an "and" step before narrowed is what is left of it),
+   else the latest given resource of the kind. Nothing is ever
    invented: a kind that no resource and no earlier step provides is a :class:`DecompositionError`.
 5. **Prerequisites**: when the best tool needs an input that must first be made ("crop the dog" needs
    the dog's box), a subtask making it comes first, so each subtask is one clear step for the planner;
@@ -571,7 +575,7 @@ class OfflineDecomposer(Decomposer):
         return frames
 
     def _family(self, reading: Reading, frames: list[_Frame], route: ToolSpec | None,
-                named: set[ResourceType] = frozenset()) -> list[_Frame]:  # type: ignore[assignment]
+                named: frozenset[ResourceType] | set[ResourceType] = frozenset()) -> list[_Frame]:
         """Keep the tools a cue of the clause is about: those whose similarity to a cue's gloss is close
         to the best among the frames ("put it next to the original" combines images: it does not flip
         them, though "mirrored" is in the clause). A cue none of whose tools fits says nothing here."""
