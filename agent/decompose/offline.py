@@ -314,6 +314,7 @@ class OfflineDecomposer(Decomposer):
         first_hint: _Hint | None = None
         for index, (reading, row) in enumerate(zip(readings, sims)):
             self._check_mentions(reading, state.given + state.outputs)
+            self._named_products(reading, state)
             ok, hint = False, None
             for option, targets in self._options(reading, row, state, overrides.get(index)):
                 literal = _Source(type=T.TEXT, value=option.literal, origin="literal") if option.literal else None
@@ -326,6 +327,20 @@ class OfflineDecomposer(Decomposer):
             state.mains.append(len(state.subtasks) - 1)
             first_hint = first_hint or hint
         return state, first_hint
+
+    def _named_products(self, reading: Reading, state: _State) -> None:
+        """"Read out the summary of article.txt": a product the clause names ("the summary") that no step
+        has made yet is made first, by a step of its own, so the clause works on it (the products rule
+        of :func:`_resolve` then binds it). Nothing is added when that step is not solvable."""
+        for intent in (reading.intents[1:] if reading.intent is not None else []):
+            if intent.name not in reading.products or intent.targets[0] in LIST_KINDS or \
+                    any(o.intent == intent.name for o in state.outputs):
+                continue  # "the boxes in detections.json" are the given list, not one to make
+            text, referring = literal_for(reading, intent)
+            step = replace(reading, intents=[intent], literal=text, referring=referring, products=set())
+            literal = _Source(type=T.TEXT, value=text, origin="literal") if text else None
+            sims = self._similarities([f"{intent.gloss}: {reading.text}"])[0] + INTENT_WEIGHT * self._intent_row(intent)
+            self._pose(step, sims, state, intent.targets, literal)
 
     def _options(self, reading: Reading, sims: np.ndarray, state: _State,
                  override: tuple[ResourceType, ...] | None) -> list[tuple[Reading, tuple[ResourceType, ...]]]:
@@ -587,9 +602,10 @@ class OfflineDecomposer(Decomposer):
             if best >= FAMILY_MIN:
                 keep |= {f.tool.name for f in frames if row[index[f.tool.name]] >= best - FAMILY_MARGIN}
         takes = {f.tool.name: {i.type for i in f.tool.required_inputs} for f in frames}
-        if keep and named and not any(named & takes[name] for name in keep):
-            # none of the cue's tools takes the file the clause names ("describe what happens in trailer.mp4"
-            # when the cue's tools are for images): those that take it stay candidates
+        reach = self.graph.reachable_types(set(named)) | set(named) if named else set()
+        if keep and named and not any(takes[name] <= reach for name in keep):
+            # none of the cue's tools can work from the file the clause names ("describe what happens in
+            # trailer.mp4" when the cue's tools are for images): those that take it stay candidates
             keep |= {f.tool.name for f in frames if named & takes[f.tool.name]}
         if keep and route is not None:  # the object's speciality tool stays a candidate ("the text lines")
             keep |= {f.tool.name for f in frames if f.tool.name == route.name or any(
@@ -785,14 +801,14 @@ def _resolve(rtype: ResourceType, reading: Reading, given: list[_Source], output
     """The value of kind ``rtype`` the clause means (see the module docstring, step 4). With ``lists``
     (the tool takes boxes or labels too), "them" means the list, not the photo."""
     lowered = reading.clause.text.lower()
+    made = [o for o in outputs if o.type is rtype]
+    products = [o for o in made if o.intent in reading.products]
+    if products:  # "read the original caption aloud": the captioning step's text, even when a file is named
+        return products[-1]  # ("read out the summary of article.txt": the summary, not the article)
     named = [g for g in given if g.type is rtype and g.name is not None and basename(g.name) in lowered]
     if named:
         return named[0]
-    made = [o for o in outputs if o.type is rtype]
     mine = [g for g in given if g.type is rtype]
-    products = [o for o in made if o.intent in reading.products]
-    if products:
-        return products[-1]  # "read the original caption aloud": the captioning step's text
     if mine and (reading.original or (rtype in reading.deictic and rtype not in reading.referenced)):
         return mine[-1]
     pronoun = reading.pronoun and not (reading.plural and lists and rtype not in LIST_KINDS)

@@ -237,3 +237,8 @@ def test_more_ways_to_ask_for_boxes_or_a_description() -> None:
     assert read("what is going on in this video").intent.name == "describe"
     assert read("were they taken in the same room").intents[0].name in ("compare", "question")
     assert "compare" in [i.name for i in read("were they taken in the same room").intents]
+
+
+def test_speech_and_translation_in_other_words() -> None:
+    assert read("I want the words on the sign read for me").intent.name == "speak"
+    assert read("give me a Spanish version of the letter").intent.name == "translate"

@@ -313,3 +313,9 @@ def test_what_is_left_of_a_list_is_counted_as_a_list(decomposer, planner) -> Non
 def test_the_whole_picture_is_the_given_one(decomposer) -> None:
     plan = decomposer.decompose("Crop the cat in photo.jpg. Also caption the entire image", PHOTO)
     assert plan.subtasks[-1].deps == [] and plan.subtasks[-1].inputs[0].value == "/data/photo.jpg"
+
+
+def test_a_named_product_no_step_made_yet_is_made_first(decomposer, planner) -> None:
+    plan = decomposer.decompose("Read out loud the summary of essay.txt", [Resource(name="essay.txt", type="text")])
+    assert tools(planner, plan) == [["summarize_text"], ["text_to_speech"]]
+    assert [s.deps for s in plan.subtasks] == [[], [0]]
