@@ -93,13 +93,14 @@ class Agent:
     ) -> None:
         from agent.pipeline import Stages, build_graph
 
-        self._own_model_settings = settings is not None and _models_differ_from_environment(settings)
-        if self._own_model_settings:
+        self._own_model_settings = False
+        if settings is not None and _models_differ_from_environment(settings):
             # The tools' model provider is per process and reads TOG_VLM_* / TOG_LLM_* by default; model
             # settings given in code must reach it before the registry decides which tools are available.
             from tools.models import use_settings
 
-            use_settings(settings.vlm, settings.llm)  # type: ignore[union-attr]
+            use_settings(settings.vlm, settings.llm)
+            self._own_model_settings = True
         self.settings = settings or ToGSettings()
         self.registry = registry or default_registry()
         self.store = store or ArtifactStore(self.settings.artifacts_dir)

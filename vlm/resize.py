@@ -95,47 +95,49 @@ class SplitResize:
     _middle: PILImage | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._across = horizontal_first(self.image.size, self.target, self.rule)
+        self._horizontal_first = horizontal_first(self.image.size, self.target, self.rule)
         # First pass over row bands (horizontal first) or column bands (vertical first) of the source.
-        length = self.image.height if self._across else self.image.width
+        length = self.image.height if self._horizontal_first else self.image.width
         self._first_cuts = _cuts(length, self.parts)
         self._done = [False] * (len(self._first_cuts) - 1)
+        # The image between the passes: first-pass output, full length in the other direction.
+        width, height = self.image.size
+        self._middle_size = (self.target[0], height) if self._horizontal_first else (width, self.target[1])
 
     def first_jobs(self) -> list[Callable[[], None]]:
         from PIL import Image
 
         if len(self._done) > 1:  # the bands are pasted into it side by side, by the threads themselves
-            size = (self.target[0], self.image.height) if self._across else (self.image.width, self.target[1])
-            self._middle = Image.new(self.image.mode, size, None)  # type: ignore[arg-type]
+            self._middle = Image.new(self.image.mode, self._middle_size, None)  # type: ignore[arg-type]
         return [lambda i=i: self._first(i) for i in range(len(self._done))]
 
     def second_jobs(self, sink: Sink) -> list[Callable[[], None]]:
-        middle = self._stack()
-        length = middle.width if self._across else middle.height
+        middle = self._intermediate()
+        length = middle.width if self._horizontal_first else middle.height
         cuts = _cuts(length, self.parts)
         return [lambda a=a, b=b: self._second(middle, a, b, sink) for a, b in zip(cuts, cuts[1:])]
 
     def _first(self, i: int) -> None:
         a, b = self._first_cuts[i], self._first_cuts[i + 1]
         width, height = self.image.size
-        if self._across:
-            band, size = self.image.crop((0, a, width, b)), (self.target[0], b - a)
+        if self._horizontal_first:
+            band, size = self.image.crop((0, a, width, b)), (self._middle_size[0], b - a)
         else:
-            band, size = self.image.crop((a, 0, b, height)), (b - a, self.target[1])
+            band, size = self.image.crop((a, 0, b, height)), (b - a, self._middle_size[1])
         resized = band.resize(size, _bicubic())
         if self._middle is None:
             self._middle = resized
         else:  # disjoint rows (or columns) of one image: safe from several threads
-            self._middle.paste(resized, (0, a) if self._across else (a, 0))
+            self._middle.paste(resized, (0, a) if self._horizontal_first else (a, 0))
         self._done[i] = True
 
-    def _stack(self) -> PILImage:
+    def _intermediate(self) -> PILImage:
         if self._middle is None or not all(self._done):
             raise RuntimeError("second_jobs() called before every first job ran")
         return self._middle
 
     def _second(self, middle: PILImage, a: int, b: int, sink: Sink) -> None:
-        if self._across:  # vertical pass over column bands of the intermediate
+        if self._horizontal_first:  # vertical pass over column bands of the intermediate
             band = middle.crop((a, 0, b, middle.height)).resize((b - a, self.target[1]), _bicubic())
             sink(np.asarray(band), a, 0)
         else:  # horizontal pass over row bands

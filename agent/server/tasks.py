@@ -145,8 +145,10 @@ class TaskStore:
         with self._lock, self._db:
             cursor = self._db.execute(f"UPDATE tasks SET {assignments} WHERE id = ? AND status IN ({marks})",
                                       (*columns.values(), task_id, *expected))
-        self.wakeups.notify(task_id)
-        return cursor.rowcount == 1
+        changed = cursor.rowcount == 1
+        if changed:
+            self.wakeups.notify(task_id)
+        return changed
 
     def save_result(self, task_id: str, result: dict[str, Any]) -> None:
         with self._lock, self._db:
