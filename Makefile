@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine: `make test` and `make demo`.
-# The venv step is idempotent: it reruns only when pyproject.toml or requirements.lock change.
+# The venv step is idempotent: it reruns only when pyproject.toml, requirements.lock or the C source change.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -28,7 +28,7 @@ $(SYS_STAMP):
 
 system: $(SYS_STAMP)
 
-$(STAMP): pyproject.toml requirements.lock | $(SYS_STAMP)
+$(STAMP): pyproject.toml requirements.lock vlm/_bicubic.c | $(SYS_STAMP)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -r requirements.lock

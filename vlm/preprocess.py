@@ -41,7 +41,8 @@ import numpy as np
 
 from vlm.errors import TooManyImagesError
 from vlm.images import MAX_TILES_CAP, ImageLimits, check_images, load_image
-from vlm.resize import SplitResize, pass_order
+from vlm import bicubic
+from vlm.resize import Rule, SplitResize, pass_order
 
 if TYPE_CHECKING:
     import torch
@@ -56,6 +57,9 @@ _STD32 = np.asarray(IMAGENET_STD, dtype=np.float32)
 _255 = np.float32(255)
 #: A cap, not a tuned optimum (only 2 cores were measured): thinner bands add crops and hand-offs.
 _MAX_WORKERS = 4
+
+#: (target width and height, destination rows of ``pixel_values``, tile columns)
+_Target = tuple[tuple[int, int], np.ndarray, int]
 
 
 @dataclass(frozen=True)
@@ -289,14 +293,71 @@ def _tile_into(
     image: PILImage, out: np.ndarray, grid: tuple[int, int], size: int, use_thumbnail: bool, workers: int
 ) -> None:
     """Write the crops of one RGB image into ``out`` (its preallocated rows of ``pixel_values``)."""
-    from PIL import Image
-
     cols, rows = grid
     tiles = cols * rows
     # (target size, destination rows of ``out``, tile columns): the grid, then the thumbnail
     targets = [((size * cols, size * rows), out[:tiles], cols)]
     if use_thumbnail and tiles > 1:
         targets.append(((size, size), out[tiles:], 1))
+    rule = bicubic.available()
+    if rule is not None:
+        _tile_exact(np.asarray(image), targets, size, workers, rule)
+    else:
+        _tile_with_pillow(image, targets, size, workers)
+
+
+def _tile_exact(pixels: np.ndarray, targets: list[_Target], size: int, workers: int, rule: Rule) -> None:
+    """Resize with :mod:`vlm.bicubic` (Pillow's bytes, faster loops): pass by pass, every target's
+    pass cut into row bands run side by side; the thread that finishes a band of the last pass
+    normalises it into its tiles."""
+    stages: list[list[Callable[[], None]]] = []
+    for target, dst, tile_cols in targets:
+        steps = bicubic.plan((pixels.shape[1], pixels.shape[0]), target, rule, pixels.shape[2])
+        sink = partial(_normalise_region, out=dst, cols=tile_cols, size=size)
+        if not steps.passes:  # already the target size: Pillow would copy it
+            stages.extend([] for _ in range(1 - len(stages)))
+            stages[0].append(partial(sink, pixels, 0, 0))
+            continue
+        src = pixels
+        for k, ((axis, weights), shape) in enumerate(zip(steps.passes, steps.shapes)):
+            dst_pixels = np.empty(shape, dtype=np.uint8)
+            last = k == len(steps.passes) - 1
+            stages.extend([] for _ in range(k + 1 - len(stages)))
+            for band in _bands(shape[0], workers):
+                stages[k].append(partial(_exact_band, src, dst_pixels, axis, weights, band, sink if last else None))
+            src = dst_pixels
+    pool = _pool(workers) if workers > 1 else None
+    for jobs in stages:
+        if pool is None:
+            for job in jobs:
+                job()
+        else:
+            _run_all(pool, jobs)
+
+
+def _exact_band(
+    src: np.ndarray,
+    dst: np.ndarray,
+    axis: int,
+    weights: bicubic.Taps,
+    band: slice,
+    sink: Callable[[np.ndarray, int, int], None] | None,
+) -> None:
+    bicubic.run_pass(src, dst, axis, weights, band)
+    if sink is not None:
+        sink(dst[band], 0, band.start)
+
+
+def _bands(length: int, parts: int) -> list[slice]:
+    parts = max(1, min(parts, length))
+    cuts = [length * k // parts for k in range(parts + 1)]
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+
+
+def _tile_with_pillow(image: PILImage, targets: list[_Target], size: int, workers: int) -> None:
+    """Where :mod:`vlm.bicubic` is unavailable: Pillow's own resize, split into bands if it can be."""
+    from PIL import Image
+
     rule = pass_order() if workers > 1 else None
     if rule is None:
         for target, dst, tile_cols in targets:

@@ -14,6 +14,7 @@ from PIL import Image
 from pydantic import ValidationError
 from skimage import data
 
+import vlm.bicubic
 import vlm.preprocess
 import vlm.resize
 from vlm.errors import ImageInputError, TooManyImagesError
@@ -41,6 +42,17 @@ def naive() -> ModuleType:
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(REPO_ROOT))
         return importlib.import_module("benchmarks.naive_internvl_tiling")
+
+
+@pytest.fixture(params=["compiled", "pillow"])
+def resize_path(request, monkeypatch) -> str:
+    """Run a test through both resizers: vlm.bicubic's compiled passes, and Pillow's own (the fallback)."""
+    if request.param == "compiled":
+        if vlm.bicubic.available() is None:
+            pytest.fail("vlm._bicubic is not built or does not match this Pillow (see tests/vlm/test_bicubic.py)")
+    else:
+        monkeypatch.setattr(vlm.bicubic, "available", lambda: None)
+    return request.param
 
 
 def photos() -> dict[str, Image.Image]:
@@ -131,7 +143,7 @@ def test_bad_grid_arguments_are_rejected():
 
 @pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "page"])
 @pytest.mark.parametrize("max_num", [1, 6, 12])
-def test_pixel_values_equal_naive_reference_on_photos(naive, name, max_num):
+def test_pixel_values_equal_naive_reference_on_photos(naive, name, max_num, resize_path):
     image = photos()[name]
     expected = naive.naive_pixel_values(image, max_num=max_num)
     for workers in (1, 3):
@@ -145,7 +157,7 @@ def test_pixel_values_equal_naive_reference_on_photos(naive, name, max_num):
     ("width", "height", "min_num", "max_num"),
     [(1000, 625, 1, 40), (1800, 900, 1, 12), (37, 911, 1, 12), (700, 300, 2, 9), (90, 1500, 1, 40), (4000, 60, 1, 24)],
 )
-def test_pixel_values_equal_naive_reference_on_random_sizes(naive, width, height, min_num, max_num):
+def test_pixel_values_equal_naive_reference_on_random_sizes(naive, width, height, min_num, max_num, resize_path):
     image = noise(width, height, seed=width * height)
     expected = naive.naive_pixel_values(image, min_num=min_num, max_num=max_num)
     for workers in (1, 4):
@@ -236,7 +248,7 @@ def test_use_thumbnail_false_gives_only_the_tiles():
 # --- transformers ---------------------------------------------------------------------------------
 
 
-def test_identical_to_transformers_got_ocr2_processor():
+def test_identical_to_transformers_got_ocr2_processor(resize_path):
     module = pytest.importorskip("transformers.models.got_ocr2.image_processing_pil_got_ocr2")
     for max_num in (1, 6, 12, 40):
         images = [*photos().values(), noise(37, 911, 5), noise(1000, 625, 4) if max_num == 40 else noise(900, 450, 6)]
@@ -277,7 +289,7 @@ def test_empty_batch():
     assert batch.num_patches == [] and batch.pixel_values.shape == (0, 3, 448, 448)
 
 
-def test_frames_are_one_tile_each_like_the_reference_video_path(naive):
+def test_frames_are_one_tile_each_like_the_reference_video_path(naive, resize_path):
     frames = [noise(64, 48, k) for k in range(3)] + [noise(1920, 1080, 9)]
     batch = preprocess_frames(frames)
     assert batch.num_patches == [1, 1, 1, 1]
