@@ -28,7 +28,7 @@ $(SYS_STAMP):
 
 system: $(SYS_STAMP)
 
-$(STAMP): pyproject.toml requirements.lock vlm/_bicubic.c | $(SYS_STAMP)
+$(STAMP): pyproject.toml requirements.lock vlm/_kernels.c | $(SYS_STAMP)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -r requirements.lock

@@ -4,7 +4,7 @@ Pillow resizes in two separable passes through an 8-bit intermediate. Each pass 
 position into a weighted sum of a few input positions, with weights computed in double precision and
 rounded to 22-bit fixed point; the sum is an integer, shifted and clipped to 0-255. This module computes
 the same weights with the same double operations in the same order (so the same integers), and
-``vlm._bicubic`` applies them with integer arithmetic — whose result does not depend on the order of
+``vlm._kernels`` applies them with integer arithmetic — whose result does not depend on the order of
 the sum, which is what lets it run over many pixels at once where Pillow goes pixel by pixel.
 
 The pass order is Pillow's own (:func:`vlm.resize.pass_order`). :func:`available` checks the whole
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 try:
-    from vlm import _bicubic as _kernels
+    from vlm import _kernels
 except ImportError:  # built optionally (pyproject.toml); without it Pillow does the resizing
     _kernels = None
 
@@ -88,7 +88,7 @@ def _bicubic(x: np.ndarray) -> np.ndarray:
 
 
 def kernels() -> ModuleType | None:
-    """The compiled passes, or None where the extension was not built."""
+    """The compiled tiling loops (`vlm._kernels`: resize passes, normalisation), or None if not built."""
     return _kernels
 
 
@@ -130,7 +130,7 @@ def run_pass(src: np.ndarray, dst: np.ndarray, axis: int, weights: Taps, rows: s
     A vertical pass (axis 0) reads all of ``src`` for any band; a horizontal one reads the same rows.
     """
     if _kernels is None:
-        raise RuntimeError("vlm._bicubic is not built; use Pillow's resize")
+        raise RuntimeError("vlm._kernels is not built; use Pillow's resize")
     if axis == 0:
         _kernels.vertical(src, dst[rows], weights.bounds[rows], weights.coeffs[rows])
     else:

@@ -1,5 +1,8 @@
 """PIL's bicubic resize split across threads, with output bit-identical to one ``Image.resize`` call.
 
+The fallback of :mod:`vlm.bicubic` (used where its compiled loops are not built): Pillow does the
+arithmetic, this module only cuts the work into bands. :func:`pass_order` serves both.
+
 Why it is exact: PIL resizes in two separable passes (horizontal, vertical) through an 8-bit
 intermediate image, and every output pixel of a pass depends only on one row (horizontal pass) or one
 column (vertical pass) of that pass's input, with integer coefficients that depend only on the full

@@ -18,9 +18,9 @@ BICUBIC = Image.Resampling.BICUBIC
 
 @pytest.fixture(scope="module")
 def rule() -> str:
-    # `make install` compiles vlm/_bicubic.c; without it ToG still works (Pillow resizes) but slower,
+    # `make install` compiles vlm/_kernels.c; without it ToG still works (Pillow resizes) but slower,
     # and a silent fallback in CI would hide a broken build, so this is a failure, not a skip.
-    assert kernels() is not None, "vlm._bicubic is not built: reinstall with a C compiler (make install)"
+    assert kernels() is not None, "vlm._kernels is not built: reinstall with a C compiler (make install)"
     found = available()
     assert found is not None, f"the compiled passes disagree with this Pillow (pass order {pass_order()})"
     return found
@@ -117,6 +117,21 @@ def test_bad_buffers_raise_instead_of_touching_memory(rule):
         frozen = np.zeros((10, 5, 3), np.uint8)
         frozen.flags.writeable = False
         module.horizontal(src, frozen, good.bounds, good.coeffs)
+
+
+def test_bad_tiles_for_the_compiled_normalisation_raise(rule):
+    module = kernels()
+    band, lut = np.zeros((4, 448, 3), np.uint8), np.zeros((3, 256), np.float32)
+    tiles = np.zeros((2, 3, 448, 448), np.float32)
+    module.normalise(band, tiles, lut, 0, 444, 1)  # the last rows of tile 0: fits
+    with pytest.raises(ValueError, match="do not fit"):  # rows 445..448 would spill past tile 1
+        module.normalise(band, tiles, lut, 0, 445 + 448, 1)
+    with pytest.raises(ValueError, match="do not fit"):  # a band wider than the grid's columns
+        module.normalise(np.zeros((4, 449, 3), np.uint8), tiles, lut, 0, 0, 1)
+    with pytest.raises(ValueError, match="do not fit"):
+        module.normalise(band, tiles, lut[:, :255].copy(), 0, 0, 1)
+    with pytest.raises(ValueError, match="format"):
+        module.normalise(band, tiles.astype(np.float64), lut, 0, 0, 1)
 
 
 def test_availability_is_refused_when_the_passes_disagree_with_pillow(rule, monkeypatch):

@@ -49,7 +49,7 @@ def resize_path(request, monkeypatch) -> str:
     """Run a test through both resizers: vlm.bicubic's compiled passes, and Pillow's own (the fallback)."""
     if request.param == "compiled":
         if vlm.bicubic.available() is None:
-            pytest.fail("vlm._bicubic is not built or does not match this Pillow (see tests/vlm/test_bicubic.py)")
+            pytest.fail("vlm._kernels is not built or does not match this Pillow (see tests/vlm/test_bicubic.py)")
     else:
         monkeypatch.setattr(vlm.bicubic, "available", lambda: None)
     return request.param

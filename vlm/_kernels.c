@@ -178,6 +178,64 @@ static int check_taps(Buffers *b, Py_ssize_t outputs, Py_ssize_t length) {
     return 0;
 }
 
+/* Tiles: out[k][ch][ty][tx] = lut[ch][band[y][x][ch]] for every pixel of the band, where the band's
+   top-left pixel is (x0, y0) of the resized image and tile k = (Y / size) * cols + X / size. */
+HOT static void normalise_band(const uint8_t *band, Py_ssize_t h, Py_ssize_t w, Py_ssize_t channels, float *out,
+                               Py_ssize_t size, Py_ssize_t cols, Py_ssize_t x0, Py_ssize_t y0, const float *lut) {
+    const Py_ssize_t plane = size * size, tile = channels * plane;
+    for (Py_ssize_t y = 0; y < h; y++) {
+        const Py_ssize_t Y = y0 + y, row = Y / size, ty = Y % size;
+        const uint8_t *in = band + y * w * channels;
+        for (Py_ssize_t x = 0; x < w;) {
+            const Py_ssize_t X = x0 + x, col = X / size, tx = X % size;
+            const Py_ssize_t run = size - tx < w - x ? size - tx : w - x; /* pixels left in this tile's row */
+            float *dst = out + (row * cols + col) * tile + ty * size + tx;
+            for (Py_ssize_t ch = 0; ch < channels; ch++) {
+                const float *table = lut + ch * 256;
+                float *plane_row = dst + ch * plane;
+                const uint8_t *src = in + x * channels + ch;
+                for (Py_ssize_t i = 0; i < run; i++) plane_row[i] = table[src[i * channels]];
+            }
+            x += run;
+        }
+    }
+}
+
+static PyObject *normalise(PyObject *self, PyObject *args) {
+    PyObject *band_obj, *out_obj, *lut_obj;
+    Py_ssize_t x0, y0, cols;
+    Py_buffer band, out, lut;
+    if (!PyArg_ParseTuple(args, "OOOnnn", &band_obj, &out_obj, &lut_obj, &x0, &y0, &cols)) return NULL;
+    if (get(band_obj, &band, 0, "B", 3, "band") < 0) return NULL;
+    if (get(out_obj, &out, 1, "f", 4, "out") < 0) {
+        PyBuffer_Release(&band);
+        return NULL;
+    }
+    if (get(lut_obj, &lut, 0, "f", 2, "lut") < 0) {
+        PyBuffer_Release(&band);
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    const Py_ssize_t h = band.shape[0], w = band.shape[1], channels = band.shape[2];
+    const Py_ssize_t tiles = out.shape[0], size = out.shape[2];
+    int ok = out.itemsize == 4 && lut.itemsize == 4 && out.shape[1] == channels && out.shape[3] == size &&
+             size > 0 && lut.shape[0] == channels && lut.shape[1] == 256 && x0 >= 0 && y0 >= 0 && cols > 0 &&
+             (h == 0 || w == 0 ||
+              ((x0 + w - 1) / size < cols && ((y0 + h - 1) / size) * cols + (x0 + w - 1) / size < tiles));
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "normalise: the band, tiles and table do not fit together");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        normalise_band(band.buf, h, w, channels, out.buf, size, cols, x0, y0, lut.buf);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&band);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&lut);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *vertical(PyObject *self, PyObject *args) {
     Buffers b;
     if (get_all(args, &b) < 0) return NULL;
@@ -233,10 +291,13 @@ static PyMethodDef methods[] = {
      "(rows, width, channels) arrays."},
     {"horizontal", horizontal, METH_VARARGS,
      "horizontal(src, dst, bounds, coeffs): the same along the width, row by row."},
+    {"normalise", normalise, METH_VARARGS,
+     "normalise(band, out, lut, x0, y0, cols): scatter a uint8 (h, w, c) band of the resized image, whose "
+     "top-left is (x0, y0), into float32 (tiles, c, size, size) tiles through a (c, 256) lookup table."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bicubic", "Pillow-exact 8-bit resampling passes.", -1,
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "The compiled loops of InternVL tiling: Pillow-exact resize passes, normalisation.", -1,
                                     methods};
 
-PyMODINIT_FUNC PyInit__bicubic(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
