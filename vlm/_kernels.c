@@ -65,11 +65,11 @@ static inline void interleave(const uint8_t *src, uint8_t *strip, Py_ssize_t n, 
     }
 }
 
-/* One strip of n <= ROWS rows: each tap multiplies ROWS * channels contiguous values. */
-static inline void horizontal_strip(const uint8_t *strip, uint8_t *dst, Py_ssize_t n, Py_ssize_t out_w,
-                                    Py_ssize_t channels, const int32_t *bounds, const int32_t *coeffs,
-                                    Py_ssize_t ksize) {
-    const Py_ssize_t lanes = ROWS * channels, dst_row = out_w * channels;
+/* One strip of n <= ROWS rows: each tap multiplies ROWS * channels contiguous values; results go to
+   `clipped` in the strip's interleaved order (one contiguous vector store per output column). */
+static inline void horizontal_strip(const uint8_t *strip, uint8_t *clipped, Py_ssize_t out_w, Py_ssize_t channels,
+                                    const int32_t *bounds, const int32_t *coeffs, Py_ssize_t ksize) {
+    const Py_ssize_t lanes = ROWS * channels;
     int32_t acc[ROWS * 4];
     for (Py_ssize_t xx = 0; xx < out_w; xx++) {
         const int32_t *k = coeffs + xx * ksize;
@@ -80,20 +80,31 @@ static inline void horizontal_strip(const uint8_t *strip, uint8_t *dst, Py_ssize
             const int32_t c = k[t];
             for (Py_ssize_t i = 0; i < lanes; i++) acc[i] += (int32_t)p[i] * c;
         }
-        for (Py_ssize_t j = 0; j < n; j++) {
-            uint8_t *out = dst + j * dst_row + xx * channels;
-            for (Py_ssize_t ch = 0; ch < channels; ch++) out[ch] = clip8(acc[j * channels + ch]);
-        }
+        uint8_t *out = clipped + xx * lanes;
+        for (Py_ssize_t i = 0; i < lanes; i++) out[i] = clip8(acc[i]);
+    }
+}
+
+/* The inverse of interleave: rows y0..y0+n of dst from the strip's order. */
+static inline void deinterleave(const uint8_t *clipped, uint8_t *dst, Py_ssize_t n, Py_ssize_t out_w, Py_ssize_t channels) {
+    const Py_ssize_t lanes = ROWS * channels;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        uint8_t *out = dst + j * out_w * channels;
+        const uint8_t *in = clipped + j * channels;
+        for (Py_ssize_t x = 0; x < out_w; x++)
+            for (Py_ssize_t ch = 0; ch < channels; ch++) out[x * channels + ch] = in[x * lanes + ch];
     }
 }
 
 static inline void horizontal_pass(const uint8_t *src, uint8_t *dst, uint8_t *strip, Py_ssize_t rows,
                                    Py_ssize_t in_w, Py_ssize_t out_w, Py_ssize_t channels,
                                    const int32_t *bounds, const int32_t *coeffs, Py_ssize_t ksize) {
+    uint8_t *clipped = strip + in_w * ROWS * channels; /* the second half of the scratch buffer */
     for (Py_ssize_t y0 = 0; y0 < rows; y0 += ROWS) {
         const Py_ssize_t n = rows - y0 < ROWS ? rows - y0 : ROWS;
         interleave(src + y0 * in_w * channels, strip, n, in_w, channels);
-        horizontal_strip(strip, dst + y0 * out_w * channels, n, out_w, channels, bounds, coeffs, ksize);
+        horizontal_strip(strip, clipped, out_w, channels, bounds, coeffs, ksize);
+        deinterleave(clipped, dst + y0 * out_w * channels, n, out_w, channels);
     }
 }
 
@@ -264,7 +275,7 @@ static PyObject *horizontal(PyObject *self, PyObject *args) {
         goto fail;
     }
     if (check_taps(&b, d[1], s[1]) < 0) goto fail;
-    uint8_t *strip = malloc((size_t)(s[1] * ROWS * s[2]) + 1);
+    uint8_t *strip = malloc((size_t)((s[1] + d[1]) * ROWS * s[2]) + 1);
     if (strip == NULL) {
         PyErr_NoMemory();
         goto fail;
