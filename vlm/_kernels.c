@@ -1,5 +1,6 @@
 /*
- * The two separable passes of an 8-bit bicubic resize, with caller-supplied integer coefficients.
+ * The compiled loops of InternVL tiling: the two separable passes of an 8-bit bicubic resize, with
+ * caller-supplied integer coefficients, and normalisation into tiles.
  *
  * vlm/bicubic.py computes the coefficients exactly as Pillow does (22-bit fixed point, one row of
  * taps per output pixel) and these loops apply them with the same integer arithmetic, so the bytes
@@ -10,7 +11,9 @@
  *   horizontal: ROWS input rows are interleaved into one scratch strip, so each tap multiplies
  *               ROWS x channels contiguous values at once.
  *
- * Both release the GIL; callers split the work into bands of rows on threads.
+ * normalise() then scatters the resized pixels into float32 tiles through a lookup table that
+ * vlm/preprocess.py builds with the reference's own float32 arithmetic (no floating point here).
+ * Every entry point releases the GIL; callers split the work into bands of rows on threads.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
