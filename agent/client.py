@@ -6,6 +6,7 @@
         print(event.kind)
     view = client.task(task.id)
     grey = client.artifact(view.artifacts[0].id)
+    [photo] = client.upload(["photo.png"]).artifacts   # stored for workflows and later tasks, by id
 
 Every method has an ``a``-prefixed coroutine twin (``asubmit``, ``atask``, ``aevents``, ...; waiting is
 ``wait`` / ``await_task``). An error response raises :class:`APIError` with the server's code, message and
@@ -36,6 +37,7 @@ from agent.server.models import (
     TaskPage,
     TaskView,
     ToolList,
+    UploadedArtifacts,
 )
 from graph.errors import ToGError
 
@@ -196,6 +198,10 @@ class ToGClient:
         _check(response)
         return response.content
 
+    def upload(self, files: Sequence[FileArg]) -> UploadedArtifacts:
+        """Store files on the server; their ids serve as workflow inputs and as tasks' file resources."""
+        return self._call(UploadedArtifacts, "POST", "/v1/artifacts", files=_file_parts(files))
+
     def wait(self, task_id: str, timeout_s: float = 300.0, poll_s: float = 0.2) -> TaskView:
         """Poll until the task has finished; its final view."""
         deadline = time.monotonic() + timeout_s
@@ -250,6 +256,9 @@ class ToGClient:
         _check(response)
         return response.content
 
+    async def aupload(self, files: Sequence[FileArg]) -> UploadedArtifacts:
+        return await self._acall(UploadedArtifacts, "POST", "/v1/artifacts", files=_file_parts(files))
+
     async def await_task(self, task_id: str, timeout_s: float = 300.0, poll_s: float = 0.2) -> TaskView:
         deadline = time.monotonic() + timeout_s
         while (view := await self.atask(task_id)).status not in FINAL_STATUSES:
@@ -280,11 +289,15 @@ def _task_body(request: str, files: Sequence[FileArg], resources: Sequence[Resou
     literals = [{"name": r.name, "type": r.type.value, "value": r.value} for r in resources]
     if not files:
         return {"json": {"request": request, "resources": literals}}
+    return {"data": {"request": request, "resources": json.dumps(literals)}, "files": _file_parts(files)}
+
+
+def _file_parts(files: Sequence[FileArg]) -> list[tuple[str, tuple[str, bytes, str]]]:
     parts = []
     for item in files:
         name, content = (item if isinstance(item, tuple) else (Path(item).name, Path(item).read_bytes()))
         parts.append(("files", (name, content, "application/octet-stream")))
-    return {"data": {"request": request, "resources": json.dumps(literals)}, "files": parts}
+    return parts
 
 
 def _page(limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:

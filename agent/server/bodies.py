@@ -1,4 +1,5 @@
-"""Read a task body, multipart or JSON, into a checked request, its resources and its stored input files.
+"""Read a task body, multipart or JSON, into a checked request, its resources and its stored input files;
+and the files of a plain upload (``POST /v1/artifacts``).
 
 Both shapes carry the same fields (see :class:`~agent.server.models.TaskCreate`): multipart has file
 parts under ``files`` and the literal resources as a JSON array in ``resources``; JSON has files inline
@@ -16,7 +17,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from agent.decompose.base import Resource
 from agent.result import Artifact
@@ -37,7 +38,7 @@ class TaskInput:
 
 async def read_task_body(request: Request, policy: UploadPolicy) -> TaskInput:
     """The checked inputs of a ``POST /v1/tasks`` or ``POST /v1/plan``; raises a 4xx error for bad ones."""
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    content_type = _content_type(request)
     if content_type == "application/json":
         return await _from_json(await request.body(), policy)
     if content_type == "multipart/form-data":
@@ -75,20 +76,55 @@ def _file_bytes(item: FileInput, policy: UploadPolicy) -> bytes:
 
 
 async def _from_form(request: Request, policy: UploadPolicy) -> TaskInput:
+    form = await _read_form(request, policy)
+    try:
+        text = form.get("request")
+        if not isinstance(text, str):
+            raise RequestValidationError([{"loc": ("body", "request"), "msg": "Field required (a text form field)",
+                                           "type": "missing"}])
+        request_text = policy.check_request(text)
+        uploads = _file_parts(form, policy)
+        literals = [policy.resource(r) for r in _form_resources(form.get("resources"))]
+        files = await _store_uploads(uploads, policy)
+    finally:
+        await form.close()
+    return TaskInput(request_text, [*(r for r, _ in files), *literals], [a for _, a in files])
+
+
+async def read_uploads(request: Request, policy: UploadPolicy) -> list[Artifact]:
+    """The files of a ``POST /v1/artifacts`` (multipart ``files`` parts), checked and stored."""
+    content_type = _content_type(request)
+    if content_type != "multipart/form-data":
+        raise UnsupportedMediaTypeError(f"upload files as multipart/form-data 'files' parts, not "
+                                        f"{content_type or 'no content type'!r}", content_type=content_type)
+    form = await _read_form(request, policy)
+    try:
+        uploads = _file_parts(form, policy)
+        if not uploads:
+            raise RequestValidationError([{"loc": ("body", "files"), "msg": "Field required (one or more file "
+                                           "parts named 'files')", "type": "missing"}])
+        files = await _store_uploads(uploads, policy)
+    finally:
+        await form.close()
+    return [artifact for _, artifact in files]
+
+
+async def _read_form(request: Request, policy: UploadPolicy) -> FormData:
     settings = policy.settings
     # Generous parser limits (the body-size middleware bounds the total); our own counts give the 413s.
-    form = await request.form(max_files=max(64, settings.max_files * 4), max_fields=64,
+    return await request.form(max_files=max(64, settings.max_files * 4), max_fields=64,
                               max_part_size=max(1 << 20, settings.max_request_chars * 4 + 1024))
-    text = form.get("request")
-    if not isinstance(text, str):
-        raise RequestValidationError([{"loc": ("body", "request"), "msg": "Field required (a text form field)",
-                                       "type": "missing"}])
-    request_text = policy.check_request(text)
+
+
+def _file_parts(form: FormData, policy: UploadPolicy) -> list[UploadFile]:
     uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if len(uploads) != len(form.getlist("files")):
         raise InvalidInputError("every 'files' part must be a file (with a filename)")
     policy.check_count(len(uploads))
-    literals = [policy.resource(r) for r in _form_resources(form.get("resources"))]
+    return uploads
+
+
+async def _store_uploads(uploads: list[UploadFile], policy: UploadPolicy) -> list[tuple[Resource, Artifact]]:
     files: list[tuple[Resource, Artifact]] = []
     for upload in uploads:
         name = _safe_name(upload.filename)
@@ -96,8 +132,11 @@ async def _from_form(request: Request, policy: UploadPolicy) -> TaskInput:
         policy.check_size(name, upload.size)
         data = await upload.read()
         files.append(await run_in_threadpool(policy.store_file, name, rtype, data))
-    await form.close()
-    return TaskInput(request_text, [*(r for r, _ in files), *literals], [a for _, a in files])
+    return files
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def _form_resources(raw: Any) -> list[ResourceInput]:

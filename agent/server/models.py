@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.result import SubtaskOutcome
+from graph.artifacts import ArtifactMeta
 from graph.plan import Plan, Solution
 from graph.spec import ToolSpec
 from graph.types import ResourceType
@@ -107,6 +108,14 @@ class ArtifactLink(_Body):
     index: int = 0
     name: str | None = None
     url: str
+
+
+class UploadedArtifacts(_Body):
+    """Files stored by ``POST /v1/artifacts``, in the order sent. Use an ``id`` as a workflow's file input
+    or as the value of a task's file resource; fetch the content at ``url``."""
+
+    artifacts: list[ArtifactMeta]
+    urls: list[str]
 
 
 class ActionProgress(_Body):

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from agent.server import views
-from agent.server.bodies import read_task_body
+from agent.server.bodies import read_task_body, read_uploads
 from agent.server.errors import QueueFullError, error_responses
 from agent.server.models import (
     ARTIFACT_ID_PATTERN,
@@ -21,6 +21,7 @@ from agent.server.models import (
     TaskPage,
     TaskStatus,
     TaskView,
+    UploadedArtifacts,
     WorkflowRun,
     WorkflowRunResult,
 )
@@ -164,8 +165,36 @@ def task_routes() -> APIRouter:
     return router
 
 
+#: The body of ``POST /v1/artifacts``.
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                  "description": "the files; the extension of each name gives its type"},
+                    },
+                },
+            },
+        },
+    }
+}
+
+
 def artifact_routes() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["artifacts"])
+
+    @router.post("/artifacts", status_code=201, response_model=UploadedArtifacts, openapi_extra=UPLOAD_BODY,
+                 responses=error_responses(401, 413, 415, 422), summary="Upload files")
+    async def upload_artifacts(request: Request, state: State) -> UploadedArtifacts:
+        """Store files under the same checks as a task's uploads, for workflows and tasks to use by id."""
+        stored = await read_uploads(request, state.policy)
+        metas = [state.policy.store.meta(artifact.id) for artifact in stored]
+        return UploadedArtifacts(artifacts=metas, urls=[views.artifact_url(meta.id) for meta in metas])
 
     @router.get("/artifacts/{artifact_id}", response_class=FileResponse,
                 responses={200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},

@@ -430,9 +430,14 @@
       const hint = `${type}${required ? ", required" : ", optional"}${decl.description ? " — " + decl.description : ""}`;
       const label = h("label", { for: id }, name + " ", h("span", { class: "hint", text: `(${hint})` }));
       let field;
+      let extra = [];
       if (isFileType(type)) {
         field = h("input", { id, type: "text", list: "known-" + type, "data-kind": "file", spellcheck: "false",
           placeholder: "artifact id, e.g. from an earlier task", "aria-describedby": "wf-file-help" });
+        const picker = h("input", { id: id + "-upload", type: "file", "data-upload-for": name });
+        const target = field;
+        picker.addEventListener("change", () => guarded(() => uploadInto(target, picker)));
+        extra = [h("label", { for: id + "-upload", class: "hint", text: `or upload a file for “${name}”:` }), picker];
       } else if (type === "number") {
         field = h("input", { id, type: "number", step: "any", "data-kind": "number" });
         if (typeof decl.default === "number") field.value = String(decl.default);
@@ -456,11 +461,11 @@
       field.dataset.required = String(required);
       const before = typed.get(name + ":" + field.dataset.kind); // editing the workflow keeps what was typed
       if (before) field.value = before.value;
-      children.push(label, field);
+      children.push(label, field, ...extra);
     }
     if (names.some((n) => isFileType(String((inputs[n] || {}).type)))) {
       children.push(h("p", { id: "wf-file-help", class: "muted",
-        text: "Files are given as artifact ids: the inputs and results of earlier tasks are offered as you type." }));
+        text: "Files are given as artifact ids: upload one, or pick an input or result of an earlier task as you type." }));
     }
     children.push(h("details", {}, h("summary", { text: "Inputs as JSON (added to the fields above)" }),
       h("label", { for: "wf-inputs-json", text: "A JSON object: input name → value" }),
@@ -468,6 +473,24 @@
     box.replaceChildren(...children);
     $("wf-inputs-json").value = extraJSON;
     renderKnownArtifacts();
+  }
+
+  // A file chosen for a workflow input is stored first (POST /v1/artifacts); the input takes its id.
+  async function uploadInto(field, picker) {
+    const file = picker.files && picker.files[0];
+    if (!file) return;
+    const body = new FormData();
+    body.append("files", file, file.name);
+    say(`Uploading ${file.name}…`);
+    try {
+      const [meta] = (await getJSON("/v1/artifacts", { method: "POST", body })).artifacts;
+      field.value = meta.id;
+      state.known.set(meta.id, { type: meta.type, label: `${meta.filename || meta.type} — uploaded` });
+      renderKnownArtifacts();
+      say(`Uploaded ${file.name}: the input “${field.dataset.input}” uses it.`);
+    } finally {
+      picker.value = "";
+    }
   }
 
   function renderKnownArtifacts() {

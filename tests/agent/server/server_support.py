@@ -79,6 +79,26 @@ def serve(data_dir: Path, **server: Any) -> tuple[TestClient, Agent]:
     return TestClient(create_app(settings, agent)), agent
 
 
+#: A workflow over the test tools: an image made grey, and boxes counted.
+GREY_AND_COUNT = """
+version: 1
+name: grey-and-count
+inputs:
+  image: {type: image}
+  boxes: {type: bboxes}
+steps:
+  - id: grey
+    tool: grayscale_image
+    args: {image: "${inputs.image}"}
+  - id: n
+    tool: count_boxes
+    args: {boxes: "${inputs.boxes}"}
+outputs:
+  grey: {from: "${steps.grey.outputs.image}"}
+  total: {from: "${steps.n.outputs.count}"}
+"""
+
+
 def png_bytes(size: tuple[int, int] = (32, 24), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")

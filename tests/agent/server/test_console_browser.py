@@ -544,6 +544,36 @@ def test_a_workflow_is_pasted_its_inputs_filled_and_its_outputs_shown(tab: Conso
     assert alert.get_attribute("data-code") == "invalid_workflow" and alert.find_elements("css selector", "li")
 
 
+def test_a_workflow_input_file_is_uploaded_from_the_form(tab: Console, served, tmp_path: Path) -> None:
+    server, _ = served
+    photo = tmp_path / "picked.png"
+    photo.write_bytes(png_bytes((24, 18)))
+    tab.open(server.url + "/")
+    tab.until(lambda: tab.find("#request").is_displayed(), "the form")
+    tab.find('input[name="mode"][value="workflow"]').click()
+    tab.js("const t = document.getElementById('workflow-text'); t.value = arguments[0];"
+           "t.dispatchEvent(new Event('input'))", GREY_AND_COUNT)
+    tab.until(lambda: tab.all("#wf-input-image-upload"), "the upload control of the image input")
+    assert "upload a file" in tab.text('label[for="wf-input-image-upload"]')
+    tab.find("#wf-input-image-upload").send_keys(str(photo))
+    stored = tab.until(lambda: tab.find("#wf-input-image").get_attribute("value"), "the uploaded file's id")
+    meta = get(server, f"/v1/artifacts/{stored}/meta").json()
+    assert (meta["filename"], meta["width"], meta["height"]) == ("picked.png", 24, 18)
+    tab.find("#wf-input-boxes").send_keys(json.dumps(BOXES))
+    tab.find("#submit").click()
+    tab.until(lambda: tab.find("#workflow-result").is_displayed(), "the workflow result")
+    assert tab.text("#workflow-status") == "succeeded"
+
+    tab.js("const t = document.getElementById('workflow-text'); t.value = arguments[0];"
+           "t.dispatchEvent(new Event('input'))", GREY_AND_COUNT + " ")
+    notes = tmp_path / "notes.xyz"  # no type can be told from the name
+    notes.write_text("not an image")
+    tab.until(lambda: tab.all("#wf-input-image-upload"), "the upload control again")
+    tab.find("#wf-input-image-upload").send_keys(str(notes))
+    alert = tab.until(lambda: tab.text("#alert") and tab.find("#alert"), "the refused upload")
+    assert alert.get_attribute("data-code") == "unsupported_type"
+
+
 def test_history_pages_tasks_and_the_tool_catalogue_shows_the_graph_picture(tab: Console, served) -> None:
     server, _ = served
     tasks = get(server, "/v1/tasks?limit=200").json()["items"]

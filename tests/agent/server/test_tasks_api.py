@@ -11,7 +11,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from server_support import SLOW_SECONDS, SLOW_STEPS, png_bytes, serve, wait_for
+from server_support import GREY_AND_COUNT, SLOW_SECONDS, SLOW_STEPS, png_bytes, serve, wait_for
 
 FINAL = ("succeeded", "partial", "failed", "cancelled", "interrupted")
 BOXES = [{"x1": 0, "y1": 0, "x2": 4, "y2": 4}, {"x1": 5, "y1": 5, "x2": 9, "y2": 9}, {"x1": 1, "y1": 1, "x2": 2, "y2": 2}]
@@ -222,23 +222,6 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
             float(line.rsplit(" ", 1)[1])
 
 
-GREY_AND_COUNT = """
-version: 1
-name: grey-and-count
-inputs:
-  image: {type: image}
-  boxes: {type: bboxes}
-steps:
-  - id: grey
-    tool: grayscale_image
-    args: {image: "${inputs.image}"}
-  - id: n
-    tool: count_boxes
-    args: {boxes: "${inputs.boxes}"}
-outputs:
-  grey: {from: "${steps.grey.outputs.image}"}
-  total: {from: "${steps.n.outputs.count}"}
-"""
 
 
 def test_a_workflow_runs_on_uploaded_artifacts(client: TestClient) -> None:
