@@ -64,6 +64,14 @@ def _naming_result(text: str, match: re.Match[str]) -> bool:
     return bool(word and word.group(0).lower().endswith("ed") and _DEFINITE.search(text[:match.start()]))
 
 
+#: Languages named in English requests, as a regex alternation.
+LANGUAGES_EN = "english|french|german|spanish|italian|chinese|japanese|korean|russian|portuguese|arabic|dutch"
+#: "in Spanish", "into French": the language a text should end up in (a translation cue, but not a verb).
+LANGUAGE_WISH_EN = rf"\b(?:into|to|in) (?:{LANGUAGES_EN})\b"
+#: The translation cues that are verbs or name a translation ("translate", "a French version").
+TRANSLATION_NAMED_EN = re.compile(rf"\btranslat|\b(?:{LANGUAGES_EN}) (?:version|translation|equivalent)\b",
+                                  re.IGNORECASE)
+
 #: Ordered by nothing in particular: ``priority`` settles conflicts inside one clause.
 INTENTS: tuple[Intent, ...] = (
     Intent(
@@ -82,9 +90,7 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "translate", (T.TEXT,), "translate the text into another language",
-        en=(r"\btranslat", r"\b(?:into|to|in) (?:english|french|german|spanish|italian|chinese|japanese|korean|"
-            r"russian|portuguese|arabic|dutch)\b", r"\b(?:english|french|german|spanish|italian|chinese|japanese|korean|"
-            r"russian|portuguese|arabic|dutch) (?:version|translation|equivalent)\b"),
+        en=(r"\btranslat", LANGUAGE_WISH_EN, rf"\b(?:{LANGUAGES_EN}) (?:version|translation|equivalent)\b"),
         zh=(r"翻译", r"译成", r"译为", r"(?:转|变)成(?:英文|中文|英语|法语|德语|日语)"),
         literal=Literal.CONTENT, priority=85,
     ),

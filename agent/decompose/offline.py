@@ -47,7 +47,7 @@ import numpy as np
 
 from agent.decompose.base import Decomposer, DecompositionError, Resource
 from agent.decompose.clauses import FILE_NAME, split_clauses
-from agent.decompose.cues import INTENT_BY_NAME, INTENTS, Intent, Literal
+from agent.decompose.cues import INTENT_BY_NAME, INTENTS, LANGUAGE_WISH_EN, Intent, Literal
 from agent.decompose.reading import (
     Reading,
     basename,
@@ -325,6 +325,7 @@ class OfflineDecomposer(Decomposer):
             if not ok:
                 raise self._unsolvable(reading, state)
             state.mains.append(len(state.subtasks) - 1)
+            self._language_wish(option, state)
             first_hint = first_hint or hint
         return state, first_hint
 
@@ -341,6 +342,24 @@ class OfflineDecomposer(Decomposer):
             literal = _Source(type=T.TEXT, value=text, origin="literal") if text else None
             sims = self._similarities([f"{intent.gloss}: {reading.text}"])[0] + INTENT_WEIGHT * self._intent_row(intent)
             self._pose(step, sims, state, intent.targets, literal)
+
+    def _language_wish(self, reading: Reading, state: _State) -> None:
+        """"Caption photo.jpg in Spanish": the language the clause wants its text in, when its own step is
+        something else, is reached by translating that step's text in a step of its own (the clause's
+        reading puts such a wish after the cue that makes the text). Nothing is added if it is unsolvable."""
+        translate = INTENT_BY_NAME["translate"]
+        wish = re.search(LANGUAGE_WISH_EN, reading.clause.text, re.IGNORECASE)
+        if wish is None or reading.intent is None or reading.intent is translate or translate not in reading.intents:
+            return
+        made = state.outputs[-1] if state.outputs else None
+        if made is None or made.type is not T.TEXT or made.producer != len(state.subtasks) - 1:
+            return
+        language = wish.group(0).split()[-1].capitalize()
+        gloss = f"translate the text into {language}"
+        step = replace(reading, intents=[translate], literal=None, referring=False, products=set())
+        sims = self._similarities([f"{gloss}: {reading.text}"])[0] + INTENT_WEIGHT * self._intent_row(translate)
+        self._pose(step, sims, state, translate.targets, None, pool=_State(given=[], outputs=[made]),
+                   purpose=(translate.name, gloss))
 
     def _options(self, reading: Reading, sims: np.ndarray, state: _State,
                  override: tuple[ResourceType, ...] | None) -> list[tuple[Reading, tuple[ResourceType, ...]]]:
@@ -728,8 +747,7 @@ class OfflineDecomposer(Decomposer):
 
 
 _PARAMETER_WORDS = re.compile(
-    r"\b(?:into|to|in) (?:english|french|german|spanish|italian|chinese|japanese|korean|russian|portuguese|arabic|"
-    r"dutch)\b|-?\d+(?:\.\d+)?\s*(?:°|degrees?|%|x\b|times\b|px\b|pixels?\b)?|\d+\s*[x×]\s*\d+|"
+    LANGUAGE_WISH_EN + r"|-?\d+(?:\.\d+)?\s*(?:°|degrees?|%|x\b|times\b|px\b|pixels?\b)?|\d+\s*[x×]\s*\d+|"
     r"\b(?:counter-?)?clockwise\b|"
     r"\b(?:horizontally|vertically|red|green|blue|yellow|white|black)\b|[\u4e00-\u9fff]*(?:英文|中文|英语|法语|德语|日语|度)",
     re.IGNORECASE)

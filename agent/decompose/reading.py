@@ -40,6 +40,7 @@ from agent.decompose.cues import (
     RESULT_NOUNS_EN,
     RESULT_WORDS_ZH,
     TYPE_NOUNS_EN,
+    TRANSLATION_NAMED_EN,
     TYPE_NOUNS_ZH,
     ZH_GLOSSES,
     Intent,
@@ -137,6 +138,8 @@ def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
     if head is not None:  # "transcribe the voiceover": the voiceover is what the head verb works on
         found = [(score - OBJECT_PENALTY if pos != lead and score > head and _DETERMINED.search(text[:pos]) else score,
                   pos, i) for score, pos, i in found]
+    if not chinese:
+        found = _language_as_wish(found, text)
     if is_interrogative(clause):
         found = [f for f in found if f[2].targets != (T.IMAGE,)]  # "is this photo upside down?" edits nothing
     question = INTENT_BY_NAME["question"]
@@ -162,6 +165,20 @@ def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
         reading.mentioned.discard(T.TEXT)  # "read this text aloud: hello" gives the text itself
         reading.deictic.discard(T.TEXT)
     return reading
+
+
+#: Cues whose step makes a text a language wish can apply to ("caption it in Spanish").
+_TEXT_MAKERS = frozenset({"describe", "summarise", "transcribe", "read", "compare"})
+
+
+def _language_as_wish(found: list[tuple[int, int, Intent]], text: str) -> list[tuple[int, int, Intent]]:
+    """"Caption photo.jpg in Spanish": when "in <language>" is the only translation cue and another cue
+    makes the text, that cue leads the clause and the translation comes after it (the decomposer adds
+    the step); "translate …" and "a French version" stay translations in their own right."""
+    makers = [score for score, _, intent in found if intent.name in _TEXT_MAKERS]
+    if not makers or TRANSLATION_NAMED_EN.search(text):
+        return found
+    return [(min(makers) - 1 if intent.name == "translate" else score, pos, intent) for score, pos, intent in found]
 
 
 def is_interrogative(clause: Clause) -> bool:

@@ -216,8 +216,11 @@ def test_a_cue_after_a_determiner_is_what_the_head_verb_works_on() -> None:
     assert read("detect the speaker in the narration video").intent.name in ("detect", "ground")
 
 
-def test_on_a_tie_the_stronger_cue_is_delivered() -> None:
-    assert read("What is written on it in German").intent.name == "translate"
+def test_a_language_wish_follows_the_cue_that_makes_the_text() -> None:
+    # the decomposer reads the text, then translates it (tests/agent/decompose/test_offline.py)
+    assert [i.name for i in read("What is written on it in German").intents][:2] == ["read", "translate"]
+    assert read("Translate what is written on it into German").intent.name == "translate"
+    assert read("Answer in French").intent.name == "translate"  # nothing else makes the text here
 
 
 def test_what_is_left_points_back() -> None:

@@ -319,3 +319,37 @@ def test_a_named_product_no_step_made_yet_is_made_first(decomposer, planner) -> 
     plan = decomposer.decompose("Read out loud the summary of essay.txt", [Resource(name="essay.txt", type="text")])
     assert tools(planner, plan) == [["summarize_text"], ["text_to_speech"]]
     assert [s.deps for s in plan.subtasks] == [[], [0]]
+
+
+ESSAY = [Resource(name="essay.txt", type="text")]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "resources", "language", "expected"),
+    [
+        ("Caption photo.jpg in Spanish", PHOTO, "Spanish", [["caption_image"], ["translate_text"]]),
+        ("Summarise essay.txt in French", ESSAY, "French", [["summarize_text"], ["translate_text"]]),
+        ("What is written on the sign in German", PHOTO, "German", [["read_text"], ["translate_text"]]),
+        ("Describe the photo in German and read it aloud", PHOTO, "German",
+         [["describe_image"], ["translate_text"], ["text_to_speech"]]),
+    ],
+)
+def test_a_language_wish_translates_the_text_the_clause_makes(decomposer, planner, request_text, resources,
+                                                              language, expected) -> None:
+    plan = decomposer.decompose(request_text, resources)
+    assert tools(planner, plan) == expected
+    assert [s.deps for s in plan.subtasks] == [[]] + [[k] for k in range(len(expected) - 1)]
+    assert language in plan.subtasks[1].description  # where the translator's target language is read from
+
+
+@pytest.mark.parametrize(
+    ("request_text", "resources", "expected"),
+    [
+        ("Translate essay.txt into Spanish", ESSAY, [["translate_text"]]),  # the translation is the step itself
+        ("Write a caption for the photo, then translate it into Italian", PHOTO,
+         [["caption_image"], ["translate_text"]]),  # asked for once, made once
+    ],
+)
+def test_a_translation_asked_for_by_name_is_not_doubled(decomposer, planner, request_text, resources,
+                                                        expected) -> None:
+    assert tools(planner, decomposer.decompose(request_text, resources)) == expected
