@@ -82,7 +82,7 @@ INTENTS: tuple[Intent, ...] = (
             r"\b(?:an? |into |to |as )(?:audio|speech|voice|sound)\b", r"\bspeech from\b",
             r"\b(?:generate|create|make|produce|record)\s+(?:an?\s+)?(?:speech|audio|voice)",
             r"\b(?:audio|speech|spoken) version\b", r"\btts\b", r"\bsynthesi[sz]e\b",
-            r"\b(?:read|say|recite)\b(?:\s+\w+){0,4}?\s+(?:to|for) (?:me|us|him|her|them)\b"),
+            r"\b(?:read|say|recite)\b(?:\s+[\w.'-]+){0,5}?\s+(?:to|for) (?:me|us|him|her|them)\b"),
         zh=(r"朗读", r"(?:读|念|说|讲)(?:出来)?给(?:我|你|他|她|我们|大家)听", r"念出", r"念给", r"念一下", r"读给", r"读出声", r"大声读", r"说出来", r"播报", r"配音", r"(?:用|以|变成|转成)语音",
             r"语音(?:读|念|播)", r"(?:转|变|合成|生成|转换)(?:成|为)?(?:语音|音频|声音)",
             r"语音合成"),

@@ -388,7 +388,10 @@ def _content(clause: Clause) -> str | None:
     match = re.search(r"[:：]\s*(.+)$", clause.text)
     if match:
         return match.group(1).strip()
-    match = re.match(r"^\s*(?:please\s+)?(?:say|speak)\s+(.+?)(?:\s+(?:out loud|aloud))?$", clause.text, re.IGNORECASE)
+    # "say aloud the summary": the adverb may come first; what follows is the content only if it is not
+    # a reference to something ("the summary of essay.txt")
+    match = re.match(r"^\s*(?:please\s+)?(?:say|speak)\s+(?:(?:out loud|aloud)\s+)?(.+?)(?:\s+(?:out loud|aloud))?$",
+                     clause.text, re.IGNORECASE)
     if match and not re.match(r"(?:it|them|this|that|the|what|how|something)\b", match.group(1), re.IGNORECASE):
         return match.group(1).strip()
     return None

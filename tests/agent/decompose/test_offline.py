@@ -353,3 +353,16 @@ def test_a_language_wish_translates_the_text_the_clause_makes(decomposer, planne
 def test_a_translation_asked_for_by_name_is_not_doubled(decomposer, planner, request_text, resources,
                                                         expected) -> None:
     assert tools(planner, decomposer.decompose(request_text, resources)) == expected
+
+
+@pytest.mark.parametrize("request_text", ["Say aloud the summary of essay.txt", "Read the summary of essay.txt to me"])
+def test_speaking_a_named_product_speaks_that_product(decomposer, planner, request_text) -> None:
+    plan = decomposer.decompose(request_text, ESSAY)
+    assert tools(planner, plan) == [["summarize_text"], ["text_to_speech"]]
+    assert plan.subtasks[1].inputs[0].generated_by == 0  # the summary, not the words of the request
+
+
+def test_words_to_say_are_the_content_whichever_side_the_adverb_is_on(decomposer) -> None:
+    for request_text in ("Say aloud good morning everyone", "Say good morning everyone out loud"):
+        [step] = decomposer.decompose(request_text).subtasks
+        assert [ref.value for ref in step.inputs] == ["good morning everyone"]
