@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agent.decompose.cues import wished_language
 from graph.plan import Action, ResourceRef, Solution, Subtask, input_key
 from graph.types import ResourceType
 from tools.registry import ToolRegistry
@@ -33,12 +34,9 @@ from tools.registry import ToolRegistry
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 _COLOURS = ("red", "green", "blue", "yellow", "white", "black", "orange", "purple", "pink", "cyan", "magenta",
             "grey", "gray")
-_LANGUAGES = {
-    "english": "English", "french": "French", "german": "German", "spanish": "Spanish", "italian": "Italian",
-    "chinese": "Chinese", "japanese": "Japanese", "korean": "Korean", "russian": "Russian",
-    "portuguese": "Portuguese", "arabic": "Arabic", "dutch": "Dutch", "英文": "English", "英语": "English",
-    "中文": "Chinese", "法语": "French", "德语": "German", "日语": "Japanese",
-}
+#: Chinese names of languages (English ones are read by :func:`agent.decompose.cues.wished_language`).
+_LANGUAGES_ZH = {"英文": "English", "英语": "English", "中文": "Chinese", "法语": "French", "德语": "German",
+                 "日语": "Japanese"}
 _STOP = {"the", "a", "an", "all", "every", "any", "of", "in", "on", "there", "are", "is", "this", "that", "these",
          "those", "image", "photo", "picture", "them", "it"}
 #: Words that name no category: "count the boxes" counts all of them.
@@ -100,14 +98,7 @@ def _size(text: str) -> tuple[float, float] | None:
 
 
 def _language(text: str) -> str | None:
-    lowered = text.lower()
-    for word in re.findall(r"(?:into|to|in)\s+([a-z]+)", lowered):
-        if word in _LANGUAGES:
-            return _LANGUAGES[word]
-    for word, name in _LANGUAGES.items():
-        if not word.isascii() and word in text:
-            return name
-    return None
+    return wished_language(text) or next((name for word, name in _LANGUAGES_ZH.items() if word in text), None)
 
 
 #: argument name -> how to read it from the text (None: the text does not say).

@@ -68,6 +68,20 @@ def _naming_result(text: str, match: re.Match[str]) -> bool:
 LANGUAGES_EN = "english|french|german|spanish|italian|chinese|japanese|korean|russian|portuguese|arabic|dutch"
 #: "in Spanish", "into French": the language a text should end up in (a translation cue, but not a verb).
 LANGUAGE_WISH_EN = rf"\b(?:into|to|in) (?:{LANGUAGES_EN})\b"
+
+
+def wished_language(text: str) -> str | None:
+    """The language a request wants its text in: the last "into/to <language>", else the last "in
+    <language>" ("the card is in Italian; write it out in English": English).
+
+    >>> wished_language("Translate the Italian menu in menu.jpg into English"), wished_language("in French")
+    ('English', 'French')
+    """
+    wishes = [m.group(0).lower().split() for m in re.finditer(LANGUAGE_WISH_EN, text, re.IGNORECASE)]
+    chosen = [w for w in wishes if w[0] != "in"] or wishes
+    return chosen[-1][1].capitalize() if chosen else None
+
+
 #: The translation cues that are verbs or name a translation ("translate", "a French version").
 TRANSLATION_NAMED_EN = re.compile(rf"\btranslat|\b(?:{LANGUAGES_EN}) (?:version|translation|equivalent)\b",
                                   re.IGNORECASE)

@@ -47,7 +47,7 @@ import numpy as np
 
 from agent.decompose.base import Decomposer, DecompositionError, Resource
 from agent.decompose.clauses import FILE_NAME, split_clauses
-from agent.decompose.cues import INTENT_BY_NAME, INTENTS, LANGUAGE_WISH_EN, Intent, Literal
+from agent.decompose.cues import INTENT_BY_NAME, INTENTS, LANGUAGE_WISH_EN, Intent, Literal, wished_language
 from agent.decompose.reading import (
     Reading,
     basename,
@@ -348,13 +348,12 @@ class OfflineDecomposer(Decomposer):
         something else, is reached by translating that step's text in a step of its own (the clause's
         reading puts such a wish after the cue that makes the text). Nothing is added if it is unsolvable."""
         translate = INTENT_BY_NAME["translate"]
-        wish = re.search(LANGUAGE_WISH_EN, reading.clause.text, re.IGNORECASE)
-        if wish is None or reading.intent is None or reading.intent is translate or translate not in reading.intents:
+        language = wished_language(reading.clause.text)
+        if language is None or reading.intent is None or reading.intent is translate or translate not in reading.intents:
             return
         made = state.outputs[-1] if state.outputs else None
         if made is None or made.type is not T.TEXT or made.producer != len(state.subtasks) - 1:
             return
-        language = wish.group(0).split()[-1].capitalize()
         gloss = f"translate the text into {language}"
         step = replace(reading, intents=[translate], literal=None, referring=False, products=set())
         sims = self._similarities([f"{gloss}: {reading.text}"])[0] + INTENT_WEIGHT * self._intent_row(translate)

@@ -22,6 +22,7 @@ def one(tool: str, description: str, args: dict[str, str], inputs: list[dict], d
 
 
 IMAGE = [{"type": "image", "value": "p.png"}]
+TEXT = [{"type": "text", "value": "Buongiorno"}]
 BOXES = [{"type": "bboxes", "value": [{"x1": 0, "y1": 0, "x2": 1, "y2": 1, "label": "cat"}]}]
 
 
@@ -37,6 +38,13 @@ BOXES = [{"type": "bboxes", "value": [{"x1": 0, "y1": 0, "x2": 1, "y2": 1, "labe
     ("draw_boxes", "draw the boxes in green", IMAGE + BOXES, {"image": "input:0", "boxes": "input:1"},
      ["color", "width"], "image", {"color": "green"}),
     ("rotate_image", "turn the photo around", IMAGE, {"image": "input:0"}, ["angle", "expand"], "image", {}),
+    # the language wished for, not one the text only mentions
+    ("translate_text", "the card is in Italian, write out what it says in English", TEXT, {"text": "input:0"},
+     ["target_language"], "text", {"target_language": "English"}),
+    ("translate_text", "translate the German text on the sign into French", TEXT, {"text": "input:0"},
+     ["target_language"], "text", {"target_language": "French"}),
+    ("translate_text", "把它翻译成法语", TEXT, {"text": "input:0"}, ["target_language"], "text",
+     {"target_language": "French"}),
 ])
 def test_arguments_the_text_states_are_filled(filler, tool, text, inputs, args, defaulted, out, expected) -> None:
     sub, sol = one(tool, text, args, inputs, defaulted, out)

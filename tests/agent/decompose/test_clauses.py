@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
+from agent.decompose import cues
 from agent.decompose.base import Resource
+from agent.decompose.cues import wished_language
 from agent.decompose.clauses import split_clauses
 from agent.decompose.reading import merge_context, read_clause
 from graph.types import ResourceType as T
@@ -245,3 +249,10 @@ def test_more_ways_to_ask_for_boxes_or_a_description() -> None:
 def test_speech_and_translation_in_other_words() -> None:
     assert read("I want the words on the sign read for me").intent.name == "speak"
     assert read("give me a Spanish version of the letter").intent.name == "translate"
+
+
+def test_the_wished_language_is_the_one_asked_for_not_the_one_mentioned() -> None:
+    assert wished_language("The card is in Italian. Write out what it says in English") == "English"
+    assert wished_language("Translate the Italian text in menu.jpg into English") == "English"
+    assert wished_language("Caption photo.jpg") is None
+    assert doctest.testmod(cues).failed == 0
