@@ -42,7 +42,7 @@ import numpy as np
 from vlm.errors import TooManyImagesError
 from vlm.images import MAX_TILES_CAP, ImageLimits, check_images, load_image
 from vlm import bicubic
-from vlm.resize import Rule, SplitResize, pass_order
+from vlm.resize import Rule, SplitResize, cuts, pass_order
 
 if TYPE_CHECKING:
     import torch
@@ -363,9 +363,8 @@ def _normalised_values() -> np.ndarray:
 
 
 def _bands(length: int, parts: int) -> list[slice]:
-    parts = max(1, min(parts, length))
-    cuts = [length * k // parts for k in range(parts + 1)]
-    return [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+    bounds = cuts(length, parts)
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
 def _tile_with_pillow(image: PILImage, targets: list[_Target], size: int, workers: int) -> None:

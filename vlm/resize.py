@@ -101,7 +101,7 @@ class SplitResize:
         self._horizontal_first = horizontal_first(self.image.size, self.target, self.rule)
         # First pass over row bands (horizontal first) or column bands (vertical first) of the source.
         length = self.image.height if self._horizontal_first else self.image.width
-        self._first_cuts = _cuts(length, self.parts)
+        self._first_cuts = cuts(length, self.parts)
         self._done = [False] * (len(self._first_cuts) - 1)
         # The image between the passes: first-pass output, full length in the other direction.
         width, height = self.image.size
@@ -117,8 +117,8 @@ class SplitResize:
     def second_jobs(self, sink: Sink) -> list[Callable[[], None]]:
         middle = self._intermediate()
         length = middle.width if self._horizontal_first else middle.height
-        cuts = _cuts(length, self.parts)
-        return [lambda a=a, b=b: self._second(middle, a, b, sink) for a, b in zip(cuts, cuts[1:])]
+        bounds = cuts(length, self.parts)
+        return [lambda a=a, b=b: self._second(middle, a, b, sink) for a, b in zip(bounds, bounds[1:])]
 
     def _first(self, i: int) -> None:
         a, b = self._first_cuts[i], self._first_cuts[i + 1]
@@ -148,6 +148,7 @@ class SplitResize:
             sink(np.asarray(band), 0, a)
 
 
-def _cuts(length: int, parts: int) -> list[int]:
+def cuts(length: int, parts: int) -> list[int]:
+    """Boundaries of ``parts`` near-equal bands of ``length`` (fewer when it is shorter): ``[0, …, length]``."""
     parts = max(1, min(parts, length))
     return [length * k // parts for k in range(parts + 1)]
