@@ -83,8 +83,8 @@ def wished_language(text: str) -> str | None:
 
 
 #: The translation cues that are verbs or name a translation ("translate", "a French version").
-TRANSLATION_NAMED_EN = re.compile(rf"\btranslat|\b(?:{LANGUAGES_EN}) (?:version|translation|equivalent)\b",
-                                  re.IGNORECASE)
+_TRANSLATION_NAMES_EN = (r"\btranslat", rf"\b(?:{LANGUAGES_EN}) (?:version|translation|equivalent)\b")
+TRANSLATION_NAMED_EN = re.compile("|".join(_TRANSLATION_NAMES_EN), re.IGNORECASE)
 
 #: Ordered by nothing in particular: ``priority`` settles conflicts inside one clause.
 INTENTS: tuple[Intent, ...] = (
@@ -104,7 +104,7 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "translate", (T.TEXT,), "translate the text into another language",
-        en=(r"\btranslat", LANGUAGE_WISH_EN, rf"\b(?:{LANGUAGES_EN}) (?:version|translation|equivalent)\b"),
+        en=(*_TRANSLATION_NAMES_EN, LANGUAGE_WISH_EN),
         zh=(r"翻译", r"译成", r"译为", r"(?:转|变)成(?:英文|中文|英语|法语|德语|日语)"),
         literal=Literal.CONTENT, priority=85,
     ),
