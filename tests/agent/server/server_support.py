@@ -79,20 +79,20 @@ def serve(data_dir: Path, **server: Any) -> tuple[TestClient, Agent]:
     return TestClient(create_app(settings, agent)), agent
 
 
-#: A workflow over the test tools: an image made grey, and boxes counted.
-GREY_AND_COUNT = """
-version: 1
+#: A workflow over the test tools: an image made grey, and boxes counted (all, or those of one label).
+GREY_AND_COUNT = """version: 1
 name: grey-and-count
 inputs:
-  image: {type: image}
+  image: {type: image, description: the photo}
   boxes: {type: bboxes}
+  label: {type: text, default: null, description: "only boxes with this label, if given"}
 steps:
   - id: grey
     tool: grayscale_image
     args: {image: "${inputs.image}"}
   - id: n
     tool: count_boxes
-    args: {boxes: "${inputs.boxes}"}
+    args: {boxes: "${inputs.boxes}", label: "${inputs.label}"}
 outputs:
   grey: {from: "${steps.grey.outputs.image}"}
   total: {from: "${steps.n.outputs.count}"}

@@ -31,7 +31,7 @@ from agent.engine.testing import always_fail, wait
 from agent.server.app import create_app
 from graph.plan import Plan
 from graph.types import ResourceType
-from server_support import InputsDecomposer, free_port, make_agent, make_settings, png_bytes
+from server_support import GREY_AND_COUNT, InputsDecomposer, free_port, make_agent, make_settings, png_bytes
 from tools.image_ops import grayscale_image
 from tools.list_ops import count_boxes
 from tools.ocr import TOOLS as OCR_TOOLS
@@ -44,23 +44,6 @@ FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 WORD = "HELLO"
 BOXES = [{"x1": 2, "y1": 2, "x2": 30, "y2": 20, "label": "door"}, {"x1": 40, "y1": 10, "x2": 70, "y2": 40}]
 KEY = "open-sesame"
-GREY_AND_COUNT = """version: 1
-name: grey-and-count
-inputs:
-  image: {type: image, description: the photo}
-  boxes: {type: bboxes}
-  label: {type: text, default: null, description: "only boxes with this label, if given"}
-steps:
-  - id: grey
-    tool: grayscale_image
-    args: {image: "${inputs.image}"}
-  - id: n
-    tool: count_boxes
-    args: {boxes: "${inputs.boxes}", label: "${inputs.label}"}
-outputs:
-  grey: {from: "${steps.grey.outputs.image}"}
-  total: {from: "${steps.n.outputs.count}"}
-"""
 
 
 def _missing() -> str | None:
