@@ -39,8 +39,8 @@ from agent.decompose.cues import (
     PRONOUNS_EN,
     RESULT_NOUNS_EN,
     RESULT_WORDS_ZH,
-    TYPE_NOUNS_EN,
     TRANSLATION_NAMED_EN,
+    TYPE_NOUNS_EN,
     TYPE_NOUNS_ZH,
     ZH_GLOSSES,
     Intent,
@@ -145,7 +145,7 @@ def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
     question = INTENT_BY_NAME["question"]
     if clause.question and all(i is not question for _, _, i in found):
         found.append((question.priority, len(text), question))
-    # on a tie the stronger cue is what is finally delivered ("what does it say in English": a translation)
+    # on a tie the cue of higher priority leads (the one whose product is the more finished one)
     reading = Reading(clause=clause, intents=[i for _, _, i in sorted(found, key=lambda f: (-f[0], -f[2].priority, f[1]))],
                       gloss=gloss(text) if chinese else "")
     lowered = clause.text.lower()
