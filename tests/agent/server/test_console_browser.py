@@ -403,6 +403,13 @@ def test_the_graph_changes_state_live_and_the_stream_resumes_after_a_cut(tab: Co
 
     tab.until(running_while_others_wait, "one step running while later ones are queued")
     tab.shot("04-task-running.png")
+
+    def all_done() -> bool:  # keep watching until the end, so the steps' one-by-one finish is seen
+        states = tab.node_states()
+        seen.append(states)
+        return bool(states) and set(states.values()) == {"done"}
+
+    tab.until(all_done, "every step done")
     tab.task_done()
     assert set(tab.node_states().values()) == {"done"}
     assert any(list(s.values()).count("done") in (1, 2, 3) for s in seen), "the steps finished one after another"
