@@ -136,38 +136,67 @@ class Agent:
         added = []
         for path, rtype in zip(paths, types):
             meta = self.store.put_file(path, rtype)
-            added.append((Resource(name=path.name, type=rtype, value=meta.id),
-                          Artifact(id=meta.id, type=rtype, mime=meta.mime, role="input", name=path.name)))
+            added.append(
+                (
+                    Resource(name=path.name, type=rtype, value=meta.id),
+                    Artifact(id=meta.id, type=rtype, mime=meta.mime, role="input", name=path.name),
+                )
+            )
         return added
 
-    def _inputs(self, request: str, files: Sequence[str | Path], resources: Sequence[Resource],
-                run_id: str | None, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _inputs(
+        self, request: str, files: Sequence[str | Path], resources: Sequence[Resource], run_id: str | None, **extra: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         if not request or not request.strip():
             raise EmptyRequestError("the request is empty: say what you want done")
         added = self.add_files(files)
         given = [*(r for r, _ in added), *resources]
         run_id = run_id or uuid.uuid4().hex[:16]
-        state = {"run_id": run_id, "request": request, "resources": [r.model_dump(mode="json") for r in given],
-                 "inputs": [a.model_dump(mode="json") for _, a in added], "replans": 0, **extra}
+        state = {
+            "run_id": run_id,
+            "request": request,
+            "resources": [r.model_dump(mode="json") for r in given],
+            "inputs": [a.model_dump(mode="json") for _, a in added],
+            "replans": 0,
+            **extra,
+        }
         return state, {"configurable": {"thread_id": run_id}}
 
     # --- running ----------------------------------------------------------------------------------------
 
-    def run(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (), *,
-            run_id: str | None = None) -> AgentResult:
+    def run(
+        self,
+        request: str,
+        files: Sequence[str | Path] = (),
+        resources: Sequence[Resource] = (),
+        *,
+        run_id: str | None = None,
+    ) -> AgentResult:
         """Do what the request asks; returns the result (partial results included, see ``status``)."""
         *_, last = self.stream(request, files, resources, run_id=run_id)
         return self.result(last.run_id)
 
-    def plan(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (), *,
-             run_id: str | None = None) -> AgentResult:
+    def plan(
+        self,
+        request: str,
+        files: Sequence[str | Path] = (),
+        resources: Sequence[Resource] = (),
+        *,
+        run_id: str | None = None,
+    ) -> AgentResult:
         """Decompose and plan only (status ``planned``)."""
         state, config = self._inputs(request, files, resources, run_id, mode="plan")
         self._graph.invoke(state, config)
         return self.result(state["run_id"])
 
-    def execute(self, plan: Plan, solutions: Mapping[int, Sequence[Solution]] | None = None, *,
-                resources: Sequence[Resource] = (), run_id: str | None = None) -> AgentResult:
+    def execute(
+        self,
+        plan: Plan,
+        solutions: Mapping[int, Sequence[Solution]] | None = None,
+        *,
+        resources: Sequence[Resource] = (),
+        run_id: str | None = None,
+    ) -> AgentResult:
         """Run a given plan (planning any subtask without ``solutions``) and answer."""
         extra: dict[str, Any] = {"plan": plan.model_dump(mode="json")}
         if solutions:
@@ -176,8 +205,14 @@ class Agent:
         self._graph.invoke(state, config)
         return self.result(state["run_id"])
 
-    def stream(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (), *,
-               run_id: str | None = None) -> Iterator[AgentEvent]:
+    def stream(
+        self,
+        request: str,
+        files: Sequence[str | Path] = (),
+        resources: Sequence[Resource] = (),
+        *,
+        run_id: str | None = None,
+    ) -> Iterator[AgentEvent]:
         """Run and yield progress events as they happen; the last one is ``kind == "run_finished"``."""
         state, config = self._inputs(request, files, resources, run_id)
         return self._events(state, config)
@@ -193,15 +228,28 @@ class Agent:
                 pass
         return self.result(run_id)
 
-    def _events(self, state: dict[str, Any] | None, config: dict[str, Any], run_id: str | None = None
-                ) -> Iterator[AgentEvent]:
+    def _events(
+        self, state: dict[str, Any] | None, config: dict[str, Any], run_id: str | None = None
+    ) -> Iterator[AgentEvent]:
         run_id = run_id or (state or {})["run_id"]
         seq = itertools.count(1)
         for chunk in self._graph.stream(state, config, stream_mode="custom"):
-            yield AgentEvent(run_id=run_id, seq=next(seq), stage=chunk["stage"], kind=chunk["kind"],
-                             time=time.time(), data=chunk.get("data", {}))
-        yield AgentEvent(run_id=run_id, seq=next(seq), stage="done", kind="run_finished", time=time.time(),
-                         data={"status": self.result(run_id).status})
+            yield AgentEvent(
+                run_id=run_id,
+                seq=next(seq),
+                stage=chunk["stage"],
+                kind=chunk["kind"],
+                time=time.time(),
+                data=chunk.get("data", {}),
+            )
+        yield AgentEvent(
+            run_id=run_id,
+            seq=next(seq),
+            stage="done",
+            kind="run_finished",
+            time=time.time(),
+            data={"status": self.result(run_id).status},
+        )
 
     def cancel(self, run_id: str) -> None:
         """Stop a run in progress (thread-safe): pending tool calls never start, later stages are skipped."""
@@ -216,20 +264,44 @@ class Agent:
 
     # --- async ------------------------------------------------------------------------------------------
 
-    async def arun(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (),
-                   *, run_id: str | None = None) -> AgentResult:
+    async def arun(
+        self,
+        request: str,
+        files: Sequence[str | Path] = (),
+        resources: Sequence[Resource] = (),
+        *,
+        run_id: str | None = None,
+    ) -> AgentResult:
         return await asyncio.to_thread(self.run, request, files, resources, run_id=run_id)
 
-    async def aplan(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (),
-                    *, run_id: str | None = None) -> AgentResult:
+    async def aplan(
+        self,
+        request: str,
+        files: Sequence[str | Path] = (),
+        resources: Sequence[Resource] = (),
+        *,
+        run_id: str | None = None,
+    ) -> AgentResult:
         return await asyncio.to_thread(self.plan, request, files, resources, run_id=run_id)
 
-    async def aexecute(self, plan: Plan, solutions: Mapping[int, Sequence[Solution]] | None = None, *,
-                       resources: Sequence[Resource] = (), run_id: str | None = None) -> AgentResult:
+    async def aexecute(
+        self,
+        plan: Plan,
+        solutions: Mapping[int, Sequence[Solution]] | None = None,
+        *,
+        resources: Sequence[Resource] = (),
+        run_id: str | None = None,
+    ) -> AgentResult:
         return await asyncio.to_thread(self.execute, plan, solutions, resources=resources, run_id=run_id)
 
-    async def astream(self, request: str, files: Sequence[str | Path] = (), resources: Sequence[Resource] = (),
-                      *, run_id: str | None = None) -> AsyncIterator[AgentEvent]:
+    async def astream(
+        self,
+        request: str,
+        files: Sequence[str | Path] = (),
+        resources: Sequence[Resource] = (),
+        *,
+        run_id: str | None = None,
+    ) -> AsyncIterator[AgentEvent]:
         """Events as they happen, without blocking the event loop (the run works on a thread)."""
         events: queue.SimpleQueue[AgentEvent | BaseException | None] = queue.SimpleQueue()
 
@@ -268,24 +340,36 @@ class Agent:
 
 def _result(values: Mapping[str, Any]) -> AgentResult:
     plan = Plan.model_validate(values["plan"]) if values.get("plan") else None
-    outcomes = [SubtaskOutcome.model_validate(v) for _, v in sorted((values.get("subtasks") or {}).items(),
-                                                                      key=lambda kv: int(kv[0]))]
-    artifacts = [*(Artifact.model_validate(a) for a in values.get("inputs") or []),
-                 *(a for o in outcomes for a in o.outputs)]
+    outcomes = [
+        SubtaskOutcome.model_validate(v)
+        for _, v in sorted((values.get("subtasks") or {}).items(), key=lambda kv: int(kv[0]))
+    ]
+    artifacts = [
+        *(Artifact.model_validate(a) for a in values.get("inputs") or []),
+        *(a for o in outcomes for a in o.outputs),
+    ]
     if values.get("cancelled"):
         status = "cancelled"
     elif values.get("answer") is not None:
         statuses = {o.status for o in outcomes}
-        status = "succeeded" if statuses == {"succeeded"} and plan and len(outcomes) == len(plan.subtasks) else (
-            "partial" if "succeeded" in statuses else "failed")
+        status = (
+            "succeeded"
+            if statuses == {"succeeded"} and plan and len(outcomes) == len(plan.subtasks)
+            else ("partial" if "succeeded" in statuses else "failed")
+        )
     elif values.get("mode") == "plan" and values.get("solutions"):
         status = "planned"
     else:
         status = "interrupted"
     return AgentResult(
-        run_id=values["run_id"], request=values["request"], status=status, answer=values.get("answer", ""),
-        plan=plan, solutions={int(k): [Solution.model_validate(s) for s in v]
-                              for k, v in (values.get("solutions") or {}).items()},
-        subtasks=outcomes, artifacts=artifacts, parameters=values.get("parameters") or [],
+        run_id=values["run_id"],
+        request=values["request"],
+        status=status,
+        answer=values.get("answer", ""),
+        plan=plan,
+        solutions={int(k): [Solution.model_validate(s) for s in v] for k, v in (values.get("solutions") or {}).items()},
+        subtasks=outcomes,
+        artifacts=artifacts,
+        parameters=values.get("parameters") or [],
         timings=values.get("timings") or {},
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -28,7 +29,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 CatalogueOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--catalogue", "-c", help="Plan over a JSON tool catalogue (ControlLLM, TaskBench or ToG shape)."),
 ]
 
@@ -131,7 +132,7 @@ def graph(
 
 
 InputsOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--input", "-i", help="TYPE=VALUE (image=photo.jpg, text='a dog', number=3) or a file path."),
 ]
 
@@ -157,12 +158,12 @@ def _resources(inputs: list[str] | None, files: list[Path] | None) -> tuple[list
 @_friendly_errors
 def ask(
     request: Annotated[str, typer.Argument(help="What you want done, in words.")],
-    images: Annotated[Optional[list[Path]], typer.Option("--image", help="An image to work on (repeatable).")] = None,
-    files: Annotated[Optional[list[Path]], typer.Option("--file", "-f", help="Any input file (repeatable).")] = None,
+    images: Annotated[list[Path] | None, typer.Option("--image", help="An image to work on (repeatable).")] = None,
+    files: Annotated[list[Path] | None, typer.Option("--file", "-f", help="Any input file (repeatable).")] = None,
     inputs: InputsOpt = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="InternVL checkpoint (path or hub id).")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="local | ray")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the results.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="InternVL checkpoint (path or hub id).")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="local | ray")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the results.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Decompose the request, plan it with ToG, run it and save the results (offline unless a model is named)."""
@@ -198,19 +199,23 @@ def ask(
 @app.command()
 @_friendly_errors
 def plan(
-    request: Annotated[Optional[str], typer.Argument(help="A whole request: decompose it, then plan each subtask.")] = None,
+    request: Annotated[
+        str | None, typer.Argument(help="A whole request: decompose it, then plan each subtask.")
+    ] = None,
     inputs: InputsOpt = None,
-    targets: Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Resource type to produce (repeatable).")] = None,
-    description: Annotated[Optional[str], typer.Option("--description", "-d", help="What the subtask should do.")] = None,
-    domain: Annotated[Optional[list[str]], typer.Option("--domain", help="Domain filter (repeatable).")] = None,
-    strategy: Annotated[Optional[str], typer.Option(help="greedy | beam | adaptive | exhaustive")] = None,
-    max_depth: Annotated[Optional[int], typer.Option(help="Longest tool chain (default 5).")] = None,
-    beam_width: Annotated[Optional[int], typer.Option(help="k for the beam strategy.")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Score threshold for the adaptive strategy.")] = None,
-    top_k: Annotated[Optional[int], typer.Option(help="How many ranked solutions to keep.")] = None,
-    assessor: Annotated[Optional[str], typer.Option(help="embedding | uniform")] = None,
+    targets: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help="Resource type to produce (repeatable).")
+    ] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d", help="What the subtask should do.")] = None,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="Domain filter (repeatable).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="greedy | beam | adaptive | exhaustive")] = None,
+    max_depth: Annotated[int | None, typer.Option(help="Longest tool chain (default 5).")] = None,
+    beam_width: Annotated[int | None, typer.Option(help="k for the beam strategy.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Score threshold for the adaptive strategy.")] = None,
+    top_k: Annotated[int | None, typer.Option(help="How many ranked solutions to keep.")] = None,
+    assessor: Annotated[str | None, typer.Option(help="embedding | uniform")] = None,
     catalogue: CatalogueOpt = None,
-    render: Annotated[Optional[Path], typer.Option(help="Also draw the solutions to this .png/.svg.")] = None,
+    render: Annotated[Path | None, typer.Option(help="Also draw the solutions to this .png/.svg.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the search result as JSON.")] = False,
 ) -> None:
     """Plan a whole REQUEST (decompose, then ToG per subtask), or one subtask given by --input/--target/-d."""
@@ -223,7 +228,11 @@ def plan(
     overrides = {
         k: v
         for k, v in dict(
-            strategy=strategy, max_depth=max_depth, beam_width=beam_width, threshold=threshold, top_k=top_k,
+            strategy=strategy,
+            max_depth=max_depth,
+            beam_width=beam_width,
+            threshold=threshold,
+            top_k=top_k,
             assessor=assessor,
         ).items()
         if v is not None
@@ -276,9 +285,20 @@ def _plan_request(request: str, inputs: list[str] | None, settings: Any, render:
     for sub in result.plan.subtasks:
         solutions = result.solutions.get(sub.id, [])
         if not as_json:
-            console.print(result_tree(sub, SearchResult(solutions=solutions, strategy=settings.strategy, expanded=0,
-                                                        candidates=0, found=len(solutions), truncated=False,
-                                                        elapsed_ms=0.0)))
+            console.print(
+                result_tree(
+                    sub,
+                    SearchResult(
+                        solutions=solutions,
+                        strategy=settings.strategy,
+                        expanded=0,
+                        candidates=0,
+                        found=len(solutions),
+                        truncated=False,
+                        elapsed_ms=0.0,
+                    ),
+                )
+            )
         if render is not None and solutions:
             path = render_solutions(solutions, render.with_name(f"{render.stem}-{sub.id}{render.suffix}"), subtask=sub)
             err_console.print(f"wrote {path}")

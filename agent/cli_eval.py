@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-eval_app = typer.Typer(help="Evaluate planning against gold tool graphs.", no_args_is_help=True,
-                       add_completion=False, pretty_exceptions_enable=False)
+eval_app = typer.Typer(
+    help="Evaluate planning against gold tool graphs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 
 @eval_app.command("plans")
@@ -21,17 +25,19 @@ def plans(
     dataset: Annotated[Path, typer.Argument(help="JSON lines: request, lang, kind, resources, gold graph.")],
     decomposer: Annotated[str, typer.Option("--decomposer", "-d", help="Decomposer name (offline, ...).")] = "offline",
     catalogue: Annotated[
-        Optional[Path],
-        typer.Option("--catalogue", "-c", help="Plan over this tool catalogue (ToG, ControlLLM or TaskBench JSON); "
-                     "the gold graphs must name its tools."),
+        Path | None,
+        typer.Option(
+            "--catalogue",
+            "-c",
+            help="Plan over this tool catalogue (ToG, ControlLLM or TaskBench JSON); "
+            "the gold graphs must name its tools.",
+        ),
     ] = None,
-    strategy: Annotated[Optional[str], typer.Option(help="greedy | beam | adaptive | exhaustive")] = None,
-    assessor: Annotated[Optional[str], typer.Option(help="embedding | uniform")] = None,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N samples.")] = None,
+    strategy: Annotated[str | None, typer.Option(help="greedy | beam | adaptive | exhaustive")] = None,
+    assessor: Annotated[str | None, typer.Option(help="embedding | uniform")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N samples.")] = None,
     rows: Annotated[bool, typer.Option("--rows", help="List every sample, not only the imperfect ones.")] = False,
-    report: Annotated[
-        Optional[Path], typer.Option("--report", help="Write the full report (every row) as JSON.")
-    ] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the full report (every row) as JSON.")] = None,
 ) -> None:
     """Node/edge F1 (TaskBench, micro) and NR/IR/HR/CR (ControlLLM) of DECOMPOSER + ToG on DATASET."""
     from agent.cli import _friendly_errors
@@ -39,8 +45,16 @@ def plans(
     _friendly_errors(_plans)(dataset, decomposer, catalogue, strategy, assessor, limit, rows, report)
 
 
-def _plans(dataset: Path, decomposer: str, catalogue: Path | None, strategy: str | None, assessor: str | None,
-           limit: int | None, rows: bool, report: Path | None) -> None:
+def _plans(
+    dataset: Path,
+    decomposer: str,
+    catalogue: Path | None,
+    strategy: str | None,
+    assessor: str | None,
+    limit: int | None,
+    rows: bool,
+    report: Path | None,
+) -> None:
     from agent.cli import _usage, console, err_console
     from agent.config import ToGSettings
     from agent.evaluation.dataset import check_tools, load_samples
@@ -63,8 +77,7 @@ def _plans(dataset: Path, decomposer: str, catalogue: Path | None, strategy: str
     planner = build_planner(ToolGraph(specs), ToGSettings(**overrides))
     chosen = make_decomposer(decomposer, EvalContext(specs=specs, planner=planner))
     with err_console.status(f"evaluating {len(samples)} requests…") as status:
-        result = evaluate(chosen, planner, samples,
-                          progress=lambda row: status.update(f"evaluating… {row.id} done"))
+        result = evaluate(chosen, planner, samples, progress=lambda row: status.update(f"evaluating… {row.id} done"))
     for table in report_tables(result, every_row=rows):
         console.print(table)
     if report is not None:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (default TOG_SERVER_HOST or 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default TOG_SERVER_PORT or 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default TOG_SERVER_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default TOG_SERVER_PORT or 8000).")] = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Allow a non-loopback bind without API keys.")] = False,
-    workers: Annotated[Optional[int], typer.Option(help="Tasks run at once (default TOG_SERVER_WORKERS or 2).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Tasks run at once (default TOG_SERVER_WORKERS or 2).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the agent over HTTP: POST /v1/tasks, follow /v1/tasks/{id}/events, docs at /docs.
@@ -22,7 +22,6 @@ def serve(
     from rich.console import Console
 
     from agent.config import ToGSettings
-
     from agent.server.config import ServerSettings
 
     errors = Console(stderr=True)
@@ -45,6 +44,8 @@ def serve(
 
     from agent.server.app import create_app
 
-    errors.print(f"ToG serving on http://{server.host}:{server.port} (docs at /docs; "
-                               f"auth {'on' if server.api_keys else 'off'}; data in {settings.data_dir})")
+    errors.print(
+        f"ToG serving on http://{server.host}:{server.port} (docs at /docs; "
+        f"auth {'on' if server.api_keys else 'off'}; data in {settings.data_dir})"
+    )
     uvicorn.run(create_app(settings), host=server.host, port=server.port, log_level=log_level)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import glob
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -60,8 +60,11 @@ def validate_workflow_cmd(
         loaded = Workflow.load(workflow)
     except WorkflowValidationError as exc:
         if as_json:
-            print(json.dumps({"valid": False, "problems": [p.model_dump(exclude_none=True) for p in exc.problems]},
-                             indent=2))
+            print(
+                json.dumps(
+                    {"valid": False, "problems": [p.model_dump(exclude_none=True) for p in exc.problems]}, indent=2
+                )
+            )
             raise typer.Exit(2) from None
         raise _fail(exc.summary, exc.problems) from None
     warnings = loaded.checked.warnings
@@ -138,13 +141,19 @@ def _labels(files: list[Path]) -> list[str]:
 
 def run_workflow_cmd(
     workflow: WorkflowArg,
-    inputs: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="NAME=VALUE (repeatable); a folder "
-                                                        "or glob for a file input runs once per file.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the results "
-                                                "(default tog-out/<workflow name>).")] = None,
-    partial: Annotated[bool, typer.Option("--partial", help="Keep going past a failed step and save what "
-                                          "succeeded.")] = False,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="local | ray")] = None,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input", "-i", help="NAME=VALUE (repeatable); a folder or glob for a file input runs once per file."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder for the results (default tog-out/<workflow name>).")
+    ] = None,
+    partial: Annotated[
+        bool, typer.Option("--partial", help="Keep going past a failed step and save what succeeded.")
+    ] = False,
+    backend: Annotated[str | None, typer.Option("--backend", help="local | ray")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result summary as JSON.")] = False,
 ) -> None:
     """Run a workflow file: validate it, check the inputs, run its steps in parallel, save the outputs."""
@@ -164,8 +173,9 @@ def run_workflow_cmd(
     folder = out or Path("tog-out") / loaded.name
     try:
         with Engine(loaded.registry, settings.engine) as engine, WorkflowProgress(err_console, labels) as progress:
-            results = loaded.run_batch(batch, labels=labels, engine=engine, partial=partial,
-                                       on_event=progress.workflow_event)
+            results = loaded.run_batch(
+                batch, labels=labels, engine=engine, partial=partial, on_event=progress.workflow_event
+            )
     except (WorkflowInputError, WorkflowUnavailableError) as exc:
         raise _fail(exc.summary, exc.problems) from None
     except ToGError as exc:  # anything else the user can act on (an engine that cannot start, ...)
@@ -182,8 +192,9 @@ def _report(results: list[WorkflowResult], folder: Path, partial: bool, as_json:
         saved.append(result.save_to(folder / result.label if batch else folder))
     if batch:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "batch.json").write_text(json.dumps([{"label": r.label, "status": r.status} for r in results],
-                                                      indent=2) + "\n", encoding="utf-8")
+        (folder / "batch.json").write_text(
+            json.dumps([{"label": r.label, "status": r.status} for r in results], indent=2) + "\n", encoding="utf-8"
+        )
     if as_json:
         print(json.dumps([r.summary() for r in results] if batch else results[0].summary(), indent=2))
     for result in results:
@@ -204,7 +215,7 @@ def _report(results: list[WorkflowResult], folder: Path, partial: bool, as_json:
 def export_workflow_cmd(
     run_id: Annotated[str, typer.Argument(help="The id of a finished `tog ask` run (see its result folder).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The workflow file to write.")] = Path("workflow.yaml"),
-    name: Annotated[Optional[str], typer.Option("--name", help="Name of the workflow.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Name of the workflow.")] = None,
 ) -> None:
     """Turn a finished `tog ask` run into a reusable workflow file (its given files become inputs)."""
     from agent.api import Agent, RunNotFoundError

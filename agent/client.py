@@ -124,15 +124,23 @@ class _Follow:
 class ToGClient:
     """Talks to one server; use it as a context manager (``with`` / ``async with``) or call ``close``."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", *, api_key: str | None = None,
-                 timeout_s: float = 30.0, transport: httpx.BaseTransport | None = None,
-                 async_transport: httpx.AsyncBaseTransport | None = None, reconnects: int = 5) -> None:
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        reconnects: int = 5,
+    ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url.rstrip("/")
         self.reconnects = reconnects
         self._sync = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport)
-        self._async_args: dict[str, Any] = dict(base_url=self.base_url, headers=headers, timeout=timeout_s,
-                                                transport=async_transport)
+        self._async_args: dict[str, Any] = dict(
+            base_url=self.base_url, headers=headers, timeout=timeout_s, transport=async_transport
+        )
         self._async: httpx.AsyncClient | None = None
 
     # --- plumbing ----------------------------------------------------------------------------------------
@@ -216,7 +224,9 @@ class ToGClient:
         follow = _Follow(task_id, after, self.reconnects)
         while follow.connect():
             try:
-                with self._sync.stream("GET", follow.path, headers=follow.headers(), timeout=follow.timeout) as response:
+                with self._sync.stream(
+                    "GET", follow.path, headers=follow.headers(), timeout=follow.timeout
+                ) as response:
                     _check(response)
                     for line in response.iter_lines():
                         if (event := follow.feed(line)) is not None:
@@ -228,12 +238,14 @@ class ToGClient:
 
     # --- async -------------------------------------------------------------------------------------------
 
-    async def asubmit(self, request: str, files: Sequence[FileArg] = (),
-                      resources: Sequence[Resource] = ()) -> TaskCreated:
+    async def asubmit(
+        self, request: str, files: Sequence[FileArg] = (), resources: Sequence[Resource] = ()
+    ) -> TaskCreated:
         return await self._acall(TaskCreated, "POST", "/v1/tasks", **_task_body(request, files, resources))
 
-    async def aplan(self, request: str, files: Sequence[FileArg] = (),
-                    resources: Sequence[Resource] = ()) -> PlanResult:
+    async def aplan(
+        self, request: str, files: Sequence[FileArg] = (), resources: Sequence[Resource] = ()
+    ) -> PlanResult:
         return await self._acall(PlanResult, "POST", "/v1/plan", **_task_body(request, files, resources))
 
     async def atask(self, task_id: str) -> TaskView:
@@ -271,8 +283,9 @@ class ToGClient:
         follow = _Follow(task_id, after, self.reconnects)
         while follow.connect():
             try:
-                async with self._aclient.stream("GET", follow.path, headers=follow.headers(),
-                                                timeout=follow.timeout) as response:
+                async with self._aclient.stream(
+                    "GET", follow.path, headers=follow.headers(), timeout=follow.timeout
+                ) as response:
                     if response.status_code >= 400:
                         await response.aread()
                     _check(response)
@@ -283,6 +296,7 @@ class ToGClient:
                                 return
             except httpx.TransportError:
                 await asyncio.sleep(follow.failed())
+
 
 def _task_body(request: str, files: Sequence[FileArg], resources: Sequence[Resource]) -> dict[str, Any]:
     """httpx arguments of a task body: JSON without files, multipart with them."""
@@ -295,7 +309,7 @@ def _task_body(request: str, files: Sequence[FileArg], resources: Sequence[Resou
 def _file_parts(files: Sequence[FileArg]) -> list[tuple[str, tuple[str, bytes, str]]]:
     parts = []
     for item in files:
-        name, content = (item if isinstance(item, tuple) else (Path(item).name, Path(item).read_bytes()))
+        name, content = item if isinstance(item, tuple) else (Path(item).name, Path(item).read_bytes())
         parts.append(("files", (name, content, "application/octet-stream")))
     return parts
 

@@ -35,10 +35,12 @@ class ToGSettings(BaseSettings):
     threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     top_k: int = Field(default=5, ge=1)
     decomposer: Literal["offline", "llm"] = Field(
-        default="offline", description="offline (no model) or llm (the configured LLM, TOG_LLM_* / TOG_VLM_*)")
+        default="offline", description="offline (no model) or llm (the configured LLM, TOG_LLM_* / TOG_VLM_*)"
+    )
     engine: EngineConfig = Field(default_factory=EngineConfig, description="execution: TOG_ENGINE__BACKEND=ray, ...")
     server: ServerSettings = Field(
-        default_factory=ServerSettings, description="REST server (tog serve): TOG_SERVER_PORT, TOG_API_KEYS, limits, ..."
+        default_factory=ServerSettings,
+        description="REST server (tog serve): TOG_SERVER_PORT, TOG_API_KEYS, limits, ...",
     )
 
     def search_config(self) -> SearchConfig:

@@ -20,8 +20,9 @@ from agent.config import ToGSettings
 from agent.present import result_tree
 from agent.samples import make_demo_photo
 
-REQUEST = ("find the faces and blur them, read the text in the photo, then find the text lines and draw boxes "
-           "around them")
+REQUEST = (
+    "find the faces and blur them, read the text in the photo, then find the text lines and draw boxes around them"
+)
 VLM_EXTRA = ", and describe the photo"
 
 
@@ -59,9 +60,20 @@ def run_demo(out: Path, console: Console, settings: ToGSettings | None = None) -
         pictures = []
         for sub in result.plan.subtasks:
             solutions = result.solutions.get(sub.id, [])
-            console.print(result_tree(sub, SearchResult(solutions=solutions, strategy=settings.strategy, expanded=0,
-                                                        candidates=0, found=len(solutions), truncated=False,
-                                                        elapsed_ms=0.0)))
+            console.print(
+                result_tree(
+                    sub,
+                    SearchResult(
+                        solutions=solutions,
+                        strategy=settings.strategy,
+                        expanded=0,
+                        candidates=0,
+                        found=len(solutions),
+                        truncated=False,
+                        elapsed_ms=0.0,
+                    ),
+                )
+            )
             if solutions:
                 pictures.append(str(render_solutions(solutions, out / f"plan-{sub.id}.png", subtask=sub)))
         folder = result.save_to(out / "results", agent.store)
@@ -72,8 +84,10 @@ def run_demo(out: Path, console: Console, settings: ToGSettings | None = None) -
         "request": request,
         "status": result.status,
         "answer": result.answer,
-        "subtasks": [{"id": s.id, "description": s.description, "tools": s.tools, "status": s.status,
-                      "solution": s.solution} for s in result.subtasks],
+        "subtasks": [
+            {"id": s.id, "description": s.description, "tools": s.tools, "status": s.status, "solution": s.solution}
+            for s in result.subtasks
+        ],
         "parameters": result.parameters,
         "timings_ms": timings,
         "results": str(folder),

@@ -17,8 +17,17 @@ from graph.plan import ResourceRef
 from graph.types import FILE_TYPES, BBox, Label, Point, ResourceType, resolve_type
 
 #: Types whose command-line value is a plain string rather than JSON.
-_STRING_TYPES = frozenset({ResourceType.TEXT, ResourceType.TITLE, ResourceType.LOCATION, ResourceType.CODE,
-                           ResourceType.LANGUAGE, ResourceType.URL, ResourceType.TIME})
+_STRING_TYPES = frozenset(
+    {
+        ResourceType.TEXT,
+        ResourceType.TITLE,
+        ResourceType.LOCATION,
+        ResourceType.CODE,
+        ResourceType.LANGUAGE,
+        ResourceType.URL,
+        ResourceType.TIME,
+    }
+)
 _VALIDATORS: dict[ResourceType, TypeAdapter] = {
     ResourceType.BBOXES: TypeAdapter(list[BBox]),
     ResourceType.POINTS: TypeAdapter(list[Point]),
@@ -26,9 +35,17 @@ _VALIDATORS: dict[ResourceType, TypeAdapter] = {
 }
 
 _BY_MIME_PREFIX = {"image": ResourceType.IMAGE, "audio": ResourceType.AUDIO, "video": ResourceType.VIDEO}
-_BY_SUFFIX = {".pdf": ResourceType.DOCUMENT, ".csv": ResourceType.TABLE, ".json": ResourceType.JSON,
-              ".srt": ResourceType.SUBTITLES, ".vtt": ResourceType.SUBTITLES, ".html": ResourceType.HTML,
-              ".txt": ResourceType.TEXT, ".mid": ResourceType.MIDI, ".webp": ResourceType.IMAGE}
+_BY_SUFFIX = {
+    ".pdf": ResourceType.DOCUMENT,
+    ".csv": ResourceType.TABLE,
+    ".json": ResourceType.JSON,
+    ".srt": ResourceType.SUBTITLES,
+    ".vtt": ResourceType.SUBTITLES,
+    ".html": ResourceType.HTML,
+    ".txt": ResourceType.TEXT,
+    ".mid": ResourceType.MIDI,
+    ".webp": ResourceType.IMAGE,
+}
 
 
 class InputSpecError(ToGError):

@@ -1,8 +1,8 @@
 """Writing typed results to files people can open: images as PNG, files copied, everything else as JSON.
 
-    >>> import tempfile, pathlib
-    >>> save_value(3, ResourceType.NUMBER, pathlib.Path(tempfile.mkdtemp()) / "count").name
-    'count.json'
+>>> import tempfile, pathlib
+>>> save_value(3, ResourceType.NUMBER, pathlib.Path(tempfile.mkdtemp()) / "count").name
+'count.json'
 """
 
 from __future__ import annotations

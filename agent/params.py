@@ -32,16 +32,76 @@ from graph.types import ResourceType
 from tools.registry import ToolRegistry
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
-_COLOURS = ("red", "green", "blue", "yellow", "white", "black", "orange", "purple", "pink", "cyan", "magenta",
-            "grey", "gray")
+_COLOURS = (
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "white",
+    "black",
+    "orange",
+    "purple",
+    "pink",
+    "cyan",
+    "magenta",
+    "grey",
+    "gray",
+)
 #: Chinese names of languages (English ones are read by :func:`agent.decompose.cues.wished_language`).
-_LANGUAGES_ZH = {"英文": "English", "英语": "English", "中文": "Chinese", "法语": "French", "德语": "German",
-                 "日语": "Japanese"}
-_STOP = {"the", "a", "an", "all", "every", "any", "of", "in", "on", "there", "are", "is", "this", "that", "these",
-         "those", "image", "photo", "picture", "them", "it"}
+_LANGUAGES_ZH = {
+    "英文": "English",
+    "英语": "English",
+    "中文": "Chinese",
+    "法语": "French",
+    "德语": "German",
+    "日语": "Japanese",
+}
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "all",
+    "every",
+    "any",
+    "of",
+    "in",
+    "on",
+    "there",
+    "are",
+    "is",
+    "this",
+    "that",
+    "these",
+    "those",
+    "image",
+    "photo",
+    "picture",
+    "them",
+    "it",
+}
 #: Words that name no category: "count the boxes" counts all of them.
-_GENERIC = {"box", "boxes", "region", "regions", "object", "objects", "item", "items", "thing", "things",
-            "detection", "detections", "result", "results", "label", "labels", "tag", "tags", "marked", "times"}
+_GENERIC = {
+    "box",
+    "boxes",
+    "region",
+    "regions",
+    "object",
+    "objects",
+    "item",
+    "items",
+    "thing",
+    "things",
+    "detection",
+    "detections",
+    "result",
+    "results",
+    "label",
+    "labels",
+    "tag",
+    "tags",
+    "marked",
+    "times",
+}
 
 
 class FilledParameter(BaseModel):
@@ -69,7 +129,7 @@ def _noun_after(cues: str, text: str) -> str | None:
     match = re.search(rf"(?:{cues})\s+((?:[a-z][\w-]*\s*){{1,3}})", text, flags=re.IGNORECASE)
     if not match:
         return None
-    words = [w for w in re.findall(r"[a-z][\w-]*", match.group(1).lower())]
+    words = list(re.findall(r"[a-z][\w-]*", match.group(1).lower()))
     while words and words[0] in _STOP:
         words.pop(0)
     kept = []
@@ -83,8 +143,12 @@ def _noun_after(cues: str, text: str) -> str | None:
 
 
 def _categories(text: str) -> str | None:
-    match = re.search(r"(?:detect|find|locate|spot|box)\s+(?:all\s+|the\s+|every\s+|any\s+)*([a-z ,]+?)"
-                      r"(?:\s+(?:in|on|from|within)\b|[.;!?]|$)", text, flags=re.IGNORECASE)
+    match = re.search(
+        r"(?:detect|find|locate|spot|box)\s+(?:all\s+|the\s+|every\s+|any\s+)*([a-z ,]+?)"
+        r"(?:\s+(?:in|on|from|within)\b|[.;!?]|$)",
+        text,
+        flags=re.IGNORECASE,
+    )
     if not match:
         return None
     names = [n.strip() for n in re.split(r",|\band\b|\bor\b", match.group(1).lower()) if n.strip()]
@@ -105,8 +169,9 @@ def _language(text: str) -> str | None:
 _READERS: dict[str, Callable[[str], Any]] = {
     "angle": lambda t: _first(rf"{_NUMBER}\s*(?:°|degrees?|deg\b|度)", t),
     "k": lambda t: _first(r"(?:top|first|best|largest|biggest|highest|前)\s*(\d+)", t),
-    "scale": lambda t: _first(rf"{_NUMBER}\s*(?:x\b|times\b|倍)", t) or (
-        (_first(r"(\d+(?:\.\d+)?)\s*%", t) or 0) / 100 or None),
+    "scale": lambda t: (
+        _first(rf"{_NUMBER}\s*(?:x\b|times\b|倍)", t) or ((_first(r"(\d+(?:\.\d+)?)\s*%", t) or 0) / 100 or None)
+    ),
     "width": lambda t: (_size(t) or (None, None))[0],
     "height": lambda t: (_size(t) or (None, None))[1],
     "color": lambda t: next((c for c in _COLOURS if re.search(rf"\b{c}\b", t, re.IGNORECASE)), None),
@@ -150,13 +215,13 @@ class OfflineParameterFiller(ParameterFiller):
                     left.append(name)
                     continue
                 args[name] = input_key(_literal_index(inputs, spec.type, value))
-                filled.append(FilledParameter(subtask=subtask.id, action=action.id, tool=action.tool,
-                                              argument=name, value=value))
+                filled.append(
+                    FilledParameter(subtask=subtask.id, action=action.id, tool=action.tool, argument=name, value=value)
+                )
             actions.append(action.model_copy(update={"args": args, "defaulted": left}))
         if not filled:
             return subtask, solution, []
-        return (subtask.model_copy(update={"inputs": inputs}), solution.model_copy(update={"actions": actions}),
-                filled)
+        return (subtask.model_copy(update={"inputs": inputs}), solution.model_copy(update={"actions": actions}), filled)
 
     @staticmethod
     def _read(name: str, text: str, check: Any) -> Any:

@@ -103,16 +103,19 @@ def build_graph(stages: Stages, checkpointer: Any = None) -> Any:
     graph.add_edge(START, "decompose")
     graph.add_conditional_edges("decompose", lambda s: END if s.get("cancelled") else "plan", ["plan", END])
     graph.add_conditional_edges(
-        "plan", lambda s: END if s.get("mode") == "plan" or s.get("cancelled") else "execute", ["execute", END])
+        "plan", lambda s: END if s.get("mode") == "plan" or s.get("cancelled") else "execute", ["execute", END]
+    )
     graph.add_conditional_edges(
-        "execute", lambda s: END if s.get("cancelled") else _after_execute(stages, s), ["replan", "respond", END])
+        "execute", lambda s: END if s.get("cancelled") else _after_execute(stages, s), ["replan", "respond", END]
+    )
     graph.add_conditional_edges("replan", lambda s: "execute" if _pending(s) else "respond", ["execute", "respond"])
     graph.add_edge("respond", END)
     return graph.compile(checkpointer=checkpointer)
 
 
-def _stage(stages: Stages, name: str, work: Callable[[AgentState], dict[str, Any]]
-           ) -> Callable[[AgentState], dict[str, Any]]:
+def _stage(
+    stages: Stages, name: str, work: Callable[[AgentState], dict[str, Any]]
+) -> Callable[[AgentState], dict[str, Any]]:
     def node(state: AgentState) -> dict[str, Any]:
         if stages.is_cancelled(state["run_id"]):
             return {"cancelled": True}
@@ -146,12 +149,17 @@ def _plan(stages: Stages, state: AgentState) -> dict[str, Any]:
     todo = [s for s in plan.subtasks if str(s.id) not in given]
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
         found = dict(zip([s.id for s in todo], pool.map(lambda s: _search(stages, s), todo)))
-    return _with_parameters(stages, plan, {**{int(k): [Solution.model_validate(x) for x in v] for k, v in given.items()},
-                                           **found}, state.get("parameters") or [])
+    return _with_parameters(
+        stages,
+        plan,
+        {**{int(k): [Solution.model_validate(x) for x in v] for k, v in given.items()}, **found},
+        state.get("parameters") or [],
+    )
 
 
-def _search(stages: Stages, subtask: Subtask, config: SearchConfig | None = None,
-            exclude: set[str] = frozenset()) -> list[Solution]:  # type: ignore[assignment]
+def _search(
+    stages: Stages, subtask: Subtask, config: SearchConfig | None = None, exclude: set[str] = frozenset()
+) -> list[Solution]:  # type: ignore[assignment]
     try:
         result = stages.planner.search(subtask, config)
     except NoSolutionError as exc:
@@ -166,8 +174,9 @@ def _explain(stages: Stages, subtask: Subtask, exc: NoSolutionError) -> ToGError
         return exc
     from graph.toolgraph import ToolGraph
 
-    everything = ToGPlanner(ToolGraph(stages.registry.specs()), assessor=stages.planner.assessor,
-                            config=stages.planner.config)
+    everything = ToGPlanner(
+        ToolGraph(stages.registry.specs()), assessor=stages.planner.assessor, config=stages.planner.config
+    )
     try:
         could = everything.search(subtask, strategy=Strategy.GREEDY)
     except NoSolutionError:
@@ -179,12 +188,15 @@ def _explain(stages: Stages, subtask: Subtask, exc: NoSolutionError) -> ToGError
     return PlanningError(
         f"subtask {subtask.id} ({subtask.description!r}) needs {', '.join(needed)}, which "
         f"{'is' if len(needed) == 1 else 'are'} unavailable here ({reasons})",
-        subtask=subtask.id, tools=needed, reasons={t: unavailable[t] for t in needed},
+        subtask=subtask.id,
+        tools=needed,
+        reasons={t: unavailable[t] for t in needed},
     )
 
 
-def _with_parameters(stages: Stages, plan: Plan, ranked: dict[int, list[Solution]],
-                     parameters: list[dict[str, Any]]) -> dict[str, Any]:
+def _with_parameters(
+    stages: Stages, plan: Plan, ranked: dict[int, list[Solution]], parameters: list[dict[str, Any]]
+) -> dict[str, Any]:
     subtasks = []
     filled_all = list(parameters)
     for sub in plan.subtasks:
@@ -213,8 +225,11 @@ def _execute(stages: Stages, state: AgentState) -> dict[str, Any]:
     plan = Plan.model_validate(state["plan"])
     previous = dict(state.get("subtasks") or {})
     remaining = _remaining_plan(plan, previous)
-    solutions = {int(k): [Solution.model_validate(x) for x in v] for k, v in (state.get("solutions") or {}).items()
-                 if remaining is not None and int(k) in {s.id for s in remaining.subtasks}}
+    solutions = {
+        int(k): [Solution.model_validate(x) for x in v]
+        for k, v in (state.get("solutions") or {}).items()
+        if remaining is not None and int(k) in {s.id for s in remaining.subtasks}
+    }
     if remaining is None or not remaining.subtasks:
         return {}
     write = get_stream_writer()
@@ -271,9 +286,16 @@ def _store_outcomes(store: ArtifactStore, plan: Plan, run: ExecutionResult) -> d
         for index, (value, target) in enumerate(zip(sub.outputs, targets)):
             meta = store_value(store, value, target.type)
             artifacts.append(Artifact(id=meta.id, type=target.type, mime=meta.mime, subtask=sid, index=index))
-        outcome = SubtaskOutcome(id=sid, description=plan.subtask(sid).description, status=sub.status.value,
-                                 tools=sub.tools, solution=sub.solution, outputs=artifacts, error=sub.error,
-                                 fallbacks=sub.fallbacks)
+        outcome = SubtaskOutcome(
+            id=sid,
+            description=plan.subtask(sid).description,
+            status=sub.status.value,
+            tools=sub.tools,
+            solution=sub.solution,
+            outputs=artifacts,
+            error=sub.error,
+            fallbacks=sub.fallbacks,
+        )
         outcomes[str(sid)] = outcome.model_dump(mode="json")
     return outcomes
 
@@ -309,7 +331,8 @@ def _replan(stages: Stages, state: AgentState) -> dict[str, Any]:
         sub = plan.subtask(int(key))
         excluded = tried.get(key, set())
         config = stages.planner.config.model_copy(
-            update={"strategy": Strategy.EXHAUSTIVE, "top_k": keep + len(excluded)})
+            update={"strategy": Strategy.EXHAUSTIVE, "top_k": keep + len(excluded)}
+        )
         try:
             fresh = _search(stages, sub, config, exclude=excluded)[:keep]
         except ToGError:
@@ -319,18 +342,24 @@ def _replan(stages: Stages, state: AgentState) -> dict[str, Any]:
             subtasks.pop(key)  # to be run again
     if not ranked:
         return {"replans": state.get("replans", 0) + 1}
-    update = _with_parameters(stages, plan, {**{int(k): [Solution.model_validate(x) for x in v]
-                                                  for k, v in solutions.items()}, **ranked},
-                              state.get("parameters") or [])
+    update = _with_parameters(
+        stages,
+        plan,
+        {**{int(k): [Solution.model_validate(x) for x in v] for k, v in solutions.items()}, **ranked},
+        state.get("parameters") or [],
+    )
     return {**update, "subtasks": subtasks, "replans": state.get("replans", 0) + 1}
 
 
 def _respond(stages: Stages, state: AgentState) -> dict[str, Any]:
     plan = Plan.model_validate(state["plan"])
     done = state.get("subtasks") or {}
-    outcomes = [SubtaskOutcome.model_validate(done[str(s.id)]) if str(s.id) in done else
-                SubtaskOutcome(id=s.id, description=s.description, status="not_run")
-                for s in plan.subtasks]
+    outcomes = [
+        SubtaskOutcome.model_validate(done[str(s.id)])
+        if str(s.id) in done
+        else SubtaskOutcome(id=s.id, description=s.description, status="not_run")
+        for s in plan.subtasks
+    ]
     values: dict[int, list[Any]] = {}
     for outcome in outcomes:
         values[outcome.id] = [stages.store.load(a.id) if a.type not in FILE_TYPES else None for a in outcome.outputs]

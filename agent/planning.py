@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from agent.config import ToGSettings
 from graph.assessors import Assessor, EmbeddingAssessor, UniformAssessor
 from graph.search import ToGPlanner
 from graph.toolgraph import ToolGraph
-
-from agent.config import ToGSettings
 
 
 def make_assessor(settings: ToGSettings) -> Assessor:

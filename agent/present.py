@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from rich.markup import escape
 from rich.table import Table
@@ -13,9 +13,7 @@ from graph.search import SearchResult
 from graph.spec import ToolSpec
 
 
-def tools_table(
-    specs: Iterable[ToolSpec], title: str = "Tools", unavailable: Mapping[str, str] | None = None
-) -> Table:
+def tools_table(specs: Iterable[ToolSpec], title: str = "Tools", unavailable: Mapping[str, str] | None = None) -> Table:
     """The tools and their typed signatures; with ``unavailable`` (name -> reason), a status column
     saying which tools the planner leaves out and why."""
     table = Table(title=title, show_lines=False)

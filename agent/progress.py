@@ -1,9 +1,9 @@
 """Live terminal progress of an engine run, driven by its events (rich progress bar plus one line per change).
 
-    >>> from rich.console import Console
-    >>> progress = RunProgress(Console(file=open("/dev/null", "w")))
-    >>> progress.done, progress.total
-    (0, 0)
+>>> from rich.console import Console
+>>> progress = RunProgress(Console(file=open("/dev/null", "w")))
+>>> progress.done, progress.total
+(0, 0)
 """
 
 from __future__ import annotations
@@ -33,8 +33,14 @@ class RunProgress:
         self.console = console
         self.total = 0
         self.done = 0
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=console, transient=True)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         self._task = self._progress.add_task(description, total=None)
 
     def __enter__(self) -> RunProgress:
@@ -52,10 +58,14 @@ class RunProgress:
         line = _LINES.get(event.kind)
         if line is not None:
             error = (event.error or {}).get("message", "")
-            self.console.print(line.format(subtask=event.subtask, tool=event.tool, message=escape(event.message),
-                                           error=escape(str(error))))
-        self._progress.update(self._task, total=self.total, completed=self.done,
-                              description=f"{event.tool or 'running'}")
+            self.console.print(
+                line.format(
+                    subtask=event.subtask, tool=event.tool, message=escape(event.message), error=escape(str(error))
+                )
+            )
+        self._progress.update(
+            self._task, total=self.total, completed=self.done, description=f"{event.tool or 'running'}"
+        )
 
 
 class AgentProgress(RunProgress):

@@ -39,8 +39,10 @@ class TemplateResponder(Responder):
                 reason = (sub.error or {}).get("message", sub.status)
                 lines.append(f"{head}: not done: {reason}")
                 continue
-            shown = [describe(value, artifact.type.value)
-                     for artifact, value in zip(sub.outputs, values.get(sub.id, [None] * len(sub.outputs)))]
+            shown = [
+                describe(value, artifact.type.value)
+                for artifact, value in zip(sub.outputs, values.get(sub.id, [None] * len(sub.outputs)))
+            ]
             lines.append(f"{head}: " + "; ".join(shown))
         return "\n".join(lines)
 
@@ -56,8 +58,12 @@ def describe(value: Any, rtype: str = "") -> str:
     if isinstance(value, str):
         return value if len(value) <= 500 else value[:497] + "..."
     if isinstance(value, list) and value and isinstance(value[0], dict) and {"x1", "y1", "x2", "y2"} <= set(value[0]):
-        parts = [f"{b.get('label') or 'box'}" + (f" {b['score']:.2f}" if b.get("score") is not None else "")
-                 + f" at ({b['x1']:.0f},{b['y1']:.0f})-({b['x2']:.0f},{b['y2']:.0f})" for b in value[:10]]
+        parts = [
+            f"{b.get('label') or 'box'}"
+            + (f" {b['score']:.2f}" if b.get("score") is not None else "")
+            + f" at ({b['x1']:.0f},{b['y1']:.0f})-({b['x2']:.0f},{b['y2']:.0f})"
+            for b in value[:10]
+        ]
         more = f" and {len(value) - 10} more" if len(value) > 10 else ""
         return f"{len(value)} box{'es' if len(value) != 1 else ''}: " + ", ".join(parts) + more
     if isinstance(value, list) and value and isinstance(value[0], dict) and "text" in value[0]:
@@ -75,8 +81,10 @@ class LLMResponder(Responder):
     results are real either way, only the wording changes.
     """
 
-    PROMPT = ("A user asked: {request}\n\nTools were run and found:\n{results}\n\n"
-              "Answer the user in a few sentences using only these results. Say plainly what could not be done.")
+    PROMPT = (
+        "A user asked: {request}\n\nTools were run and found:\n{results}\n\n"
+        "Answer the user in a few sentences using only these results. Say plainly what could not be done."
+    )
 
     def __init__(self, backend: Any, max_new_tokens: int = 256) -> None:
         self.backend = backend
@@ -86,9 +94,10 @@ class LLMResponder(Responder):
     def respond(self, request: str, subtasks: Sequence[SubtaskOutcome], values: Mapping[int, list[Any]]) -> str:
         results = self.template.respond(request, subtasks, values)
         try:
-            answer = self.backend.chat(None, self.PROMPT.format(request=request, results=results),
-                                       max_new_tokens=self.max_new_tokens).strip()
-        except Exception as exc:  # noqa: BLE001 - the model's failure must not lose the results
+            answer = self.backend.chat(
+                None, self.PROMPT.format(request=request, results=results), max_new_tokens=self.max_new_tokens
+            ).strip()
+        except Exception as exc:
             logger.warning("the LLM responder failed (%s: %s); answering with the template", type(exc).__name__, exc)
             return results
         return f"{answer}\n\n{results}" if answer else results

@@ -75,11 +75,14 @@ class AgentResult(BaseModel):
             if artifact.role != "output":
                 continue
             source = store.path(artifact.id)
-            stem = f"subtask-{artifact.subtask}" + (f"-{artifact.index}" if len(self.outputs(artifact.subtask or 0)) > 1 else "")
+            stem = f"subtask-{artifact.subtask}" + (
+                f"-{artifact.index}" if len(self.outputs(artifact.subtask or 0)) > 1 else ""
+            )
             shutil.copyfile(source, out / f"{stem}{source.suffix}")
         (out / "answer.txt").write_text(self.answer + "\n", encoding="utf-8")
-        (out / "result.json").write_text(json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False),
-                                         encoding="utf-8")
+        (out / "result.json").write_text(
+            json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False), encoding="utf-8"
+        )
         return out
 
 

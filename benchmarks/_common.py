@@ -11,7 +11,8 @@ import os
 import platform
 import statistics
 import time
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ def timed(call: Callable[[], T]) -> tuple[float, T | None, BaseException | None]
     started = time.perf_counter()
     try:
         value = call()
-    except Exception as exc:  # noqa: BLE001 - the caller decides which failures are expected
+    except Exception as exc:
         return (time.perf_counter() - started) * 1000, None, exc
     return (time.perf_counter() - started) * 1000, value, None
 

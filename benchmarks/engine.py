@@ -19,7 +19,7 @@ import argparse
 import importlib.util
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,12 @@ def fallback_plan() -> tuple[Any, dict[int, list[Any]]]:
     )
     sols = {
         0: [solution(0, step("a0", "wait", text="input:0", seconds="input:1"))],
-        1: [solution(1, step("a0", "wait", text="input:0", seconds="input:1"), step("a1", "always_fail", text="a0.result")),
-            solution(1, step("a0", "wait", text="input:0", seconds="input:1"), step("a1", "append", text="a0.result"))],
+        1: [
+            solution(
+                1, step("a0", "wait", text="input:0", seconds="input:1"), step("a1", "always_fail", text="a0.result")
+            ),
+            solution(1, step("a0", "wait", text="input:0", seconds="input:1"), step("a1", "append", text="a0.result")),
+        ],
         2: [solution(2, step("a0", "append", text="input:0"))],
     }
     return p, sols
@@ -135,8 +139,15 @@ def measure(name: str, backend: ExecutionBackend, calls: int, repeat: int) -> di
     over, per_engine, per_direct = overhead_ms(engine, calls, repeat)
     wall = parallel_s(engine, repeat)
     recovery, fallback_wall = fallback_ms(engine, repeat)
-    return {"overhead_ms": over, "engine_ms_per_call": per_engine, "direct_ms_per_call": per_direct,
-            "parallel_s": wall, "efficiency": IDEAL_S / wall, "recovery_ms": recovery, "fallback_run_ms": fallback_wall}
+    return {
+        "overhead_ms": over,
+        "engine_ms_per_call": per_engine,
+        "direct_ms_per_call": per_direct,
+        "parallel_s": wall,
+        "efficiency": IDEAL_S / wall,
+        "recovery_ms": recovery,
+        "fallback_run_ms": fallback_wall,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -165,14 +176,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     rows = []
     for name, f in figures.items():
-        rows.append([name, fmt(f["overhead_ms"], 3), fmt(f["direct_ms_per_call"], 4), fmt(f["parallel_s"], 3),
-                     fmt(f["efficiency"]), fmt(sequential / f["parallel_s"]), fmt(f["recovery_ms"]),
-                     fmt(f["fallback_run_ms"])])
+        rows.append(
+            [
+                name,
+                fmt(f["overhead_ms"], 3),
+                fmt(f["direct_ms_per_call"], 4),
+                fmt(f["parallel_s"], 3),
+                fmt(f["efficiency"]),
+                fmt(sequential / f["parallel_s"]),
+                fmt(f["recovery_ms"]),
+                fmt(f["fallback_run_ms"]),
+            ]
+        )
     print_table(
         f"engine: {PARALLEL_CALLS} x {CALL_SECONDS * 1000:.0f} ms GPU calls on {GPUS} logical GPUs "
         f"(ideal {IDEAL_S:.2f} s, sequential {sequential:.2f} s), medians of {repeat}",
-        ["backend", "overhead ms/call", "direct ms/call", "parallel s", "efficiency", "vs sequential",
-         "fallback recovery ms", "fallback run ms"],
+        [
+            "backend",
+            "overhead ms/call",
+            "direct ms/call",
+            "parallel s",
+            "efficiency",
+            "vs sequential",
+            "fallback recovery ms",
+            "fallback run ms",
+        ],
         rows,
     )
     get = lambda backend, key: figures[backend][key] if backend in figures else None  # noqa: E731

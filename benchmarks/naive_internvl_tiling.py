@@ -34,9 +34,8 @@ def naive_grid(width: int, height: int, min_num: int = 1, max_num: int = 12, til
         if diff < best_diff:
             best_diff = diff
             best = (cols, rows)
-        elif diff == best_diff:
-            if width * height > 0.5 * tile * tile * cols * rows:
-                best = (cols, rows)
+        elif diff == best_diff and width * height > 0.5 * tile * tile * cols * rows:
+            best = (cols, rows)
     return best
 
 

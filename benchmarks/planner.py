@@ -31,9 +31,9 @@ import hashlib
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -219,7 +219,7 @@ def plausible(graph: ToolGraph, inputs: Sequence[R], targets: Sequence[R], max_d
     steps = {t: graph.steps_to(t) for t in set(targets)}
     if not all(graph.can_reach(inputs, t) for t in targets):
         return False
-    if not all(min((steps[t].get(x, max_depth + 1) for x in inputs)) <= max_depth for t in targets):
+    if not all(min(steps[t].get(x, max_depth + 1) for x in inputs) <= max_depth for t in targets):
         return False
     return all(min(steps[t].get(x, max_depth + 1) for t in steps) <= max_depth for x in inputs)
 

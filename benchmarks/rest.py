@@ -73,13 +73,23 @@ class CountBoxesDecomposer(Decomposer):
 
     def decompose(self, request: str, resources: Sequence[Resource] = ()) -> Plan:
         args = [r.ref().model_dump(mode="json") for r in resources if r.type is ResourceType.BBOXES]
-        return Plan.parse({"request": request, "subtasks": [
-            {"id": 0, "description": REQUEST, "args": args, "returns": [{"type": "number"}]}]})
+        return Plan.parse(
+            {
+                "request": request,
+                "subtasks": [{"id": 0, "description": REQUEST, "args": args, "returns": [{"type": "number"}]}],
+            }
+        )
 
 
 def bench_settings(data_dir: Path, **server: Any) -> ToGSettings:
-    return ToGSettings(data_dir=data_dir, assessor="uniform", strategy="greedy", max_depth=1, top_k=1,
-                       server=ServerSettings(api_keys=[], **server))
+    return ToGSettings(
+        data_dir=data_dir,
+        assessor="uniform",
+        strategy="greedy",
+        max_depth=1,
+        top_k=1,
+        server=ServerSettings(api_keys=[], **server),
+    )
 
 
 def bench_agent(settings: ToGSettings) -> Agent:
@@ -111,8 +121,9 @@ def serve(port: int, data_dir: Path, server: dict[str, float]) -> None:
     from agent.server.app import create_app
 
     settings = bench_settings(data_dir, **server)
-    uvicorn.run(create_app(settings, bench_agent(settings)), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        create_app(settings, bench_agent(settings)), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
 
 
 def free_port() -> int:
@@ -128,8 +139,13 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         options = [f"--{name.replace('_', '-')}={value}" for name, value in server.items()]
-        self._command = [sys.executable, str(Path(__file__).resolve()), f"--serve={self.port}",
-                         f"--data-dir={data_dir}", *options]
+        self._command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            f"--serve={self.port}",
+            f"--data-dir={data_dir}",
+            *options,
+        ]
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> LiveServer:
@@ -213,7 +229,7 @@ class RestRunner:
                 outcome.id = await self.submit(n_boxes, outcome)
                 outcome.kinds = [e.kind async for e in self.client.aevents(outcome.id)]
                 view = await self.client.atask(outcome.id)
-        except Exception as exc:  # noqa: BLE001 - a failed submission is counted, not fatal
+        except Exception as exc:
             outcome.error = f"{type(exc).__name__}: {exc}"
             return outcome
         outcome.latency_ms = (time.perf_counter() - started) * 1000
@@ -362,13 +378,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workers", type=int, default=defaults.workers, help="server worker threads")
     parser.add_argument("--queue-size", type=int, default=defaults.queue_size, help="tasks waiting before 429")
     parser.add_argument("--retry-after-s", type=int, default=defaults.retry_after_s, help="Retry-After of a 429 (s)")
-    parser.add_argument("--sse-poll-s", type=float, default=defaults.sse_poll_s,
-                        help="how often an event stream looks for new events (the server's setting)")
+    parser.add_argument(
+        "--sse-poll-s",
+        type=float,
+        default=defaults.sse_poll_s,
+        help="how often an event stream looks for new events (the server's setting)",
+    )
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)  # the child: serve on this port
     parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    server: dict[str, float] = {"workers": args.workers, "queue_size": args.queue_size,
-                                "retry_after_s": args.retry_after_s, "sse_poll_s": args.sse_poll_s}
+    server: dict[str, float] = {
+        "workers": args.workers,
+        "queue_size": args.queue_size,
+        "retry_after_s": args.retry_after_s,
+        "sse_poll_s": args.sse_poll_s,
+    }
     if args.serve is not None:
         serve(args.serve, args.data_dir, server)
         return {}
@@ -391,19 +415,35 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{args.workers} workers, queue {args.queue_size}, Retry-After {args.retry_after_s} s, SSE poll "
         f"{args.sse_poll_s} s",
         ["phase", "tasks/s", "p50 ms", "p99 ms", "server p50 ms", "429s"],
-        [["load", fmt(figures["throughput_rps"]), fmt(figures["p50_ms"], 1), fmt(figures["p99_ms"], 1),
-          fmt(figures["server_p50_ms"], 1), fmt(figures["rejected_429"])]],
+        [
+            [
+                "load",
+                fmt(figures["throughput_rps"]),
+                fmt(figures["p50_ms"], 1),
+                fmt(figures["p99_ms"], 1),
+                fmt(figures["server_p50_ms"], 1),
+                fmt(figures["rejected_429"]),
+            ]
+        ],
     )
     print_table(
         f"one task at a time, medians of {repeat}",
         ["path", "ms", "server-recorded ms", "overhead ms"],
-        [["Agent.run (in process)", fmt(figures["direct_ms"], 1), "-", "-"],
-         ["REST: submit, SSE to task_finished, GET", fmt(figures["rest_c1_ms"], 1),
-          fmt(figures["rest_c1_server_ms"], 1), fmt(figures["overhead_ms"], 1)]],
+        [
+            ["Agent.run (in process)", fmt(figures["direct_ms"], 1), "-", "-"],
+            [
+                "REST: submit, SSE to task_finished, GET",
+                fmt(figures["rest_c1_ms"], 1),
+                fmt(figures["rest_c1_server_ms"], 1),
+                fmt(figures["overhead_ms"], 1),
+            ],
+        ],
     )
-    print(f"accepted {figures['accepted']} (server counted {figures['server_submitted']}), listed "
-          f"{figures['listed']}: lost {figures['lost']}, duplicated {figures['duplicated']}, wrong answers "
-          f"{figures['wrong']}; 429s {figures['rejected_429_all']} (server counted {figures['server_rejected']})")
+    print(
+        f"accepted {figures['accepted']} (server counted {figures['server_submitted']}), listed "
+        f"{figures['listed']}: lost {figures['lost']}, duplicated {figures['duplicated']}, wrong answers "
+        f"{figures['wrong']}; 429s {figures['rejected_429_all']} (server counted {figures['server_rejected']})"
+    )
     for error in figures["errors"]:
         print(f"error: {error}")
     result = {**figures, "submissions": submissions, "concurrency": concurrency, "repeat": repeat, **server}

@@ -150,8 +150,10 @@ def configure_tiny_vlm(workdir: Path) -> tuple[str, Callable[[], None]]:
         configure_vlm(None)
         model.close()
 
-    note = (f"model tools on the tiny random InternVL, answers cut to {TINY_TOKENS} new tokens: "
-            "our overhead, not model quality or a real model's speed")
+    note = (
+        f"model tools on the tiny random InternVL, answers cut to {TINY_TOKENS} new tokens: "
+        "our overhead, not model quality or a real model's speed"
+    )
     return note, undo
 
 
@@ -208,16 +210,24 @@ def measure(repeat: int, only: Sequence[str], tiny_vlm: bool) -> tuple[list[list
                     skipped[spec.name] = str(exc)
                     continue
                 print(f"timing {spec.name}...", file=sys.stderr, flush=True)
-                cold, _, error = timed(lambda: item(**arguments))
+                cold, _, error = timed(lambda item=item, arguments=arguments: item(**arguments))
                 # A toy model's noise may not parse; the call still ran end to end, which is what is timed.
                 unparsed = tiny_vlm and isinstance(error, ModelOutputError)
                 if error is not None and not unparsed:
                     skipped[spec.name] = f"rejected the sample inputs: {type(error).__name__}: {error}"
                     continue
-                warm = median(timed(lambda: item(**arguments))[0] for _ in range(repeat))
+                warm = median(timed(lambda item=item, arguments=arguments: item(**arguments))[0] for _ in range(repeat))
                 tools_ms[spec.name], cold_ms[spec.name] = round(warm, 3), round(cold, 3)
-                rows.append([spec.name, spec.device.value, fmt(cold), fmt(warm), fmt(cold / max(warm, 1e-9), 1) + "x",
-                             "toy answer unparsed" if unparsed else ""])
+                rows.append(
+                    [
+                        spec.name,
+                        spec.device.value,
+                        fmt(cold),
+                        fmt(warm),
+                        fmt(cold / max(warm, 1e-9), 1) + "x",
+                        "toy answer unparsed" if unparsed else "",
+                    ]
+                )
         finally:
             undo()
     for name, reason in sorted(skipped.items()):
@@ -241,8 +251,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="3 warm calls per tool (< 1 minute)")
     parser.add_argument("--repeat", type=int, default=None, help="warm calls per tool (default 9, quick 3)")
     parser.add_argument("--only", nargs="*", default=[], help="time only these tools")
-    parser.add_argument("--tiny-vlm", action="store_true",
-                        help="time the InternVL and text tools on the tiny test model instead (our overhead only)")
+    parser.add_argument(
+        "--tiny-vlm",
+        action="store_true",
+        help="time the InternVL and text tools on the tiny test model instead (our overhead only)",
+    )
     args = parser.parse_args(argv)
     args.repeat = args.repeat or (3 if args.quick else 9)
     if args.repeat < 1:

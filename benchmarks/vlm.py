@@ -29,9 +29,10 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -78,7 +79,10 @@ def run_batch_benchmark(
     try:
         with tempfile.TemporaryDirectory(prefix="tiny-internvl-") as folder:
             backend = TransformersBackend(tiny_internvl(folder), device=device)
-            with ModelWorker(backend, max_batch_size=batch, max_wait_ms=20.0) as worker, ThreadPoolExecutor(batch) as callers:
+            with (
+                ModelWorker(backend, max_batch_size=batch, max_wait_ms=20.0) as worker,
+                ThreadPoolExecutor(batch) as callers,
+            ):
 
                 def sequential() -> list[str]:
                     return [backend.batch_chat([request])[0] for request in requests]
@@ -153,7 +157,12 @@ def main(argv: list[str] | None = None) -> None:
         f"(target {TARGET_BATCH_SPEEDUP:g}x; identical answers: {figures['batch8_identical']})",
         ["mode", "ms for 8", "requests/s", "speed-up"],
         [
-            ["one by one (backend)", fmt(figures["batch8_sequential_ms"]), fmt(BATCH * 1000 / figures["batch8_sequential_ms"]), "1.00x"],
+            [
+                "one by one (backend)",
+                fmt(figures["batch8_sequential_ms"]),
+                fmt(BATCH * 1000 / figures["batch8_sequential_ms"]),
+                "1.00x",
+            ],
             [
                 f"8 callers, worker (largest batch {figures['batch8_largest_batch']})",
                 fmt(figures["batch8_batched_ms"]),

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,9 +47,7 @@ CASES: dict[int, tuple[tuple[int, int], int]] = {
 TARGET_SPEEDUP = 2.0
 
 
-def run_tiling_benchmark(
-    quick: bool = False, repeat: int = 7, tiles: Sequence[int] = tuple(CASES)
-) -> dict[str, Any]:
+def run_tiling_benchmark(quick: bool = False, repeat: int = 7, tiles: Sequence[int] = tuple(CASES)) -> dict[str, Any]:
     """Time ours against the naive reference per case; medians in ms, speed-ups, and identity.
 
     ``quick`` caps ``repeat`` at 3 (every case still runs, so every key is present); ``tiles`` picks
@@ -149,7 +148,15 @@ def tiling_table_rows(figures: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-TABLE_COLUMNS = ["case", "naive ms", "ours ms", "speed-up", "ours 1-thread ms", "1-thread speed-up", "Pillow resizes ms"]
+TABLE_COLUMNS = [
+    "case",
+    "naive ms",
+    "ours ms",
+    "speed-up",
+    "ours 1-thread ms",
+    "1-thread speed-up",
+    "Pillow resizes ms",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,12 +22,24 @@ from tools.registry import default_registry
 
 INLINE_CATALOGUE = {
     "nodes": [
-        {"id": "Image Captioner", "desc": "Writes a caption describing an image.", "input-type": ["image"],
-         "output-type": ["text"]},
-        {"id": "Translator", "desc": "Translates a text into another language.", "input-type": ["text"],
-         "output-type": ["text"]},
-        {"id": "Speaker", "desc": "Reads a text aloud as speech audio.", "input-type": ["text"],
-         "output-type": ["audio"]},
+        {
+            "id": "Image Captioner",
+            "desc": "Writes a caption describing an image.",
+            "input-type": ["image"],
+            "output-type": ["text"],
+        },
+        {
+            "id": "Translator",
+            "desc": "Translates a text into another language.",
+            "input-type": ["text"],
+            "output-type": ["text"],
+        },
+        {
+            "id": "Speaker",
+            "desc": "Reads a text aloud as speech audio.",
+            "input-type": ["text"],
+            "output-type": ["audio"],
+        },
     ]
 }
 
@@ -41,8 +53,10 @@ def main(catalogue_path: str | None = None) -> list[list[str]]:
     redact = Subtask(
         id=0,
         description="blur the marked regions of the photo",
-        args=[{"type": "image", "value": "photo.jpg"},
-              {"type": "bboxes", "value": [{"x1": 10, "y1": 10, "x2": 80, "y2": 90, "label": "face"}]}],
+        args=[
+            {"type": "image", "value": "photo.jpg"},
+            {"type": "bboxes", "value": [{"x1": 10, "y1": 10, "x2": 80, "y2": 90, "label": "face"}]},
+        ],
         returns=[{"type": "image"}],
     )
     # exhaustive: with a uniform assessor (TOG_ASSESSOR=uniform) beam would keep the first tools by name
@@ -58,8 +72,12 @@ def main(catalogue_path: str | None = None) -> list[list[str]]:
     else:
         path = Path(catalogue_path)
     graph = ToolGraph(load_catalogue(path))
-    speak = Subtask(id=1, description="describe the picture out loud",
-                    args=[{"type": "image", "value": "photo.jpg"}], returns=[{"type": "audio"}])
+    speak = Subtask(
+        id=1,
+        description="describe the picture out loud",
+        args=[{"type": "image", "value": "photo.jpg"}],
+        returns=[{"type": "audio"}],
+    )
     result = build_planner(graph, settings).search(speak, strategy="exhaustive", top_k=3)
     for rank, solution in enumerate(result.solutions, 1):
         print(f"catalogue #{rank} score={solution.score:.3f}: {' -> '.join(solution.tools)}")

@@ -51,8 +51,11 @@ DEFAULT_MAX_PIXELS = 50_000_000
 
 _ID = re.compile(r"^(?P<type>[a-z]+)-(?P<digest>[0-9a-f]{16})$")
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
-_DEFAULT_MIME = {ResourceType.AUDIO: "audio/octet-stream", ResourceType.VIDEO: "video/octet-stream",
-                 ResourceType.HTML: "text/html"}
+_DEFAULT_MIME = {
+    ResourceType.AUDIO: "audio/octet-stream",
+    ResourceType.VIDEO: "video/octet-stream",
+    ResourceType.HTML: "text/html",
+}
 _PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
 _CHUNK = 1 << 20
 _TYPE_NAMES = frozenset(t.value for t in ResourceType)
@@ -137,8 +140,9 @@ class ArtifactStore:
         if rtype in FILE_TYPES:
             raise InvalidArtifactError(f"{rtype.value!r} values are files; use put_image, put_bytes or put_file")
         try:
-            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                              allow_nan=False, default=_json_default)
+            text = json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+            )
         except (TypeError, ValueError) as exc:
             raise InvalidArtifactError(f"value for {rtype.value!r} is not JSON-serialisable: {exc}") from exc
         return self.put_bytes(text.encode("utf-8"), rtype, "application/json")
@@ -210,11 +214,17 @@ class ArtifactStore:
         if width * height > self.max_pixels:
             raise ArtifactTooLargeError(
                 f"image of {width}x{height} pixels exceeds the limit of {self.max_pixels} pixels",
-                width=width, height=height, max_pixels=self.max_pixels,
+                width=width,
+                height=height,
+                max_pixels=self.max_pixels,
             )
 
     def _commit(
-        self, tmp: Path, rtype: ResourceType, mime: str | None, filename: str | None,
+        self,
+        tmp: Path,
+        rtype: ResourceType,
+        mime: str | None,
+        filename: str | None,
         size: tuple[int, int] | None = None,
     ) -> ArtifactMeta:
         """Check staged content, then move it into place under its id (or reuse the stored copy)."""
@@ -238,8 +248,15 @@ class ArtifactStore:
             mime = mime or guessed or _DEFAULT_MIME.get(rtype, "application/octet-stream")
         name = Path(filename).name if filename else None
         meta = ArtifactMeta(
-            id=artifact_id, type=rtype, mime=mime, size=tmp.stat().st_size, sha256=digest,
-            created=datetime.now(UTC), filename=name or None, width=width, height=height,
+            id=artifact_id,
+            type=rtype,
+            mime=mime,
+            size=tmp.stat().st_size,
+            sha256=digest,
+            created=datetime.now(UTC),
+            filename=name or None,
+            width=width,
+            height=height,
         )
         folder.mkdir(exist_ok=True)
         os.replace(tmp, folder / f"content{_suffix(mime, name)}")

@@ -19,9 +19,10 @@ import difflib
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -107,9 +108,7 @@ class _TypeTable:
 # --- public API ---------------------------------------------------------------------------------
 
 
-def load_catalogue(
-    source: CatalogueSource, aliases: Mapping[str, ResourceType | str] | None = None
-) -> list[ToolSpec]:
+def load_catalogue(source: CatalogueSource, aliases: Mapping[str, ResourceType | str] | None = None) -> list[ToolSpec]:
     """Read a catalogue file (or already-parsed JSON) into specs, in the catalogue's order.
 
     >>> specs = load_catalogue([{"id": "Image Stitcher", "desc": "stitch two images",
@@ -252,9 +251,7 @@ def _label(entry: dict[str, Any], index: int) -> str:
 # Our field names as the foreign shapes spell them, so a problem points at the key the user wrote.
 _FOREIGN_FIELDS: dict[CatalogueShape, dict[str, str]] = {
     CatalogueShape.CONTROLLLM: {"inputs": "args", "outputs": "returns", "domains": "domain"},
-    CatalogueShape.TASKBENCH: {
-        "name": "id", "description": "desc", "inputs": "input-type", "outputs": "output-type"
-    },
+    CatalogueShape.TASKBENCH: {"name": "id", "description": "desc", "inputs": "input-type", "outputs": "output-type"},
 }
 
 
@@ -271,7 +268,7 @@ def _validate(raw: dict[str, Any], label: str, problems: _Problems, fields: Mapp
             head = str(loc[0]) if loc else ""
             if fields.get(head, head) in problems.fields:
                 continue  # the converter reported this field already, with the user's words
-            problems.add(f"{label} {fields.get(head, head)}{line[len(head):]}")
+            problems.add(f"{label} {fields.get(head, head)}{line[len(head) :]}")
         return None
 
 

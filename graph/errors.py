@@ -7,7 +7,8 @@ messages or 4xx responses instead of tracebacks.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class ToGError(Exception):

@@ -147,9 +147,7 @@ class Plan(_Model):
                 if producer not in known:
                     problems.append(f"subtask {sub.id} uses {ref.value} but there is no subtask {producer}")
                 elif producer not in sub.deps:
-                    problems.append(
-                        f"subtask {sub.id} uses {ref.value} without listing subtask {producer} in its deps"
-                    )
+                    problems.append(f"subtask {sub.id} uses {ref.value} without listing subtask {producer} in its deps")
         if not problems:
             cycle = _find_cycle(self.subtasks)
             if cycle:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from graph.plan import Plan, Solution, Subtask
 from graph.types import ResourceType
@@ -356,8 +357,16 @@ def _draw(diagrams: list[_Diagram], path: Path, fmt: str, edge_labels: bool, tit
         ax = fig.add_axes((0.0, y / height, p.width / width, p.height / height))
         _paint(ax, p, edge_labels)
     if title:
-        fig.text(0.5, 1 - (_TITLE_H / 2) / height, title, ha="center", va="center", fontsize=_FONT + 2,
-                 fontweight="bold", parse_math=False)
+        fig.text(
+            0.5,
+            1 - (_TITLE_H / 2) / height,
+            title,
+            ha="center",
+            va="center",
+            fontsize=_FONT + 2,
+            fontweight="bold",
+            parse_math=False,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     dpi = min(_DPI, _MAX_PIXELS / max(width, height))
     metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
@@ -458,32 +467,53 @@ def _paint(ax: Axes, placed: _Placed, edge_labels: bool) -> None:
     diagram = placed.diagram
     top = placed.height - _TITLE_H / 2
     if diagram.title:
-        ax.text(_MARGIN, top, diagram.title, ha="left", va="center", fontsize=_FONT + 1, fontweight="bold",
-                parse_math=False)
+        ax.text(
+            _MARGIN, top, diagram.title, ha="left", va="center", fontsize=_FONT + 1, fontweight="bold", parse_math=False
+        )
     for (x, _), text in zip(placed.columns, diagram.layer_titles):
-        ax.text(x, top, text, ha="center", va="center", fontsize=_FONT, style="italic", color="#4a5568",
-                parse_math=False)
+        ax.text(
+            x, top, text, ha="center", va="center", fontsize=_FONT, style="italic", color="#4a5568", parse_math=False
+        )
     for edge, route in zip(diagram.edges, placed.routes):
         colour = _type_colour(edge.rtype)
         points = _route_points(placed, route)
-        ax.add_patch(FancyArrowPatch(path=_s_curves(points), arrowstyle="-|>", mutation_scale=9, color=colour,
-                                     lw=1.0, alpha=0.75, zorder=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                path=_s_curves(points), arrowstyle="-|>", mutation_scale=9, color=colour, lw=1.0, alpha=0.75, zorder=1
+            )
+        )
         if edge_labels and edge.label:
             (x1, y1), (x2, y2) = points[0], points[1]
-            ax.text((x1 + x2) / 2, (y1 + y2) / 2, edge.label, ha="center", va="center", fontsize=_SMALL_FONT,
-                    color="#2d3748", zorder=3, parse_math=False,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 0.6})
+            ax.text(
+                (x1 + x2) / 2,
+                (y1 + y2) / 2,
+                edge.label,
+                ha="center",
+                va="center",
+                fontsize=_SMALL_FONT,
+                color="#2d3748",
+                zorder=3,
+                parse_math=False,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 0.6},
+            )
     for node in diagram.nodes:
         style = _STYLES[node.kind]
         (x, y), (w, h) = placed.centres[node.key], placed.sizes[node.key]
         if style.shape == "ellipse":
             shape = Ellipse((x, y), w, h, fc=style.fill, ec=style.stroke, lw=1.2, zorder=2)
         else:
-            shape = FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.05",
-                                   fc=style.fill, ec=style.stroke, lw=1.2, zorder=2)
+            shape = FancyBboxPatch(
+                (x - w / 2, y - h / 2),
+                w,
+                h,
+                boxstyle="round,pad=0,rounding_size=0.05",
+                fc=style.fill,
+                ec=style.stroke,
+                lw=1.2,
+                zorder=2,
+            )
         ax.add_patch(shape)
-        ax.text(x, y, node.label, ha="center", va="center", fontsize=_FONT, zorder=4, parse_math=False,
-                linespacing=1.1)
+        ax.text(x, y, node.label, ha="center", va="center", fontsize=_FONT, zorder=4, parse_math=False, linespacing=1.1)
 
 
 def _route_points(placed: _Placed, route: list[str]) -> list[tuple[float, float]]:

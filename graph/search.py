@@ -22,7 +22,8 @@ in ``tests/graph/test_search_pruning.py`` checks this against the unpruned searc
 
 **Binding.** A required input binds to an available resource of its type, preferring one nobody has
 consumed yet, then the most recent; an optional input binds only to an unconsumed *subtask input* of its
-type (options such as an angle come from the user, not from another tool) and otherwise keeps its default. When several resources fit, the candidates are recorded on the action
+type (options such as an angle come from the user, not from another tool) and otherwise keeps its default.
+When several resources fit, the candidates are recorded on the action
 (``Action.ambiguous``) for parameter inference to revisit.
 """
 
@@ -32,9 +33,9 @@ import heapq
 import math
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Iterable, Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -157,9 +158,7 @@ class _Index:
             self.steps[target] = self.graph.steps_to(target)
         return self.steps[target]
 
-    def bounds_for(
-        self, targets: Iterable[ResourceType]
-    ) -> tuple[list[float], list[float], dict[ResourceType, float]]:
+    def bounds_for(self, targets: Iterable[ResourceType]) -> tuple[list[float], list[float], dict[ResourceType, float]]:
         """Per tool, the fewest steps from its outputs to a target (0 = produces one) and the most steps
         one of its non-target outputs needs to reach one; per type, the fewest steps to any target."""
         key = tuple(sorted(set(targets)))
@@ -224,9 +223,7 @@ class ToGPlanner:
     [['detect', 'count']]
     """
 
-    def __init__(
-        self, graph: ToolGraph, assessor: Assessor | None = None, config: SearchConfig | None = None
-    ) -> None:
+    def __init__(self, graph: ToolGraph, assessor: Assessor | None = None, config: SearchConfig | None = None) -> None:
         self.graph = graph
         self.assessor = assessor or UniformAssessor()
         self.config = config or SearchConfig()
@@ -469,9 +466,7 @@ class ToGPlanner:
             kept += 1
             yield _extend(state, spec, score, binding)
 
-    def _applicable(
-        self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]
-    ) -> Iterator[int]:
+    def _applicable(self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]) -> Iterator[int]:
         """Tools not yet on the path whose required inputs the state can feed, best-scored first.
 
         With pruning, only tools whose outputs can all still be used with ``left`` steps to go, and that
@@ -514,9 +509,8 @@ class ToGPlanner:
         for key, rtype in resources:
             if key in consumed:
                 continue
-            if key in run.input_keys or rtype not in run.targets:
-                if run.type_bound.get(rtype, INF) > remaining:
-                    return False
+            if (key in run.input_keys or rtype not in run.targets) and run.type_bound.get(rtype, INF) > remaining:
+                return False
         return True
 
     @staticmethod

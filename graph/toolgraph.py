@@ -7,9 +7,9 @@ planner searches this graph; people look at it (:mod:`graph.render`).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import networkx as nx
 
@@ -133,9 +133,7 @@ class ToolGraph:
         produced = self.reachable_types(have)
         if target_t not in have:
             return target_t in produced
-        return any(
-            all(i.type in produced for i in spec.required_inputs) for spec in self.tools_producing(target_t)
-        )
+        return any(all(i.type in produced for i in spec.required_inputs) for spec in self.tools_producing(target_t))
 
     def steps_to(self, target: ResourceType | str) -> dict[ResourceType, int]:
         """Fewest tool steps from each type to a *newly produced* ``target``, ignoring other inputs.

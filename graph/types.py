@@ -10,8 +10,9 @@ Catalogues written for other systems use other names (ControlLLM's ``bbox``/``im
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -40,11 +40,51 @@ from graph.errors import UnknownTypeError
 from graph.types import FILE_TYPES, IMAGE_TYPES, BBox, Label, Point, ResourceType, Segment, resolve_type
 
 __all__ = [
-    "Audio", "BBoxes", "Boolean", "Code", "Depth", "Document", "Edge", "Embedding", "Flow", "Hed", "Heatmap",
-    "Html", "Image", "Json", "Labels", "Language", "Line", "Location", "Mask", "Mesh", "Midi", "Normal",
-    "Number", "PointCloud", "Points", "Polygons", "Pose", "Scribble", "Segmentation", "Spectrogram",
-    "Subtitles", "Table", "Tags", "Text", "Time", "Title", "Transcript", "Url", "Video", "Weather",
-    "AnnotationProblem", "ValueCheck", "ValueProblem", "check_for_annotation", "check_for_type",
+    "Audio",
+    "BBoxes",
+    "Boolean",
+    "Code",
+    "Depth",
+    "Document",
+    "Edge",
+    "Embedding",
+    "Flow",
+    "Hed",
+    "Heatmap",
+    "Html",
+    "Image",
+    "Json",
+    "Labels",
+    "Language",
+    "Line",
+    "Location",
+    "Mask",
+    "Mesh",
+    "Midi",
+    "Normal",
+    "Number",
+    "PointCloud",
+    "Points",
+    "Polygons",
+    "Pose",
+    "Scribble",
+    "Segmentation",
+    "Spectrogram",
+    "Subtitles",
+    "Table",
+    "Tags",
+    "Text",
+    "Time",
+    "Title",
+    "Transcript",
+    "Url",
+    "Video",
+    "Weather",
+    "AnnotationProblem",
+    "ValueCheck",
+    "ValueProblem",
+    "check_for_annotation",
+    "check_for_type",
 ]
 
 # --- aliases for hints ------------------------------------------------------------------------------
@@ -93,8 +133,21 @@ Midi = Annotated[Path, ResourceType.MIDI]
 # --- what Python value each resource type holds ----------------------------------------------------
 
 Kind = Literal[
-    "str", "number", "bool", "image", "file", "bboxes", "points", "labels", "segments", "tags", "vector",
-    "table", "polygons", "object", "json",
+    "str",
+    "number",
+    "bool",
+    "image",
+    "file",
+    "bboxes",
+    "points",
+    "labels",
+    "segments",
+    "tags",
+    "vector",
+    "table",
+    "polygons",
+    "object",
+    "json",
 ]
 
 _JSON_KINDS: dict[ResourceType, Kind] = {
@@ -444,8 +497,14 @@ def _python_kind(tp: Any) -> tuple[Kind, bool, bool, tuple[str | int, ...] | Non
 
 def _list_kind(item: Any) -> Kind | None:
     """The kind of ``list[item]``: models, strings, floats, rows (dicts) or polygons (lists of pairs)."""
-    simple: dict[Any, Kind] = {BBox: "bboxes", Point: "points", Label: "labels", Segment: "segments",
-                               str: "tags", float: "vector"}
+    simple: dict[Any, Kind] = {
+        BBox: "bboxes",
+        Point: "points",
+        Label: "labels",
+        Segment: "segments",
+        str: "tags",
+        float: "vector",
+    }
     if item in simple:
         return simple[item]
     origin, args = typing.get_origin(item), typing.get_args(item)

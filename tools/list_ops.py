@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 import re
-from operator import attrgetter
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Literal, TypeVar
 
 from graph.types import BBox, Label
@@ -192,7 +192,8 @@ def filter_boxes(
         raise ToolInputError(f"max_area ({max_area}) is below min_area ({min_area})", argument="max_area")
     areas = [box_area(box, i) for i, box in enumerate(boxes)]
     return [
-        box for box, area in zip(boxes, areas)
+        box
+        for box, area in zip(boxes, areas)
         if _passes(box.score, min_score)
         and (min_area is None or area >= min_area)
         and (max_area is None or area <= max_area)
@@ -222,7 +223,9 @@ def sort_boxes(
 
 @tool(domains=_GENERAL)
 def top_k_boxes(boxes: BBoxes, k: int = 1, by: Literal["score", "area"] = "score") -> BBoxes:
-    """Keep the k most confident, or the k largest, bounding boxes, e.g. the best detection or the three biggest objects.
+    """Keep the k most confident, or the k largest, bounding boxes.
+
+    E.g. the best detection or the three biggest objects.
 
     Ties are broken by the original order; boxes without a score rank after every scored box.
 
@@ -328,7 +331,14 @@ def select_tags(tags: Tags, query: Text) -> Tags:
 
 
 TOOLS: tuple[Tool, ...] = (
-    count_boxes, select_boxes, filter_boxes, sort_boxes, top_k_boxes,
-    count_labels, select_labels, top_k_labels,
-    count_tags, select_tags,
+    count_boxes,
+    select_boxes,
+    filter_boxes,
+    sort_boxes,
+    top_k_boxes,
+    count_labels,
+    select_labels,
+    top_k_labels,
+    count_tags,
+    select_tags,
 )

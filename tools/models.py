@@ -124,8 +124,9 @@ def _served(url: str, settings: ModelSettings, max_tiles: int | None) -> Callabl
         from vlm.images import ImageLimits
 
         limits = ImageLimits(max_tiles=max_tiles) if max_tiles is not None else None
-        return OpenAICompatibleBackend(url, model=settings.served_model or None,
-                                       api_key=settings.api_key.get_secret_value() or None, limits=limits)
+        return OpenAICompatibleBackend(
+            url, model=settings.served_model or None, api_key=settings.api_key.get_secret_value() or None, limits=limits
+        )
 
     return build
 
@@ -141,8 +142,9 @@ def _vlm_recipe(settings: VLMSettings) -> _Recipe | None:
 
         def build_url() -> VLMBackend:
             if model:  # said once per settings, when the backend is built
-                logger.warning("%s is set, so %s=%r is ignored", VLMSettings.env_name("url"),
-                               VLMSettings.env_name("model"), model)
+                logger.warning(
+                    "%s is set, so %s=%r is ignored", VLMSettings.env_name("url"), VLMSettings.env_name("model"), model
+                )
             return build_served()
 
         return _Recipe(f"the InternVL server at {url}", build_url)
@@ -151,9 +153,13 @@ def _vlm_recipe(settings: VLMSettings) -> _Recipe | None:
         from vlm.backends import load_backend
         from vlm.images import ImageLimits
 
-        return load_backend(model, device=settings.device, dtype=settings.dtype,
-                            trust_remote_code=settings.trust_remote_code,
-                            limits=ImageLimits(max_tiles=settings.max_tiles))
+        return load_backend(
+            model,
+            device=settings.device,
+            dtype=settings.dtype,
+            trust_remote_code=settings.trust_remote_code,
+            limits=ImageLimits(max_tiles=settings.max_tiles),
+        )
 
     return _Recipe(f"InternVL model {model!r}", build)
 

@@ -52,8 +52,18 @@ from tools.image_ops import check_image
 if TYPE_CHECKING:
     from rapidocr import RapidOCR
 
-__all__ = ["TOOLS", "OcrTextLines", "ReadText", "TextLine", "join_text", "ocr_engine", "ocr_text_lines",
-           "read_text", "reading_order", "recognise"]
+__all__ = [
+    "TOOLS",
+    "OcrTextLines",
+    "ReadText",
+    "TextLine",
+    "join_text",
+    "ocr_engine",
+    "ocr_text_lines",
+    "read_text",
+    "reading_order",
+    "recognise",
+]
 
 _DOMAINS = ("image-perception",)
 _REINSTALL = "pip install rapidocr onnxruntime"
@@ -104,10 +114,15 @@ def _default_model_paths() -> dict[str, Path]:
     paths = {}
     for task in ("Det", "Rec"):
         section = cfg[task]
-        info = InferSession.get_model_url(FileInfo(
-            engine_type=section.engine_type, ocr_version=section.ocr_version, task_type=section.task_type,
-            lang_type=section.lang_type, model_type=section.model_type,
-        ))
+        info = InferSession.get_model_url(
+            FileInfo(
+                engine_type=section.engine_type,
+                ocr_version=section.ocr_version,
+                task_type=section.task_type,
+                lang_type=section.lang_type,
+                model_type=section.model_type,
+            )
+        )
         paths[task] = root_dir / "models" / Path(str(info["model_dir"])).name
     return paths
 
@@ -136,17 +151,21 @@ def ocr_engine() -> RapidOCR:
             raise ToolUnavailableError(_engine_error) from exc
         missing = [str(p) for p in paths.values() if not p.is_file()]
         if missing:
-            _engine_error = (f"rapidocr's default model is missing from the wheel ({', '.join(missing)}); "
-                             f"reinstall it ({_REINSTALL}); models are never downloaded")
+            _engine_error = (
+                f"rapidocr's default model is missing from the wheel ({', '.join(missing)}); "
+                f"reinstall it ({_REINSTALL}); models are never downloaded"
+            )
             raise ToolUnavailableError(_engine_error)
         try:
-            engine = RapidOCR(params={
-                "Global.log_level": "error",  # "no text found" is a normal result, not a warning
-                "Global.use_cls": False,
-                "Global.text_score": 0.0,
-                "Det.model_path": str(paths["Det"]),
-                "Rec.model_path": str(paths["Rec"]),
-            })
+            engine = RapidOCR(
+                params={
+                    "Global.log_level": "error",  # "no text found" is a normal result, not a warning
+                    "Global.use_cls": False,
+                    "Global.text_score": 0.0,
+                    "Det.model_path": str(paths["Det"]),
+                    "Rec.model_path": str(paths["Rec"]),
+                }
+            )
             # rapidocr loads each model on first use; load them now so that a broken model file makes
             # the tools unavailable here rather than failing a call later (a no-op on versions without these)
             for loader in ("_load_det_model", "_load_rec_model"):

@@ -29,7 +29,18 @@ from tools.errors import ToolDefinitionError
 logger = logging.getLogger(__name__)
 
 #: Modules whose ``TOOLS`` tuple makes up the built-in toolbox, imported only by :func:`default_registry`.
-BUILTIN_MODULES: tuple[str, ...] = ("tools.image_ops", "tools.audio", "tools.image_adjust", "tools.image_info", "tools.list_ops", "tools.vision", "tools.text", "tools.ocr", "tools.faces", "tools.text_ops")
+BUILTIN_MODULES: tuple[str, ...] = (
+    "tools.image_ops",
+    "tools.audio",
+    "tools.image_adjust",
+    "tools.image_info",
+    "tools.list_ops",
+    "tools.vision",
+    "tools.text",
+    "tools.ocr",
+    "tools.faces",
+    "tools.text_ops",
+)
 
 
 class ToolRegistry:

@@ -98,8 +98,9 @@ class TranslateText(LLMTool):
         source = source_text(text)
         language = required_text(target_language, "target_language")
         if len(language) > 64 or "\n" in language:
-            raise ToolInputError(f"target_language should name a language, got {language[:64]!r}",
-                                 argument="target_language")
+            raise ToolInputError(
+                f"target_language should name a language, got {language[:64]!r}", argument="target_language"
+            )
         # A translation is about as long as its source; a token is at most about one character.
         budget = min(8192, 64 + 2 * len(source))
         return self.ask(get_llm(), TRANSLATE_PROMPT.format(language=language, text=source), budget)

@@ -45,8 +45,18 @@ if TYPE_CHECKING:
     from vlm.backends.base import VLMBackend
 
 __all__ = [
-    "CAPTION_PROMPT", "COMPARE_PROMPT", "COUNT_PROMPT", "DESCRIBE_PROMPT", "DOCUMENT_TILES", "IMAGE_TILES",
-    "MAX_CATEGORIES", "OCR_PROMPT", "TOOLS", "VIDEO_CAPTION_PROMPT", "VIDEO_SEGMENTS", "parse_categories",
+    "CAPTION_PROMPT",
+    "COMPARE_PROMPT",
+    "COUNT_PROMPT",
+    "DESCRIBE_PROMPT",
+    "DOCUMENT_TILES",
+    "IMAGE_TILES",
+    "MAX_CATEGORIES",
+    "OCR_PROMPT",
+    "TOOLS",
+    "VIDEO_CAPTION_PROMPT",
+    "VIDEO_SEGMENTS",
+    "parse_categories",
     "parse_count",
 ]
 
@@ -108,21 +118,34 @@ class InternVLTool(Tool):
         """One greedy question about ``images`` (already checked by :func:`model_image`); the answer,
         stripped and non-empty. ``text`` / ``image`` name the arguments a prompt or image error is about."""
         with model_errors(image=image, text=text):
-            answer = backend.chat(list(images), question, max_tiles=tile_budget(backend, tiles),
-                                  generation={"max_new_tokens": self.max_new_tokens})
+            answer = backend.chat(
+                list(images),
+                question,
+                max_tiles=tile_budget(backend, tiles),
+                generation={"max_new_tokens": self.max_new_tokens},
+            )
         return non_empty(answer)
 
     def locate(self, backend: VLMBackend, picture: PILImage, categories: list[str] | None, *, text: str) -> list[BBox]:
         """Boxes of ``categories`` (all objects for ``None``) in ``picture``, parsed strictly (see the module)."""
         with model_errors(image="image", text=text):
-            return backend.detect(picture, categories, max_tiles=tile_budget(backend, IMAGE_TILES),
-                                  generation={"max_new_tokens": self.max_new_tokens})
+            return backend.detect(
+                picture,
+                categories,
+                max_tiles=tile_budget(backend, IMAGE_TILES),
+                generation={"max_new_tokens": self.max_new_tokens},
+            )
 
     def ask_video(self, backend: VLMBackend, video: Path, question: str, *, text: str | None = None) -> str:
         """One greedy question about :data:`VIDEO_SEGMENTS` frames sampled from ``video``."""
         with model_errors(video="video", text=text):
-            answer = backend.chat(None, question, video=str(video), num_segments=VIDEO_SEGMENTS,
-                                  generation={"max_new_tokens": self.max_new_tokens})
+            answer = backend.chat(
+                None,
+                question,
+                video=str(video),
+                num_segments=VIDEO_SEGMENTS,
+                generation={"max_new_tokens": self.max_new_tokens},
+            )
         return non_empty(answer)
 
 
@@ -154,7 +177,7 @@ def model_image(
 def _orientation(image: PILImage) -> Any:
     try:
         return image.getexif().get(_EXIF_ORIENTATION, 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block is no orientation (vlm.images agrees)
+    except Exception:
         return 1
 
 
@@ -193,8 +216,29 @@ def parse_categories(text: str) -> list[str]:
 _NUMBER_WORDS = {
     word: value
     for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 _NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.])-?\d+(?:\.\d+)?(?![\w])|[a-z]+")
@@ -466,6 +510,15 @@ class CaptionVideo(InternVLTool):
 
 
 TOOLS: tuple[Tool, ...] = (
-    CaptionImage(), DescribeImage(), AnswerImageQuestion(), TranscribeImageText(), AnswerDocumentQuestion(),
-    CompareImages(), CountObjects(), GroundPhrase(), DetectObjects(), AnswerVideoQuestion(), CaptionVideo(),
+    CaptionImage(),
+    DescribeImage(),
+    AnswerImageQuestion(),
+    TranscribeImageText(),
+    AnswerDocumentQuestion(),
+    CompareImages(),
+    CountObjects(),
+    GroundPhrase(),
+    DetectObjects(),
+    AnswerVideoQuestion(),
+    CaptionVideo(),
 )

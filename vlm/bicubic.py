@@ -68,7 +68,9 @@ def taps(in_size: int, out_size: int) -> Taps:
     count = np.minimum(np.trunc(center + support + 0.5).astype(np.int64), in_size) - first
     offsets = np.arange(ksize)
     used = offsets[None, :] < count[:, None]
-    weights = np.where(used, _bicubic((first[:, None] + offsets[None, :] - center[:, None] + 0.5) * (1.0 / filterscale)), 0.0)
+    weights = np.where(
+        used, _bicubic((first[:, None] + offsets[None, :] - center[:, None] + 0.5) * (1.0 / filterscale)), 0.0
+    )
     total = np.zeros(out_size)
     for t in range(ksize):  # sequential, like Pillow's ``ww += w``; unused taps add an exact 0.0
         total = total + weights[:, t]
@@ -168,9 +170,17 @@ def available() -> Rule | None:
     if _kernels is None or rule is None:
         return None
     rng = np.random.default_rng(1)
-    probes = [((37, 120), (36, 20)), ((64, 40), (50, 70)), ((300, 200), (448, 448)), ((911, 37), (448, 448)), ((1, 5), (3, 1))]
+    probes = [
+        ((37, 120), (36, 20)),
+        ((64, 40), (50, 70)),
+        ((300, 200), (448, 448)),
+        ((911, 37), (448, 448)),
+        ((1, 5), (3, 1)),
+    ]
     for (width, height), target in probes:
         image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-        if not np.array_equal(resize(np.asarray(image), target, rule), np.asarray(image.resize(target, Image.Resampling.BICUBIC))):
+        if not np.array_equal(
+            resize(np.asarray(image), target, rule), np.asarray(image.resize(target, Image.Resampling.BICUBIC))
+        ):
             return None
     return rule

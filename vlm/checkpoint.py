@@ -187,9 +187,7 @@ def _original_info(
     template = config.get("template")
     if not isinstance(template, str) or not template:
         raise CheckpointError(f"{source}: an original InternVL config must name its 'template'", source=source)
-    image_size = _square(
-        config.get("force_image_size") or vision.get("image_size", 448), "force_image_size", source
-    )
+    image_size = _square(config.get("force_image_size") or vision.get("image_size", 448), "force_image_size", source)
     patch_size = _square(vision.get("patch_size", 14), "vision_config.patch_size", source)
     ratio = _ratio(config.get("downsample_ratio", 0.5), source)
     architecture = _architecture(llm, "llm_config", source)
@@ -247,7 +245,7 @@ def _cached_hub_config(repo_id: str) -> Path:
         from huggingface_hub import hf_hub_download
 
         return Path(hf_hub_download(repo_id, "config.json"))
-    except Exception as exc:  # noqa: BLE001 - every hub failure means the same thing to the caller
+    except Exception as exc:
         raise CheckpointError(
             f"cannot get config.json of {repo_id!r} from the Hugging Face hub or its local cache: {exc}",
             source=repo_id,
@@ -266,7 +264,11 @@ def _read_chat_template(folder: Path) -> str | None:
             return template
         if isinstance(template, list):  # named templates: [{"name": "default", "template": ...}]
             for entry in template:
-                if isinstance(entry, dict) and entry.get("name") == "default" and isinstance(entry.get("template"), str):
+                if (
+                    isinstance(entry, dict)
+                    and entry.get("name") == "default"
+                    and isinstance(entry.get("template"), str)
+                ):
                     return entry["template"]
     return None
 

@@ -131,7 +131,9 @@ class _Walker:
         used = _UNENFORCED.intersection(node)
         if used:
             raise SchemaError(
-                f"{path}: lm-format-enforcer does not enforce {', '.join(sorted(used))}", path=path, keywords=sorted(used)
+                f"{path}: lm-format-enforcer does not enforce {', '.join(sorted(used))}",
+                path=path,
+                keywords=sorted(used),
             )
         if "$ref" in node:
             return self._ref(node["$ref"], path)
@@ -155,7 +157,9 @@ class _Walker:
         if isinstance(kind, list):
             return _widest([self.walk({**node, "type": k}, f"{path}<{k}>") for k in kind])
         if kind not in _TYPES:
-            raise SchemaError(f"{path}: needs a type (one of {', '.join(sorted(_TYPES))}), an enum or a $ref", path=path)
+            raise SchemaError(
+                f"{path}: needs a type (one of {', '.join(sorted(_TYPES))}), an enum or a $ref", path=path
+            )
         return getattr(self, f"_{kind}")(node, path)
 
     def _ref(self, ref: Any, path: str) -> _Size | None:
@@ -163,7 +167,9 @@ class _Walker:
         table = self.root.get(prefix[2:-1]) if prefix else None
         name = ref[len(prefix) :] if prefix else ""
         if not isinstance(table, Mapping) or name not in table:
-            raise SchemaError(f"{path}: cannot resolve $ref {ref!r} (only #/$defs/... and #/definitions/...)", path=path)
+            raise SchemaError(
+                f"{path}: cannot resolve $ref {ref!r} (only #/$defs/... and #/definitions/...)", path=path
+            )
         if ref in self._resolving:
             self._endless(path, f"{ref} refers to itself")
             return None
@@ -267,7 +273,9 @@ def json_token_budget(schema: Mapping[str, Any], max_whitespace: int = MAX_WHITE
     walker = _Walker(schema)
     size = walker.walk(schema)
     if size is None:
-        raise SchemaError("the schema admits answers of any length: " + "; ".join(walker.unbounded), unbounded=walker.unbounded)
+        raise SchemaError(
+            "the schema admits answers of any length: " + "; ".join(walker.unbounded), unbounded=walker.unbounded
+        )
     return size.chars + max_whitespace * (size.gaps + 1) + 1
 
 
@@ -316,7 +324,7 @@ class JsonConstrainer:
         config = CharacterLevelParserConfig(alphabet=self._alphabet, max_consecutive_whitespaces=self.max_whitespace)
         try:
             parser = JsonSchemaParser(dict(schema), config)
-        except Exception as exc:  # noqa: BLE001 - the library raises plain exceptions for schemas it rejects
+        except Exception as exc:
             raise SchemaError(f"lm-format-enforcer rejects the schema: {type(exc).__name__}: {exc}") from exc
         enforcer = TokenEnforcer(data, parser)
         parser.config = config  # TokenEnforcer replaces the parser's config with one of its defaults

@@ -21,13 +21,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from graph.types import BBox
 from vlm.errors import GroundingParseError, ImageInputError
 
 #: The referring-expression prompt of InternVL's grounding training data.
-REFERRING_PROMPT = "Please provide the bounding box coordinate of the region this sentence describes: <ref>{phrase}</ref>"
+REFERRING_PROMPT = (
+    "Please provide the bounding box coordinate of the region this sentence describes: <ref>{phrase}</ref>"
+)
 #: The detection prompt of InternVL's grounding/detection training data (all objects, labelled).
 DETECT_ALL_PROMPT = "Please detect and label all objects in the following image and mark their positions."
 #: Coordinates are normalised to this range.

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -166,13 +167,13 @@ def _upright(image: PILImage) -> PILImage:
 
     try:
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not reject a decodable photo
+    except Exception:
         return image
     if orientation in (None, 1):
         return image  # exif_transpose would copy the image even when there is nothing to do
     try:
         return ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001 - same: keep the pixels as stored
+    except Exception:
         return image
 
 

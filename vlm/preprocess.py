@@ -32,16 +32,17 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vlm import bicubic
 from vlm.errors import TooManyImagesError
 from vlm.images import MAX_TILES_CAP, ImageLimits, check_images, load_image
-from vlm import bicubic
 from vlm.resize import Rule, SplitResize, cuts, pass_order
 
 if TYPE_CHECKING:
@@ -411,7 +412,9 @@ def _normalise_region(pixels: np.ndarray, x0: int, y0: int, out: np.ndarray, col
         for col in range(x0 // size, (x0 + width - 1) // size + 1):
             left, right = max(x0, col * size), min(x0 + width, (col + 1) * size)
             tile = pixels[top - y0 : bottom - y0, left - x0 : right - x0]
-            dst = out[row * cols + col, :, top - row * size : bottom - row * size, left - col * size : right - col * size]
+            dst = out[
+                row * cols + col, :, top - row * size : bottom - row * size, left - col * size : right - col * size
+            ]
             dst[...] = tile.transpose(2, 0, 1)
             np.divide(dst, _255, out=dst)
             np.subtract(dst, _MEAN32[:, None, None], out=dst)

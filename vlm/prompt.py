@@ -15,8 +15,9 @@ so do their ids: they differ per checkpoint (151667, 92546, …) and are never h
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 from vlm.errors import CheckpointError, PromptError
 from vlm.templates import Template, get_template

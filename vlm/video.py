@@ -90,9 +90,7 @@ def load_video_frames(
     return frames
 
 
-def _animated_image_frames(
-    source: Path, num_segments: int, bound: tuple[float, float] | None
-) -> list[PILImage] | None:
+def _animated_image_frames(source: Path, num_segments: int, bound: tuple[float, float] | None) -> list[PILImage] | None:
     """Frames of a GIF/WebP/APNG through PIL, or None when PIL does not recognise the file."""
     from PIL import Image
 
@@ -185,4 +183,3 @@ def _video_stream(container: Any, source: Path) -> Any:
     if not container.streams.video:
         raise VideoInputError(f"{source} has no video stream", source=str(source))
     return container.streams.video[0]
-

@@ -16,9 +16,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -154,7 +155,7 @@ class ModelWorker:
             answers = self.backend.batch_chat([job.request for job in batch])
             if len(answers) != len(batch):
                 raise BackendError(f"backend returned {len(answers)} answers for {len(batch)} requests")
-        except Exception as exc:  # noqa: BLE001 - every failure is routed to the callers that caused it
+        except Exception as exc:
             if len(batch) > 1 and is_out_of_memory(exc):
                 self.stats.oom_splits += 1
                 logger.warning("out of memory on a batch of %d; splitting it", len(batch))

@@ -82,10 +82,10 @@ class _Masker:
         slots = [int(i) for i in _SLOT.findall(masked)]
         quotes = tuple(self.spans[i].strip("\"'“”「」『』‘’") for i in slots if i in self.quotes)
         text = _SLOT.sub(lambda m: self.spans[int(m.group(1))], masked)
-        shown = _SLOT.sub(lambda m: "⟦q⟧" if int(m.group(1)) in self.quotes else self.spans[int(m.group(1))],
-                          masked)
-        return Clause(text=text.strip(), masked=shown.strip(), lang=lang, question=question, quotes=quotes,
-                      connective=connective)
+        shown = _SLOT.sub(lambda m: "⟦q⟧" if int(m.group(1)) in self.quotes else self.spans[int(m.group(1))], masked)
+        return Clause(
+            text=text.strip(), masked=shown.strip(), lang=lang, question=question, quotes=quotes, connective=connective
+        )
 
 
 def is_chinese(text: str) -> bool:
@@ -121,14 +121,16 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
         chunk = match.group(0)
         body = chunk.rstrip(".!?;。！？；\n ")
         if body.strip():
-            out.append((body, "?" in chunk[len(body):] or "？" in chunk[len(body):]))
+            out.append((body, "?" in chunk[len(body) :] or "？" in chunk[len(body) :]))
     return out
 
 
 # --- English --------------------------------------------------------------------------------------
 
-_STRONG = r"and\s+then|and\s+after\s+that|and\s+afterwards|and\s+finally|and\s+lastly|and\s+also|after\s+that|" \
-          r"afterwards|after\s+which|then|finally|lastly|followed\s+by|and\s+next"
+_STRONG = (
+    r"and\s+then|and\s+after\s+that|and\s+afterwards|and\s+finally|and\s+lastly|and\s+also|after\s+that|"
+    r"afterwards|after\s+which|then|finally|lastly|followed\s+by|and\s+next"
+)
 _WEAK = r"as\s+well\s+as|and|also|plus|but|next|or"
 _BOUNDARY = re.compile(rf"(?:\s*,\s*(?:(?:{_STRONG}|{_WEAK})\b)?|\s+(?:{_STRONG}|{_WEAK})\b)\s*", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z']+")
@@ -141,8 +143,11 @@ def is_verb(word: str) -> bool:
         return True
     if w.endswith("ing") and len(w) > 5:
         stem = w[:-3]
-        return stem in CLAUSE_VERBS_EN or stem + "e" in CLAUSE_VERBS_EN or (
-            len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in CLAUSE_VERBS_EN)
+        return (
+            stem in CLAUSE_VERBS_EN
+            or stem + "e" in CLAUSE_VERBS_EN
+            or (len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in CLAUSE_VERBS_EN)
+        )
     return False
 
 
@@ -163,8 +168,26 @@ def _starts_clause(rest: str) -> bool:
         return True
     if first in ("let", "give", "tell", "show", "please") or first in QUESTION_OPENERS_EN:
         return first not in ("do", "does", "is", "are", "was", "were", "can", "could", "has", "have") or (
-            len(words) > 1 and words[1] in ("it", "they", "there", "the", "this", "that", "these", "those", "he", "she",
-                                            "you", "any", "its", "their", "my"))
+            len(words) > 1
+            and words[1]
+            in (
+                "it",
+                "they",
+                "there",
+                "the",
+                "this",
+                "that",
+                "these",
+                "those",
+                "he",
+                "she",
+                "you",
+                "any",
+                "its",
+                "their",
+                "my",
+            )
+        )
     return is_verb(first) and not (len(words) > 1 and words[1] in ("of", "is", "are", "was"))
 
 
@@ -177,7 +200,7 @@ def _split_english(sentence: str) -> list[tuple[str, str | None]]:
         if match.start() == 0:
             continue
         connective = match.group(0).strip(" ,").lower()
-        rest = sentence[match.end():]
+        rest = sentence[match.end() :]
         strong = bool(re.fullmatch(_STRONG, connective, re.IGNORECASE))
         if connective == "next" and rest.lower().startswith("to"):
             continue
@@ -185,13 +208,20 @@ def _split_english(sentence: str) -> list[tuple[str, str | None]]:
             continue
         if not (strong or _starts_clause(rest)):
             continue
-        parts.append(sentence[start:match.start()])
-        joins.append("seq" if re.search(r"then|after|next|finally|lastly|followed", connective)
-                     else "also" if re.search(r"also|well|plus", connective) else "and")
+        parts.append(sentence[start : match.start()])
+        joins.append(
+            "seq"
+            if re.search(r"then|after|next|finally|lastly|followed", connective)
+            else "also"
+            if re.search(r"also|well|plus", connective)
+            else "and"
+        )
         start = match.end()
     parts.append(sentence[start:])
-    parts = [re.sub(rf"^\s*(?:(?:{_STRONG}|also|first|firstly|now|please)\b[\s,]*)+", "", p, flags=re.IGNORECASE)
-             for p in parts]
+    parts = [
+        re.sub(rf"^\s*(?:(?:{_STRONG}|also|first|firstly|now|please)\b[\s,]*)+", "", p, flags=re.IGNORECASE)
+        for p in parts
+    ]
     kept = [(p, j) for p, j in zip(_share_objects(parts), joins) if p.strip()]
     return kept
 
@@ -220,7 +250,7 @@ def _reorder(sentence: str) -> str:
 
 
 def _share_objects(parts: list[str]) -> list[str]:
-    """"Crop and rotate the photo": a bare verb takes the object of the clause after it."""
+    """ "Crop and rotate the photo": a bare verb takes the object of the clause after it."""
     out = list(parts)
     for i in range(len(out) - 2, -1, -1):
         words = _WORD.findall(out[i])
@@ -236,8 +266,9 @@ def _share_objects(parts: list[str]) -> list[str]:
 _ZH_CONNECTIVE = re.compile("|".join(sorted(map(re.escape, ZH_CONNECTIVES), key=len, reverse=True)))
 _ZH_VERB_AHEAD = re.compile("(?:" + "|".join(sorted(map(re.escape, ZH_VERBS), key=len, reverse=True)) + ")")
 #: Words in which a connective's characters are not a connective.
-_ZH_PRODUCT_AND = re.compile(r"(和|以及|还有|与)(?=(?:一个|一份|一段|个|份)?[\u4e00-\u9fff]{0,3}?(?:"
-                             + "|".join(SPLIT_PRODUCTS_ZH) + "))")
+_ZH_PRODUCT_AND = re.compile(
+    r"(和|以及|还有|与)(?=(?:一个|一份|一段|个|份)?[\u4e00-\u9fff]{0,3}?(?:" + "|".join(SPLIT_PRODUCTS_ZH) + "))"
+)
 _ZH_NOT_CONNECTIVE = re.compile(r"合并|并排|并列|再见|再次|最后一|之后的|同时的|另外的|以及其")
 
 
@@ -264,8 +295,12 @@ def _split_at_connectives(segment: str) -> list[tuple[str, str | None]]:
     for match in _ZH_CONNECTIVE.finditer(segment):
         if match.start() in protected:
             continue
-        ahead = segment[match.end():]
-        if match.start() == 0 or _ZH_VERB_AHEAD.match(ahead.lstrip()) or re.match(r"\s*(?:把|将|对|给|用|帮|告诉)", ahead):
+        ahead = segment[match.end() :]
+        if (
+            match.start() == 0
+            or _ZH_VERB_AHEAD.match(ahead.lstrip())
+            or re.match(r"\s*(?:把|将|对|给|用|帮|告诉)", ahead)
+        ):
             cuts.append((match.start(), match.end(), _zh_join(match.group(0))))
     for match in _ZH_PRODUCT_AND.finditer(segment):  # "做一个摘要和一个英文翻译"
         cuts.append((match.start(), match.start() + len(match.group(1)), "also"))

@@ -23,7 +23,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agent.decompose.base import Decomposer, DecompositionError, Resource
-from agent.decompose.prompt import DraftLimits, draft_model, output_schema, retry_prompt, system_prompt, tool_domains, user_prompt
+from agent.decompose.prompt import (
+    DraftLimits,
+    draft_model,
+    output_schema,
+    retry_prompt,
+    system_prompt,
+    tool_domains,
+    user_prompt,
+)
 from agent.decompose.repair import repair
 from graph.errors import EmptyRequestError, PlanValidationError
 from graph.plan import Plan, format_validation_errors

@@ -122,9 +122,12 @@ _MAKE: dict[tuple[ResourceType | None, ResourceType], tuple[str, str]] = {
     (None, T.BBOXES): ("detect", "detect and locate"),
 }
 #: Words that make a question about an image a question about a document.
-_DOCUMENT_WORDS = re.compile(r"\b(?:receipt|invoice|bill|form|document|chart|plot|graph|table|infographic|"
-                             r"screenshot|total|amount|price|date|due|page|letter|menu)\b|收据|发票|表格|图表|文档|总额|金额|"
-                             r"价格|日期|菜单", re.IGNORECASE)
+_DOCUMENT_WORDS = re.compile(
+    r"\b(?:receipt|invoice|bill|form|document|chart|plot|graph|table|infographic|"
+    r"screenshot|total|amount|price|date|due|page|letter|menu)\b|收据|发票|表格|图表|文档|总额|金额|"
+    r"价格|日期|菜单",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -210,8 +213,13 @@ class OfflineDecomposer(Decomposer):
 
     name = "offline"
 
-    def __init__(self, embedder: Embedder | None = None, specs: Sequence[ToolSpec] | None = None,
-                 planner: ToGPlanner | None = None, max_depth: int = 5) -> None:
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        specs: Sequence[ToolSpec] | None = None,
+        planner: ToGPlanner | None = None,
+        max_depth: int = 5,
+    ) -> None:
         self._embedder = embedder
         self._specs = list(specs) if specs is not None else None
         self._planner = planner
@@ -234,8 +242,11 @@ class OfflineDecomposer(Decomposer):
 
                     self._specs = default_registry().specs()
                 self._graph = ToolGraph(self._specs)
-                self._checker = ToGPlanner(self._graph, UniformAssessor(), SearchConfig(
-                    strategy=Strategy.ADAPTIVE, top_k=1, max_depth=self._max_depth, max_expansions=20_000))
+                self._checker = ToGPlanner(
+                    self._graph,
+                    UniformAssessor(),
+                    SearchConfig(strategy=Strategy.ADAPTIVE, top_k=1, max_depth=self._max_depth, max_expansions=20_000),
+                )
             return self._graph
 
     @property
@@ -301,15 +312,24 @@ class OfflineDecomposer(Decomposer):
             return
         rows = self._similarities([_object_text(r) or "" for r in with_object])
         # a speciality tool works on the user's media itself (a face detector, a text-line reader)
-        media = np.array([bool(s.required_inputs) and all(i.type in FILE_INPUT_KINDS for i in s.required_inputs)
-                          for s in self.graph.specs])
+        media = np.array(
+            [
+                bool(s.required_inputs) and all(i.type in FILE_INPUT_KINDS for i in s.required_inputs)
+                for s in self.graph.specs
+            ]
+        )
         for reading, row in zip(with_object, rows):
             best = int(np.argmax(np.where(media, row, -np.inf)))
             if media[best] and row[best] >= ROUTE_MIN:
                 reading.route = self.graph.specs[best].name
 
-    def _run(self, readings: list[Reading], sims: np.ndarray, given: list[_Source],
-             overrides: dict[int, tuple[ResourceType, ...]]) -> tuple[_State, _Hint | None]:
+    def _run(
+        self,
+        readings: list[Reading],
+        sims: np.ndarray,
+        given: list[_Source],
+        overrides: dict[int, tuple[ResourceType, ...]],
+    ) -> tuple[_State, _Hint | None]:
         state = _State(given=list(given))
         first_hint: _Hint | None = None
         for index, (reading, row) in enumerate(zip(readings, sims)):
@@ -330,12 +350,15 @@ class OfflineDecomposer(Decomposer):
         return state, first_hint
 
     def _named_products(self, reading: Reading, state: _State) -> None:
-        """"Read out the summary of article.txt": a product the clause names ("the summary") that no step
+        """ "Read out the summary of article.txt": a product the clause names ("the summary") that no step
         has made yet is made first, by a step of its own, so the clause works on it (the products rule
         of :func:`_resolve` then binds it). Nothing is added when that step is not solvable."""
-        for intent in (reading.intents[1:] if reading.intent is not None else []):
-            if intent.name not in reading.products or intent.targets[0] in LIST_KINDS or \
-                    any(o.intent == intent.name for o in state.outputs):
+        for intent in reading.intents[1:] if reading.intent is not None else []:
+            if (
+                intent.name not in reading.products
+                or intent.targets[0] in LIST_KINDS
+                or any(o.intent == intent.name for o in state.outputs)
+            ):
                 continue  # "the boxes in detections.json" are the given list, not one to make
             text, referring = literal_for(reading, intent)
             step = replace(reading, intents=[intent], literal=text, referring=referring, products=set())
@@ -344,12 +367,17 @@ class OfflineDecomposer(Decomposer):
             self._pose(step, sims, state, intent.targets, literal)
 
     def _language_wish(self, reading: Reading, state: _State) -> None:
-        """"Caption photo.jpg in Spanish": the language the clause wants its text in, when its own step is
+        """ "Caption photo.jpg in Spanish": the language the clause wants its text in, when its own step is
         something else, is reached by translating that step's text in a step of its own (the clause's
         reading puts such a wish after the cue that makes the text). Nothing is added if it is unsolvable."""
         translate = INTENT_BY_NAME["translate"]
         language = wished_language(reading.clause.text)
-        if language is None or reading.intent is None or reading.intent is translate or translate not in reading.intents:
+        if (
+            language is None
+            or reading.intent is None
+            or reading.intent is translate
+            or translate not in reading.intents
+        ):
             return
         made = state.outputs[-1] if state.outputs else None
         if made is None or made.type is not T.TEXT or made.producer != len(state.subtasks) - 1:
@@ -357,11 +385,19 @@ class OfflineDecomposer(Decomposer):
         gloss = f"translate the text into {language}"
         step = replace(reading, intents=[translate], literal=None, referring=False, products=set())
         sims = self._similarities([f"{gloss}: {reading.text}"])[0] + INTENT_WEIGHT * self._intent_row(translate)
-        self._pose(step, sims, state, translate.targets, None, pool=_State(given=[], outputs=[made]),
-                   purpose=(translate.name, gloss))
+        self._pose(
+            step,
+            sims,
+            state,
+            translate.targets,
+            None,
+            pool=_State(given=[], outputs=[made]),
+            purpose=(translate.name, gloss),
+        )
 
-    def _options(self, reading: Reading, sims: np.ndarray, state: _State,
-                 override: tuple[ResourceType, ...] | None) -> list[tuple[Reading, tuple[ResourceType, ...]]]:
+    def _options(
+        self, reading: Reading, sims: np.ndarray, state: _State, override: tuple[ResourceType, ...] | None
+    ) -> list[tuple[Reading, tuple[ResourceType, ...]]]:
         """Readings of a clause to try in turn: its strongest cue, then weaker ones, then no cue at all.
         A question goes first when its tools fit better than those of the strongest cue ("how many times
         does he hit the ball in the video?" is a question for the video, not a count)."""
@@ -373,8 +409,12 @@ class OfflineDecomposer(Decomposer):
             options.append((replace(reading, intents=[intent], literal=text, referring=referring), intent.targets))
         options.append((replace(reading, intents=[]), ()))
         asking = [o for o in options[1:] if o[0].intent is not None and o[0].intent.name == "question"]
-        if options[0][0].intent is not None and asking and is_interrogative(reading.clause) and \
-                self._fit(*asking[0], sims, state) > self._fit(*options[0], sims, state):
+        if (
+            options[0][0].intent is not None
+            and asking
+            and is_interrogative(reading.clause)
+            and self._fit(*asking[0], sims, state) > self._fit(*options[0], sims, state)
+        ):
             options.remove(asking[0])
             options.insert(0, asking[0])
         return options
@@ -394,24 +434,41 @@ class OfflineDecomposer(Decomposer):
             given = ", ".join(f"{r.name} ({r.type.value})" for r in resources) or "nothing"
             raise DecompositionError(
                 f"the request names {', '.join(missing)}, which {'was' if len(missing) == 1 else 'were'} not given "
-                f"(given: {given})", missing=missing)
+                f"(given: {given})",
+                missing=missing,
+            )
 
     def _check_mentions(self, reading: Reading, pool: list[_Source]) -> None:
         """A clause about "the recording" needs a recording: say so instead of planning something else."""
         have = {s.type for s in pool}
-        missing = sorted(t.value for t in reading.mentioned | reading.deictic if t not in have and (
-            t in FILE_INPUT_KINDS or not have or t not in self.graph.reachable_types(have)))
+        missing = sorted(
+            t.value
+            for t in reading.mentioned | reading.deictic
+            if t not in have and (t in FILE_INPUT_KINDS or not have or t not in self.graph.reachable_types(have))
+        )
         if missing:
             kinds = " and ".join(("an " if m[0] in "aeiou" else "a ") + m for m in missing)
             given = ", ".join(sorted({s.type.value for s in pool})) or "nothing"
-            raise DecompositionError(f"{reading.clause.text!r} works on {kinds}, but none was given (have: {given})",
-                                     missing=missing, clause=reading.clause.text)
+            raise DecompositionError(
+                f"{reading.clause.text!r} works on {kinds}, but none was given (have: {given})",
+                missing=missing,
+                clause=reading.clause.text,
+            )
 
     # --- one clause -> subtasks -----------------------------------------------------------------
 
-    def _pose(self, reading: Reading, sims: np.ndarray, state: _State, targets: tuple[ResourceType, ...],
-              literal: _Source | None, clause: int = -1, readings: Sequence[Reading] = (),
-              pool: _State | None = None, purpose: tuple[str, str] | None = None) -> tuple[bool, _Hint | None]:
+    def _pose(
+        self,
+        reading: Reading,
+        sims: np.ndarray,
+        state: _State,
+        targets: tuple[ResourceType, ...],
+        literal: _Source | None,
+        clause: int = -1,
+        readings: Sequence[Reading] = (),
+        pool: _State | None = None,
+        purpose: tuple[str, str] | None = None,
+    ) -> tuple[bool, _Hint | None]:
         """Add the subtask(s) for one clause to ``state``: (False, …) with the state unchanged when none
         is solvable. A prerequisite passes ``pool`` (the one value it works on) and its ``purpose``."""
         source = pool or state
@@ -437,9 +494,10 @@ class OfflineDecomposer(Decomposer):
                 return True, hint
         return False, hint
 
-    def _hint(self, reading: Reading, state: _State, binding: _Binding, clause: int,
-              readings: Sequence[Reading]) -> _Hint | None:
-        """"Read the text and box it": the clause before could have made the boxes from the same photo."""
+    def _hint(
+        self, reading: Reading, state: _State, binding: _Binding, clause: int, readings: Sequence[Reading]
+    ) -> _Hint | None:
+        """ "Read the text and box it": the clause before could have made the boxes from the same photo."""
         if clause <= 0 or not state.mains or reading.named or not (reading.pronoun or reading.elliptic):
             return None
         before = readings[clause - 1]
@@ -451,16 +509,29 @@ class OfflineDecomposer(Decomposer):
                 return _Hint(clause=clause - 1, target=rtype)
         return None
 
-    def _prerequisite(self, reading: Reading, state: _State, rtype: ResourceType, source: _Source,
-                      binding: _Binding, literal: _Source | None) -> _Source | None:
+    def _prerequisite(
+        self,
+        reading: Reading,
+        state: _State,
+        rtype: ResourceType,
+        source: _Source,
+        binding: _Binding,
+        literal: _Source | None,
+    ) -> _Source | None:
         """A subtask making ``rtype`` from ``source`` only (the dog's box from the photo); its output.
 
         It is worded by what it is for — the clause's other cue that makes ``rtype`` ("describe the photo
         aloud": describing) or the plain way to make it from ``source`` (detecting, reading, transcribing)
         — about the clause's object ("the dog"), so the planner looks for that step, not the whole clause."""
         pool = _State(given=[source]) if source.origin == "given" else _State(given=[], outputs=[source])
-        intent = next((i for i in reading.intents[1:] if rtype in i.targets and i.name not in LIST_INTENTS
-                       and self._works_on(i, source.type, rtype)), None)
+        intent = next(
+            (
+                i
+                for i in reading.intents[1:]
+                if rtype in i.targets and i.name not in LIST_INTENTS and self._works_on(i, source.type, rtype)
+            ),
+            None,
+        )
         made_by, plain = _MAKE.get((source.type, rtype)) or _MAKE.get((None, rtype)) or ("", "make")
         purpose = (intent.name, intent.gloss) if intent else (made_by, plain)
         if intent is None and made_by:
@@ -474,8 +545,9 @@ class OfflineDecomposer(Decomposer):
             if referring:
                 intent = INTENT_BY_NAME["ground"]
                 purpose = (intent.name, intent.gloss)
-        step = replace(reading, intents=[intent] if intent else [], literal=unused.value if unused else None,
-                       referring=referring)
+        step = replace(
+            reading, intents=[intent] if intent else [], literal=unused.value if unused else None, referring=referring
+        )
         sims = self._similarities([f"{purpose[1]}: {about}"])[0]
         ok, _ = self._pose(step, sims, state, (rtype,), unused, pool=pool, purpose=purpose)
         return state.outputs[-1] if ok else None
@@ -487,13 +559,18 @@ class OfflineDecomposer(Decomposer):
         return bool(makers) and source in max(makers, key=lambda m: m[0])[1].input_types
 
     def _narrowed(self, reading: Reading, state: _State, frame: _Frame, inputs: list[_Source]) -> list[_Source]:
-        """"Crop the *largest* face", "draw only the 'dog' boxes": a selecting step between the boxes and
+        """ "Crop the *largest* face", "draw only the 'dog' boxes": a selecting step between the boxes and
         the tool that uses them, when a cue of the clause narrows the list the frame takes."""
         narrowing = next((i for i in reading.intents[1:] if i.name in LIST_INTENTS), None)
         if narrowing is None or reading.intent is None or reading.intent.name in LIST_INTENTS:
             return inputs
-        lists = [s for s in inputs if s.type in LIST_KINDS and s.type in narrowing.targets
-                 and any(i.type is s.type and i.required for i in frame.tool.inputs)]
+        lists = [
+            s
+            for s in inputs
+            if s.type in LIST_KINDS
+            and s.type in narrowing.targets
+            and any(i.type is s.type and i.required for i in frame.tool.inputs)
+        ]
         if not lists:
             return inputs
         target = lists[0]
@@ -504,23 +581,35 @@ class OfflineDecomposer(Decomposer):
         sims = self._similarities([f"{narrowing.gloss}: {reading.text}"])[0]
         sims = sims + INTENT_WEIGHT * self._intent_row(narrowing)
         size = len(state.subtasks)
-        ok, _ = self._pose(step, sims, state, (target.type,), literal, pool=pool,
-                           purpose=(narrowing.name, narrowing.gloss))
+        ok, _ = self._pose(
+            step, sims, state, (target.type,), literal, pool=pool, purpose=(narrowing.name, narrowing.gloss)
+        )
         if not ok:
             state.reset(size)
             return inputs
         return [state.outputs[-1] if s is target else s for s in inputs]
 
-    def _add(self, state: _State, reading: Reading, frame: _Frame, inputs: list[_Source],
-             purpose: tuple[str, str] | None = None) -> bool:
+    def _add(
+        self,
+        state: _State,
+        reading: Reading,
+        frame: _Frame,
+        inputs: list[_Source],
+        purpose: tuple[str, str] | None = None,
+    ) -> bool:
         """Append the subtask if the tool graph can solve it, worded so the planner's best solution ends
         in the frame's tool when some wording does."""
         target, tool = frame.target, frame.tool.name
 
         def subtask(description: str, domains: Sequence[str] = ()) -> Subtask:
-            return Subtask(id=len(state.subtasks), description=description, task=list(domains),
-                           args=[s.ref() for s in inputs], returns=[{"type": target}],
-                           dep=sorted({s.producer for s in inputs if s.producer is not None}))
+            return Subtask(
+                id=len(state.subtasks),
+                description=description,
+                task=list(domains),
+                args=[s.ref() for s in inputs],
+                returns=[{"type": target}],
+                dep=sorted({s.producer for s in inputs if s.producer is not None}),
+            )
 
         wordings = _descriptions(reading, inputs, purpose[1] if purpose else None)
         chosen = subtask(wordings[0])
@@ -544,12 +633,21 @@ class OfflineDecomposer(Decomposer):
         intent = purpose[0] if purpose else reading.intent.name if reading.intent else None
         state.subtasks.append(chosen)
         state.inputs.append(list(inputs))
-        state.outputs.append(_Source(type=target, value=f"<GENERATED>-{chosen.id}", origin="generated",
-                                     producer=chosen.id, intent=intent))
+        state.outputs.append(
+            _Source(
+                type=target, value=f"<GENERATED>-{chosen.id}", origin="generated", producer=chosen.id, intent=intent
+            )
+        )
         return True
 
-    def _frames(self, reading: Reading, sims: np.ndarray, pool: list[_Source], literal: _Source | None,
-                targets: tuple[ResourceType, ...]) -> list[_Frame]:
+    def _frames(
+        self,
+        reading: Reading,
+        sims: np.ndarray,
+        pool: list[_Source],
+        literal: _Source | None,
+        targets: tuple[ResourceType, ...],
+    ) -> list[_Frame]:
         """Tools that could serve the clause, best first, each with the target type it would make."""
         have = {s.type for s in pool} | ({T.TEXT} if literal is not None else set())
         count = Counter(s.type for s in pool)
@@ -589,8 +687,9 @@ class OfflineDecomposer(Decomposer):
                 score += LITERAL_BONUS if any(i.required for i in texts) else LITERAL_BONUS / 2
             elif strength == "weak" and texts:  # a category list suits a detector, not a grounding tool
                 score += -PHRASE_BONUS if any(i.required for i in texts) else PHRASE_BONUS
-            if route is not None and (spec.name == route.name or via or any(
-                    i.type in route.output_types for i in spec.required_inputs)):
+            if route is not None and (
+                spec.name == route.name or via or any(i.type in route.output_types for i in spec.required_inputs)
+            ):
                 score += ROUTE_BONUS
             if targets and outs[0] is targets[0]:
                 score += PREFERRED_TARGET_BONUS
@@ -607,8 +706,13 @@ class OfflineDecomposer(Decomposer):
             return []  # no cue and no tool the words clearly match: not understood
         return frames
 
-    def _family(self, reading: Reading, frames: list[_Frame], route: ToolSpec | None,
-                named: frozenset[ResourceType] | set[ResourceType] = frozenset()) -> list[_Frame]:
+    def _family(
+        self,
+        reading: Reading,
+        frames: list[_Frame],
+        route: ToolSpec | None,
+        named: frozenset[ResourceType] | set[ResourceType] = frozenset(),
+    ) -> list[_Frame]:
         """Keep the tools a cue of the clause is about: those whose similarity to a cue's gloss is close
         to the best among the frames ("put it next to the original" combines images: it does not flip
         them, though "mirrored" is in the clause). A cue none of whose tools fits says nothing here."""
@@ -626,12 +730,22 @@ class OfflineDecomposer(Decomposer):
             # trailer.mp4" when the cue's tools are for images): those that take it stay candidates
             keep |= {f.tool.name for f in frames if named & takes[f.tool.name]}
         if keep and route is not None:  # the object's speciality tool stays a candidate ("the text lines")
-            keep |= {f.tool.name for f in frames if f.tool.name == route.name or any(
-                i.type in route.output_types for i in f.tool.required_inputs)}
+            keep |= {
+                f.tool.name
+                for f in frames
+                if f.tool.name == route.name or any(i.type in route.output_types for i in f.tool.required_inputs)
+            }
         return [f for f in frames if f.tool.name in keep] if keep else frames
 
-    def _bind(self, frame: _Frame, reading: Reading, given: list[_Source], outputs: list[_Source],
-              literal: _Source | None, sibling: list[_Source]) -> _Binding | None:
+    def _bind(
+        self,
+        frame: _Frame,
+        reading: Reading,
+        given: list[_Source],
+        outputs: list[_Source],
+        literal: _Source | None,
+        sibling: list[_Source],
+    ) -> _Binding | None:
         """The values the subtask takes for this frame, or None when the clause cannot feed it.
 
         Parameters (a question, a phrase) take the clause's literal; other inputs are resolved to a
@@ -653,16 +767,21 @@ class OfflineDecomposer(Decomposer):
                 if literal is None:
                     return None
                 continue
-            if inp.type is T.TEXT and literal is not None and all(literal is not c for c in chosen) and (
-                    reading.intent is None or reading.intent.literal is Literal.CONTENT):
+            if (
+                inp.type is T.TEXT
+                and literal is not None
+                and all(literal is not c for c in chosen)
+                and (reading.intent is None or reading.intent.literal is Literal.CONTENT)
+            ):
                 chosen.append(literal)
                 continue
             source = _resolve(inp.type, reading, free(given), free(outputs), lists, free(sibling))
             if source is None and inp.type in FILE_INPUT_KINDS:
                 return None
             if source is None:
-                source = next((c for c in chosen if c.origin != "literal" and self.graph.can_reach({c.type}, inp.type)),
-                              None)
+                source = next(
+                    (c for c in chosen if c.origin != "literal" and self.graph.can_reach({c.type}, inp.type)), None
+                )
                 source = source or self._upstream(inp.type, reading, free(given), free(outputs), have, free(sibling))
                 if source is None:
                     return None
@@ -671,14 +790,29 @@ class OfflineDecomposer(Decomposer):
             chosen.append(source)
         for inp in spec.inputs:  # "combine a.jpg, b.jpg and c.jpg": a third named file fills the optional slot
             if not inp.required and inp.type is not T.TEXT:
-                extra = next((s for i in reading.named if i < len(given) for s in free(given)
-                              if s is given[i] and s.type is inp.type), None)
+                extra = next(
+                    (
+                        s
+                        for i in reading.named
+                        if i < len(given)
+                        for s in free(given)
+                        if s is given[i] and s.type is inp.type
+                    ),
+                    None,
+                )
                 if extra is not None:
                     chosen.append(extra)
         return _Binding(inputs=chosen, made=made)
 
-    def _upstream(self, rtype: ResourceType, reading: Reading, given: list[_Source], outputs: list[_Source],
-                  have: set[ResourceType], sibling: list[_Source]) -> _Source | None:
+    def _upstream(
+        self,
+        rtype: ResourceType,
+        reading: Reading,
+        given: list[_Source],
+        outputs: list[_Source],
+        have: set[ResourceType],
+        sibling: list[_Source],
+    ) -> _Source | None:
         """A value from which tools can make ``rtype`` (the photo the boxes will be found in)."""
         for kind in _preferred_kinds(reading, have):
             if self.graph.can_reach({kind}, rtype):
@@ -731,15 +865,27 @@ class OfflineDecomposer(Decomposer):
         if intent is None:
             return DecompositionError(f"could not tell what to do with {text!r}", clause=text)
         targets = intent.targets
-        needs = sorted({i.type.value for spec in self.graph.specs if any(o.type in targets for o in spec.outputs)
-                        for i in spec.required_inputs if i.type in FILE_INPUT_KINDS} - set(have))
+        needs = sorted(
+            {
+                i.type.value
+                for spec in self.graph.specs
+                if any(o.type in targets for o in spec.outputs)
+                for i in spec.required_inputs
+                if i.type in FILE_INPUT_KINDS
+            }
+            - set(have)
+        )
         wanted = " or ".join(t.value for t in targets)
         if needs:
             return DecompositionError(
                 f"{text!r} asks for {wanted}, which needs {' or '.join(needs)} as input; the request gives "
-                f"{', '.join(have) or 'nothing'}", missing=needs, clause=text)
-        return DecompositionError(f"no tool chain makes {wanted} for {text!r} from {', '.join(have) or 'nothing'}",
-                                  clause=text)
+                f"{', '.join(have) or 'nothing'}",
+                missing=needs,
+                clause=text,
+            )
+        return DecompositionError(
+            f"no tool chain makes {wanted} for {text!r} from {', '.join(have) or 'nothing'}", clause=text
+        )
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -749,7 +895,8 @@ _PARAMETER_WORDS = re.compile(
     LANGUAGE_WISH_EN + r"|-?\d+(?:\.\d+)?\s*(?:°|degrees?|%|x\b|times\b|px\b|pixels?\b)?|\d+\s*[x×]\s*\d+|"
     r"\b(?:counter-?)?clockwise\b|"
     r"\b(?:horizontally|vertically|red|green|blue|yellow|white|black)\b|[\u4e00-\u9fff]*(?:英文|中文|英语|法语|德语|日语|度)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _fallback_wording(reading: Reading, frame: _Frame) -> str:
@@ -785,8 +932,11 @@ def _descriptions(reading: Reading, inputs: list[_Source], purpose: str | None) 
         if T.VIDEO in kinds:
             label = "video question answering"
         elif T.IMAGE in kinds:
-            label = "document question answering" if _DOCUMENT_WORDS.search(reading.clause.text) else \
-                "visual question answering"
+            label = (
+                "document question answering"
+                if _DOCUMENT_WORDS.search(reading.clause.text)
+                else "visual question answering"
+            )
         elif T.TEXT in kinds:
             label = "question answering over the text"
     elif intent is not None and (len(reading.intents) > 1 or intent.name == "ground"):
@@ -813,8 +963,14 @@ def _preferred_kinds(reading: Reading, have: set[ResourceType]) -> list[Resource
     return order
 
 
-def _resolve(rtype: ResourceType, reading: Reading, given: list[_Source], outputs: list[_Source],
-             lists: bool = False, sibling: Sequence[_Source] = ()) -> _Source | None:
+def _resolve(
+    rtype: ResourceType,
+    reading: Reading,
+    given: list[_Source],
+    outputs: list[_Source],
+    lists: bool = False,
+    sibling: Sequence[_Source] = (),
+) -> _Source | None:
     """The value of kind ``rtype`` the clause means (see the module docstring, step 4). With ``lists``
     (the tool takes boxes or labels too), "them" means the list, not the photo."""
     lowered = reading.clause.text.lower()
@@ -832,7 +988,9 @@ def _resolve(rtype: ResourceType, reading: Reading, given: list[_Source], output
     if made and (rtype in reading.referenced or (pronoun and rtype not in reading.mentioned)):
         return made[-1]
     same = [s for s in sibling if s.type is rtype and s.origin != "literal"]
-    narrowed = bool(outputs) and outputs[-1].type is rtype and rtype in LIST_KINDS and outputs[-1].intent in LIST_INTENTS
+    narrowed = (
+        bool(outputs) and outputs[-1].type is rtype and rtype in LIST_KINDS and outputs[-1].intent in LIST_INTENTS
+    )
     if same and narrowed and reading.clause.connective == "and" and not reading.named:
         return outputs[-1]  # "keep only the cats and count them": the list that is left, not the whole one
     if same and rtype not in reading.mentioned:

@@ -84,7 +84,10 @@ def draft_model(domains: Sequence[str], limits: DraftLimits | None = None) -> ty
         description=(str, Field(min_length=1, max_length=limits.max_description)),
         task=(list[domain], Field(default_factory=list, max_length=limits.max_domains)),  # type: ignore[valid-type]
         id=(_one_of(range(limits.max_subtasks)), ...),
-        dep=(list[_one_of(range(-1, limits.max_subtasks))], Field(default_factory=list, max_length=limits.max_subtasks)),
+        dep=(
+            list[_one_of(range(-1, limits.max_subtasks))],
+            Field(default_factory=list, max_length=limits.max_subtasks),
+        ),
         args=(list[argument], Field(default_factory=list, max_length=limits.max_args)),  # type: ignore[valid-type]
         returns=(list[returned], Field(min_length=1, max_length=limits.max_returns)),  # type: ignore[valid-type]
     )

@@ -25,18 +25,18 @@ from agent.decompose.base import Resource
 from agent.decompose.clauses import Clause, is_verb, split_clauses
 from agent.decompose.cues import (
     EDITED_EN,
-    LIGHT_VERBS_EN,
-    QUESTION_OPENERS_EN,
     INTENT_BY_NAME,
     INTENTS,
+    LIGHT_VERBS_EN,
     ORIGINAL_EN,
     ORIGINAL_ZH,
+    PLURAL_PRONOUNS_EN,
+    PLURAL_WORDS_ZH,
     PRODUCT_NOUNS_EN,
     PRODUCTS_BY_INTENT_EN,
     PRODUCTS_BY_INTENT_ZH,
-    PLURAL_PRONOUNS_EN,
-    PLURAL_WORDS_ZH,
     PRONOUNS_EN,
+    QUESTION_OPENERS_EN,
     RESULT_NOUNS_EN,
     RESULT_WORDS_ZH,
     TRANSLATION_NAMED_EN,
@@ -50,8 +50,18 @@ from graph.types import ResourceType
 
 T = ResourceType
 
-__all__ = ["Reading", "basename", "fallback_intents", "gloss", "is_interrogative", "is_referring", "literal_for",
-           "merge_context", "read_clause", "split_clauses"]
+__all__ = [
+    "Reading",
+    "basename",
+    "fallback_intents",
+    "gloss",
+    "is_interrogative",
+    "is_referring",
+    "literal_for",
+    "merge_context",
+    "read_clause",
+    "split_clauses",
+]
 
 
 @dataclass
@@ -92,8 +102,9 @@ class Reading:
     @property
     def elliptic(self) -> bool:
         """Names nothing to act on ("and count", 并标出来): it must mean an earlier result."""
-        return not (self.named or self.mentioned or self.deictic or self.referenced or self.object
-                    or self.clause.quotes)
+        return not (
+            self.named or self.mentioned or self.deictic or self.referenced or self.object or self.clause.quotes
+        )
 
     @property
     def literal_strength(self) -> str:
@@ -113,10 +124,12 @@ def basename(name: str) -> str:
 
 
 #: Words before the verb of a polite request ("could you please blur …").
-_POLITE = re.compile(r"^\W*(?:(?:please|pls|plz|kindly|can you|could you|would you|will you|i'd like you to|"
-                     r"i would like you to|i want you to|i need you to|help me|let's|let us|go ahead and|now|then|"
-                     r"also|first|just|only)\s+)*",
-                     re.IGNORECASE)
+_POLITE = re.compile(
+    r"^\W*(?:(?:please|pls|plz|kindly|can you|could you|would you|will you|i'd like you to|"
+    r"i would like you to|i want you to|i need you to|help me|let's|let us|go ahead and|now|then|"
+    r"also|first|just|only)\s+)*",
+    re.IGNORECASE,
+)
 _REQUEST = re.compile(r"^\W*(?:please\s+)?(?:can|could|would|will) you\b", re.IGNORECASE)
 #: How much a cue at the head of an English clause (its main verb) outranks cues further on.
 LEAD_BOOST = 30
@@ -132,12 +145,21 @@ def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
     lead = len(_POLITE.match(text).group(0)) if not chinese else -1  # type: ignore[union-attr]
     if lead >= 0 and (re.findall(r"[a-z']+", text[lead:].lower())[:1] or [""])[0] in LIGHT_VERBS_EN:
         lead = -1
-    found = [(i.priority + (LEAD_BOOST if pos == lead and i.literal is not Literal.QUESTION else 0), pos, i)
-             for i in INTENTS if (pos := i.find(text, chinese)) is not None]
+    found = [
+        (i.priority + (LEAD_BOOST if pos == lead and i.literal is not Literal.QUESTION else 0), pos, i)
+        for i in INTENTS
+        if (pos := i.find(text, chinese)) is not None
+    ]
     head = max((score for score, pos, i in found if pos == lead and i.literal is not Literal.QUESTION), default=None)
     if head is not None:  # "transcribe the voiceover": the voiceover is what the head verb works on
-        found = [(score - OBJECT_PENALTY if pos != lead and score > head and _DETERMINED.search(text[:pos]) else score,
-                  pos, i) for score, pos, i in found]
+        found = [
+            (
+                score - OBJECT_PENALTY if pos != lead and score > head and _DETERMINED.search(text[:pos]) else score,
+                pos,
+                i,
+            )
+            for score, pos, i in found
+        ]
     if not chinese:
         found = _language_as_wish(found, text)
     if is_interrogative(clause):
@@ -146,8 +168,11 @@ def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
     if clause.question and all(i is not question for _, _, i in found):
         found.append((question.priority, len(text), question))
     # on a tie the cue of higher priority leads (the one whose product is the more finished one)
-    reading = Reading(clause=clause, intents=[i for _, _, i in sorted(found, key=lambda f: (-f[0], -f[2].priority, f[1]))],
-                      gloss=gloss(text) if chinese else "")
+    reading = Reading(
+        clause=clause,
+        intents=[i for _, _, i in sorted(found, key=lambda f: (-f[0], -f[2].priority, f[1]))],
+        gloss=gloss(text) if chinese else "",
+    )
     lowered = clause.text.lower()
     for index, res in enumerate(resources):
         names = {basename(str(n)) for n in (res.name, res.value) if isinstance(n, str) and n}
@@ -172,7 +197,7 @@ _TEXT_MAKERS = frozenset({"describe", "summarise", "transcribe", "read", "compar
 
 
 def _language_as_wish(found: list[tuple[int, int, Intent]], text: str) -> list[tuple[int, int, Intent]]:
-    """"Caption photo.jpg in Spanish": when "in <language>" is the only translation cue and another cue
+    """ "Caption photo.jpg in Spanish": when "in <language>" is the only translation cue and another cue
     makes the text, that cue leads the clause and the translation comes after it (the decomposer adds
     the step); "translate …" and "a French version" stay translations in their own right."""
     makers = [score for score, _, intent in found if intent.name in _TEXT_MAKERS]
@@ -205,10 +230,15 @@ def fallback_intents(reading: Reading) -> list[Intent]:
 # --- merging context clauses -----------------------------------------------------------------------
 
 
-_STATEMENT_EN = re.compile(r"^(?:(?!(?:what|which|who|whom|whose|where|when|how|that)\b)[\w'⟦⟧.-]+\s+){0,6}?"
-                           r"(?:is|are|was|were|looks?|seems?|appears?|shows? up|comes? out|came out|came off|got|"
-                           r"has been|have been|'s|has|have|holds?|contains?|includes?)\b", re.IGNORECASE)
-_STATEMENT_ZH = re.compile(r"(?:太|有点|有些|很)[\u4e00-\u9fff]{1,2}了?$|(?:是|有点)?(?:歪|斜|倒)的?了?$|是[\u4e00-\u9fff]{1,3}的$")
+_STATEMENT_EN = re.compile(
+    r"^(?:(?!(?:what|which|who|whom|whose|where|when|how|that)\b)[\w'⟦⟧.-]+\s+){0,6}?"
+    r"(?:is|are|was|were|looks?|seems?|appears?|shows? up|comes? out|came out|came off|got|"
+    r"has been|have been|'s|has|have|holds?|contains?|includes?)\b",
+    re.IGNORECASE,
+)
+_STATEMENT_ZH = re.compile(
+    r"(?:太|有点|有些|很)[\u4e00-\u9fff]{1,2}了?$|(?:是|有点)?(?:歪|斜|倒)的?了?$|是[\u4e00-\u9fff]{1,3}的$"
+)
 
 
 def is_statement(reading: Reading) -> bool:
@@ -245,14 +275,22 @@ def _joined(readings: list[Reading]) -> Reading:
     chinese = any(r.chinese for r in readings)
     sep = "，" if chinese else ", "
     clause = Clause(
-        text=sep.join(r.clause.text for r in readings), masked=sep.join(r.clause.masked for r in readings),
-        lang="zh" if chinese else "en", question=any(r.clause.question for r in readings),
+        text=sep.join(r.clause.text for r in readings),
+        masked=sep.join(r.clause.masked for r in readings),
+        lang="zh" if chinese else "en",
+        question=any(r.clause.question for r in readings),
         quotes=tuple(q for r in readings for q in r.clause.quotes),
     )
     main = next((r for r in readings if r.intents and not is_statement(r)), None) or next(
-        (r for r in readings if r.intents), readings[-1])
-    merged = Reading(clause=clause, intents=main.intents, gloss=" ".join(r.gloss for r in readings if r.gloss),
-                     literal=main.literal, referring=main.referring)
+        (r for r in readings if r.intents), readings[-1]
+    )
+    merged = Reading(
+        clause=clause,
+        intents=main.intents,
+        gloss=" ".join(r.gloss for r in readings if r.gloss),
+        literal=main.literal,
+        referring=main.referring,
+    )
     for r in readings:
         merged.named += [i for i in r.named if i not in merged.named]
         merged.mentioned |= r.mentioned
@@ -267,8 +305,9 @@ def _joined(readings: list[Reading]) -> Reading:
 
 # --- glossing Chinese --------------------------------------------------------------------------------
 
-_ZH_GLOSS = re.compile("|".join(sorted((re.escape(k) for k, _ in ZH_GLOSSES), key=len, reverse=True))
-                       + r"|[A-Za-z0-9][\w.\-]*")
+_ZH_GLOSS = re.compile(
+    "|".join(sorted((re.escape(k) for k, _ in ZH_GLOSSES), key=len, reverse=True)) + r"|[A-Za-z0-9][\w.\-]*"
+)
 _ZH_GLOSS_TABLE = dict(ZH_GLOSSES)
 
 
@@ -293,12 +332,13 @@ def _references_zh(reading: Reading) -> None:
         if any(re.search(rf"(?:把|将|对|用|这个|这段|该|上面的|得到的){re.escape(n)}", text) for n in nouns):
             reading.products.add(intent)
     singular = re.sub("|".join(PLURAL_WORDS_ZH), "", text)
-    reading.plural = reading.pronoun and any(w in text for w in PLURAL_WORDS_ZH) and not any(
-        w in singular for w in RESULT_WORDS_ZH)
+    reading.plural = (
+        reading.pronoun and any(w in text for w in PLURAL_WORDS_ZH) and not any(w in singular for w in RESULT_WORDS_ZH)
+    )
     for rtype, nouns in TYPE_NOUNS_ZH.items():
         for noun in nouns:
             for m in re.finditer(re.escape(noun), text):
-                before = text[max(0, m.start() - 4):m.start()]
+                before = text[max(0, m.start() - 4) : m.start()]
                 if re.search(r"(?:成|为|生成|合成|出|用|以)$", before):
                     continue  # 转成语音, 用语音读: the kind to make, not one to take
                 if re.search(r"(?:后的|过的|到的|出的)$", before):
@@ -319,12 +359,17 @@ def _references_en(reading: Reading) -> None:
     lowered = reading.clause.masked.lower()
     words = re.findall(r"[a-z']+", lowered)
     reading.original = bool(ORIGINAL_EN.search(lowered))
-    results = any(re.search(rf"\b(?:the|that|this|those|these)\s+(?:[\w-]+\s+)?{re.escape(n)}\b", lowered)
-                  for n in RESULT_NOUNS_EN) or bool(re.search(r"\bboth\b", lowered))
+    results = any(
+        re.search(rf"\b(?:the|that|this|those|these)\s+(?:[\w-]+\s+)?{re.escape(n)}\b", lowered)
+        for n in RESULT_NOUNS_EN
+    ) or bool(re.search(r"\bboth\b", lowered))
     results = results or bool(_LEFTOVER.search(lowered))
     reading.pronoun = results or any(w in PRONOUNS_EN for w in words)
-    reading.plural = not results and any(w in PLURAL_PRONOUNS_EN for w in words) and not any(
-        w in PRONOUNS_EN and w not in PLURAL_PRONOUNS_EN for w in words)
+    reading.plural = (
+        not results
+        and any(w in PLURAL_PRONOUNS_EN for w in words)
+        and not any(w in PRONOUNS_EN and w not in PLURAL_PRONOUNS_EN for w in words)
+    )
     for rtype, nouns in TYPE_NOUNS_EN.items():
         for noun in nouns:
             for m in re.finditer(rf"\b((?:[\w']+[- ]){{0,3}}){re.escape(noun)}\b", lowered):
@@ -338,12 +383,20 @@ def _references_en(reading: Reading) -> None:
                 elif _INPUT_LEAD.search(lead) or not lead:
                     reading.mentioned.add(rtype)
     for rtype, nouns in PRODUCT_NOUNS_EN.items():
-        if any(re.search(rf"\b(?:the|those|these|that|this|each|every|all|their|its)\s+(?:\w+\s+)?{re.escape(n)}\b",
-                         lowered) for n in nouns):
+        if any(
+            re.search(
+                rf"\b(?:the|those|these|that|this|each|every|all|their|its)\s+(?:\w+\s+)?{re.escape(n)}\b", lowered
+            )
+            for n in nouns
+        ):
             reading.referenced.add(rtype)
     for intent, nouns in PRODUCTS_BY_INTENT_EN.items():
-        if any(re.search(rf"\b(?:the|those|these|that|this|its|their|each|every|all)\s+(?:[\w-]+\s+)?{re.escape(n)}\b",
-                         lowered) for n in nouns):
+        if any(
+            re.search(
+                rf"\b(?:the|those|these|that|this|its|their|each|every|all)\s+(?:[\w-]+\s+)?{re.escape(n)}\b", lowered
+            )
+            for n in nouns
+        ):
             reading.products.add(intent)
     if re.search(r"\b(?:text|words|writing)\s+(?:in|on|from|of|off)\b", lowered):
         reading.mentioned.discard(T.TEXT)  # "the text in the image" is to be read, not a text resource
@@ -379,8 +432,12 @@ def literal_for(reading: Reading, intent: Intent | None) -> tuple[str | None, bo
 
 
 def _question(clause: Clause) -> str:
-    text = re.sub(r"^\s*(?:please\s+)?(?:tell me|let me know|find out|figure out|answer|ask)\s+", "", clause.text,
-                  flags=re.IGNORECASE).strip()
+    text = re.sub(
+        r"^\s*(?:please\s+)?(?:tell me|let me know|find out|figure out|answer|ask)\s+",
+        "",
+        clause.text,
+        flags=re.IGNORECASE,
+    ).strip()
     return text if text.endswith(("?", "？")) else text + ("？" if clause.lang == "zh" else "?")
 
 
@@ -390,8 +447,11 @@ def _content(clause: Clause) -> str | None:
         return match.group(1).strip()
     # "say aloud the summary": the adverb may come first; what follows is the content only if it is not
     # a reference to something ("the summary of essay.txt")
-    match = re.match(r"^\s*(?:please\s+)?(?:say|speak)\s+(?:(?:out loud|aloud)\s+)?(.+?)(?:\s+(?:out loud|aloud))?$",
-                     clause.text, re.IGNORECASE)
+    match = re.match(
+        r"^\s*(?:please\s+)?(?:say|speak)\s+(?:(?:out loud|aloud)\s+)?(.+?)(?:\s+(?:out loud|aloud))?$",
+        clause.text,
+        re.IGNORECASE,
+    )
     if match and not re.match(r"(?:it|them|this|that|the|what|how|something)\b", match.group(1), re.IGNORECASE):
         return match.group(1).strip()
     return None
@@ -403,25 +463,42 @@ _VERB_OBJECT = re.compile(
     r"position of|location of|positions of|locations of|count|how many|"
     r"(?:a |the )?(?:box|boxes|rectangle|circle)s? around|"
     r"where (?:exactly |precisely )?(?:is|are|was|were))"
-    r"\s+(?:out\s+)?(.+)$", re.IGNORECASE)
-_PLACE = re.compile(r"\s+(?:out of|in|on|from|within|of|off)\s+(?:the|this|that|my|a)?\s*(?:image|photo|picture|pic|"
-                    r"screenshot|scan|frame|⟦\d+⟧|[\w\-]+\.\w{2,4})\b.*$", re.IGNORECASE)
-_MODIFIER = re.compile(r"\b(?:in|on|with|wearing|holding|near|next|behind|under|above|beside|left|right|top|bottom|"
-                       r"middle|who|that|which|red|green|blue|yellow|white|black|orange|purple|pink|brown|grey|gray|"
-                       r"tall|short|small|big|large|little|young|old|front|back|first|second|third|last)\b",
-                       re.IGNORECASE)
+    r"\s+(?:out\s+)?(.+)$",
+    re.IGNORECASE,
+)
+_PLACE = re.compile(
+    r"\s+(?:out of|in|on|from|within|of|off)\s+(?:the|this|that|my|a)?\s*(?:image|photo|picture|pic|"
+    r"screenshot|scan|frame|⟦\d+⟧|[\w\-]+\.\w{2,4})\b.*$",
+    re.IGNORECASE,
+)
+_MODIFIER = re.compile(
+    r"\b(?:in|on|with|wearing|holding|near|next|behind|under|above|beside|left|right|top|bottom|"
+    r"middle|who|that|which|red|green|blue|yellow|white|black|orange|purple|pink|brown|grey|gray|"
+    r"tall|short|small|big|large|little|young|old|front|back|first|second|third|last)\b",
+    re.IGNORECASE,
+)
 _ZH_OBJECT = re.compile(r"(?:找出|找到|定位|检测|识别出|框出|寻找|查找|标出|圈出|裁剪出?|模糊)(?:一下)?(.+)$")
-_ZH_BA_OBJECT = re.compile(r"[把将](.+?)(?:都|全部|给)?(?:找出|框出|标出|圈出|裁剪|裁切|剪裁|抠出|模糊|打码|遮挡|检测|定位|数)")
-_ZH_COUNT_OBJECT = re.compile(r"(?:几|多少)(?:个|只|位|辆|张|名|棵|本|条|处|块|行|种)?(?![个只位辆张名棵本条处块行种])"
-                              r"([\u4e00-\u9fff]{1,6}?)(?:[？?。，,]|$)")
-_ZH_MODIFIER = re.compile(r"穿|戴|拿|抱|牵|骑|左|右|上面|下面|中间|红|蓝|绿|黄|白|黑|旁边|前面|后面|最大|最小|站|坐|正在")
+_ZH_BA_OBJECT = re.compile(
+    r"[把将](.+?)(?:都|全部|给)?(?:找出|框出|标出|圈出|裁剪|裁切|剪裁|抠出|模糊|打码|遮挡|检测|定位|数)"
+)
+_ZH_COUNT_OBJECT = re.compile(
+    r"(?:几|多少)(?:个|只|位|辆|张|名|棵|本|条|处|块|行|种)?(?![个只位辆张名棵本条处块行种])"
+    r"([\u4e00-\u9fff]{1,6}?)(?:[？?。，,]|$)"
+)
+_ZH_MODIFIER = re.compile(
+    r"穿|戴|拿|抱|牵|骑|左|右|上面|下面|中间|红|蓝|绿|黄|白|黑|旁边|前面|后面|最大|最小|站|坐|正在"
+)
 
 
 def object_phrase(clause: Clause) -> str | None:
     """What a detect/ground clause is about: "the man in the red shirt", "cars and pedestrians"."""
     if clause.lang == "zh":
-        match = (_ZH_BA_OBJECT.search(clause.text) or _ZH_OBJECT.search(clause.text)
-                 or re.search(r"^(.+?)(?:在哪(?:里|儿)?|在什么位置|的位置)", clause.text) or _ZH_COUNT_OBJECT.search(clause.text))
+        match = (
+            _ZH_BA_OBJECT.search(clause.text)
+            or _ZH_OBJECT.search(clause.text)
+            or re.search(r"^(.+?)(?:在哪(?:里|儿)?|在什么位置|的位置)", clause.text)
+            or _ZH_COUNT_OBJECT.search(clause.text)
+        )
         if not match:
             return None
         phrase = re.sub(r"^(?:出)?(?:这张|该)?(?:图片|照片|图像|图)(?:中|里|上)?(?:面)?的?", "", match.group(1))
@@ -432,29 +509,73 @@ def object_phrase(clause: Clause) -> str | None:
     if not match:
         return None
     phrase = _PLACE.sub("", match.group(1))
-    phrase = re.sub(r"\s+(?:are|is)\s+(?:there|in|on)\b.*$|\s+there\s+(?:are|is)\b.*$|\s+(?:located|situated)\s*$|"
-                    r"[?.!]+$", "", phrase.strip(), flags=re.IGNORECASE)
-    if re.fullmatch(r"(?:it|them|they|those|these|this|that|one|ones|there|each|all|everything|him|her|both|"
-                    r"the two|the rest)", phrase, re.IGNORECASE):
+    phrase = re.sub(
+        r"\s+(?:are|is)\s+(?:there|in|on)\b.*$|\s+there\s+(?:are|is)\b.*$|\s+(?:located|situated)\s*$|"
+        r"[?.!]+$",
+        "",
+        phrase.strip(),
+        flags=re.IGNORECASE,
+    )
+    if re.fullmatch(
+        r"(?:it|them|they|those|these|this|that|one|ones|there|each|all|everything|him|her|both|"
+        r"the two|the rest)",
+        phrase,
+        re.IGNORECASE,
+    ):
         return None
     phrase = re.sub(r"\s+(?:out|off|up|away)$|^there\s+(?:are|is|were|was)\b.*$", "", phrase, flags=re.IGNORECASE)
     for _ in range(2):
-        phrase = re.sub(r"^(?:all|every|each|any|the|of|their|his|her|its|my|your|our|these|those)\s+", "", phrase,
-                        flags=re.IGNORECASE).strip()
+        phrase = re.sub(
+            r"^(?:all|every|each|any|the|of|their|his|her|its|my|your|our|these|those)\s+",
+            "",
+            phrase,
+            flags=re.IGNORECASE,
+        ).strip()
     return phrase or None
 
 
 _CATEGORY = (
-    re.compile(r"\b(?:about|matching|labell?ed|named|called|of type|mentioning|with the (?:label|name|tag))\s+"
-               r"[\"'“]?([\w -]+?)[\"'”]?(?:\s+(?:in|from|of)\b.*)?$", re.IGNORECASE),
-    re.compile(r"\b(?:only|just|keep|select)\s+(?:the\s+)?([a-z][\w-]*)\s+"
-               r"(?:boxes|detections|labels|tags|ones|classes)\b", re.IGNORECASE),
+    re.compile(
+        r"\b(?:about|matching|labell?ed|named|called|of type|mentioning|with the (?:label|name|tag))\s+"
+        r"[\"'“]?([\w -]+?)[\"'”]?(?:\s+(?:in|from|of)\b.*)?$",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:only|just|keep|select)\s+(?:the\s+)?([a-z][\w-]*)\s+"
+        r"(?:boxes|detections|labels|tags|ones|classes)\b",
+        re.IGNORECASE,
+    ),
     re.compile(r"\b(?:keep|select|pick)\s+(?:out\s+)?(?:only\s+)?(?:the\s+)?([a-z][a-z -]*?)\s*$", re.IGNORECASE),
     re.compile(r"(?:只保留|保留|选出|挑出|筛选出?)(?:其中)?(?:所有)?(?:的)?(.+?)(?:的)?(?:框|检测框|标签|类别)"),
 )
-_NOT_CATEGORY = {"confident", "largest", "biggest", "smallest", "small", "large", "big", "best", "top", "first", "low",
-                 "high", "weak", "strong", "good", "remaining", "other", "detected", "new", "rest", "them", "it", "one",
-                 "ones", "those", "these"}
+_NOT_CATEGORY = {
+    "confident",
+    "largest",
+    "biggest",
+    "smallest",
+    "small",
+    "large",
+    "big",
+    "best",
+    "top",
+    "first",
+    "low",
+    "high",
+    "weak",
+    "strong",
+    "good",
+    "remaining",
+    "other",
+    "detected",
+    "new",
+    "rest",
+    "them",
+    "it",
+    "one",
+    "ones",
+    "those",
+    "these",
+}
 
 
 def _category(clause: Clause) -> str | None:

@@ -87,7 +87,10 @@ def repair(request: str, items: Sequence[Mapping[str, Any]], resources: Sequence
         sid = item.get("id")
         if not isinstance(sid, int) or isinstance(sid, bool):
             raise DecompositionError(f"subtask {position} has no integer id (got {sid!r})", subtask=position)
-        returns = [_type(r.get("type") if isinstance(r, Mapping) else r, f"subtask {sid}: a return") for r in _list(item, "returns")]
+        returns = [
+            _type(r.get("type") if isinstance(r, Mapping) else r, f"subtask {sid}: a return")
+            for r in _list(item, "returns")
+        ]
         deps: set[int] = set()
         args = [
             _repair_arg(sid, index, arg, given, made, returns_of, deps, fixes)
@@ -135,7 +138,9 @@ def _repair_arg(
 ) -> dict[str, Any]:
     where = f"subtask {sid} argument {index}"
     if not isinstance(arg, Mapping):
-        raise DecompositionError(f"{where} must be an object with a type and a value, not {arg!r}", subtask=sid, argument=index)
+        raise DecompositionError(
+            f"{where} must be an object with a type and a value, not {arg!r}", subtask=sid, argument=index
+        )
     rtype = _type(arg.get("type"), where)
     value = arg.get("value")
     text = value.strip() if isinstance(value, str) else None
@@ -163,7 +168,9 @@ def _repair_arg(
     return _replace(where, rtype, value, why, given, made, deps, fixes, sid, index)
 
 
-def _generated_problem(text: str, producer: int | None, rtype: ResourceType, returns_of: dict[int, set[ResourceType]]) -> str:
+def _generated_problem(
+    text: str, producer: int | None, rtype: ResourceType, returns_of: dict[int, set[ResourceType]]
+) -> str:
     if producer is None:
         return f"{text!r} is not a <GENERATED>-k reference"
     if producer not in returns_of:
@@ -240,7 +247,9 @@ def _literal(rtype: ResourceType, value: Any) -> Any:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _kept_deps(sid: int, item: Mapping[str, Any], returns_of: dict[int, set[ResourceType]], fixes: list[str]) -> set[int]:
+def _kept_deps(
+    sid: int, item: Mapping[str, Any], returns_of: dict[int, set[ResourceType]], fixes: list[str]
+) -> set[int]:
     """The listed deps on earlier subtasks; the others are dropped, and said so."""
     listed = item.get("dep") or []
     if isinstance(listed, int):

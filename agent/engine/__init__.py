@@ -9,7 +9,20 @@ from agent.engine.events import EngineEvent, EventKind
 from agent.engine.result import ActionRecord, ExecutionResult, RunStatus, SubtaskResult, SubtaskStatus
 
 __all__ = [
-    "ActionRecord", "BackendUnavailableError", "Engine", "EngineConfig", "EngineError", "EngineEvent",
-    "EventKind", "ExecutionFailedError", "ExecutionGraphError", "ExecutionResult", "RayConfig", "RunHandle",
-    "RunStatus", "SubtaskResult", "SubtaskStatus", "make_backend",
+    "ActionRecord",
+    "BackendUnavailableError",
+    "Engine",
+    "EngineConfig",
+    "EngineError",
+    "EngineEvent",
+    "EventKind",
+    "ExecutionFailedError",
+    "ExecutionGraphError",
+    "ExecutionResult",
+    "RayConfig",
+    "RunHandle",
+    "RunStatus",
+    "SubtaskResult",
+    "SubtaskStatus",
+    "make_backend",
 ]

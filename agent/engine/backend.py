@@ -102,16 +102,19 @@ class Outcome:
 Report = Callable[[Outcome], None]
 
 
-def invoke(tool: Tool, arguments: Mapping[str, Any], call_id: str, worker: str) -> tuple[Outcome, dict[str, Any] | None]:
+def invoke(
+    tool: Tool, arguments: Mapping[str, Any], call_id: str, worker: str
+) -> tuple[Outcome, dict[str, Any] | None]:
     """Run ``tool`` on resolved ``arguments``; never raises for a tool's failure."""
     started = time.time()
     try:
         outputs = tool(**arguments)
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a record; KeyboardInterrupt re-raised
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        return Outcome(call_id, False, failure=Failure.from_exception(exc), started_at=started,
-                       ended_at=time.time(), worker=worker), None
+        return Outcome(
+            call_id, False, failure=Failure.from_exception(exc), started_at=started, ended_at=time.time(), worker=worker
+        ), None
     return Outcome(call_id, True, started_at=started, ended_at=time.time(), worker=worker), outputs
 
 
@@ -142,6 +145,7 @@ class ExecutionBackend(ABC):
 
     def close(self) -> None:
         """Release workers. The engine calls it once when it is closed."""
+        return None
 
     def __enter__(self) -> ExecutionBackend:
         return self

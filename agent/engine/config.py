@@ -21,7 +21,9 @@ class RayConfig(BaseModel):
 
     address: str | None = Field(default=None, description="join this cluster (e.g. 'auto' or 'ray://host:10001')")
     num_cpus: int | None = Field(default=None, ge=1, description="CPUs of a locally started cluster")
-    num_gpus: int | None = Field(default=None, ge=0, description="GPUs of a locally started cluster (logical ones work)")
+    num_gpus: int | None = Field(
+        default=None, ge=0, description="GPUs of a locally started cluster (logical ones work)"
+    )
     gpus_per_worker: dict[str, float] = Field(
         default_factory=dict,
         description="GPU share of one actor of a tool family (0.5 = two actors per GPU); default 1",
@@ -58,7 +60,8 @@ class EngineConfig(BaseModel):
     )
     devices: list[str] = Field(
         default_factory=list,
-        description="local devices for GPU-hinted tools (e.g. ['cuda:0', 'cuda:1']); default: all CUDA devices, else cpu",
+        description="local devices for GPU-hinted tools (e.g. ['cuda:0', 'cuda:1']); "
+        "default: all CUDA devices, else cpu",
     )
     ray: RayConfig = Field(default_factory=RayConfig)
 

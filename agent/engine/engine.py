@@ -1,15 +1,15 @@
 """The public face of the execution engine: one object, the same calls for every backend.
 
-    >>> from graph.plan import Plan, Solution, Action
-    >>> from tools.registry import default_registry
-    >>> plan = Plan.parse({"request": "count", "subtasks": [{"id": 0, "description": "count the boxes",
-    ...     "args": [{"type": "bboxes", "value": [{"x1": 0, "y1": 0, "x2": 5, "y2": 5}]}],
-    ...     "returns": [{"type": "number"}]}]})
-    >>> count = Solution(subtask_id=0, actions=[Action(id="a0", tool="count_boxes",
-    ...     args={"boxes": "input:0"}, outputs={"count": "number"})], outputs=["a0.count"])
-    >>> with Engine(default_registry()) as engine:
-    ...     engine.run(plan, {0: [count]}).outputs(0)
-    [1]
+>>> from graph.plan import Plan, Solution, Action
+>>> from tools.registry import default_registry
+>>> plan = Plan.parse({"request": "count", "subtasks": [{"id": 0, "description": "count the boxes",
+...     "args": [{"type": "bboxes", "value": [{"x1": 0, "y1": 0, "x2": 5, "y2": 5}]}],
+...     "returns": [{"type": "number"}]}]})
+>>> count = Solution(subtask_id=0, actions=[Action(id="a0", tool="count_boxes",
+...     args={"boxes": "input:0"}, outputs={"count": "number"})], outputs=["a0.count"])
+>>> with Engine(default_registry()) as engine:
+...     engine.run(plan, {0: [count]}).outputs(0)
+[1]
 """
 
 from __future__ import annotations
@@ -61,8 +61,13 @@ class Engine:
         :class:`~agent.engine.errors.ExecutionGraphError` listing every problem."""
         return compile_graph(plan, solutions, self.registry, ResourceLoader(self.store))
 
-    def prepare(self, plan: Plan | ExecutionGraph, solutions: Mapping[int, Sequence[Solution]] | None = None,
-                on_event: EventSink | None = None, config: EngineConfig | None = None) -> Run:
+    def prepare(
+        self,
+        plan: Plan | ExecutionGraph,
+        solutions: Mapping[int, Sequence[Solution]] | None = None,
+        on_event: EventSink | None = None,
+        config: EngineConfig | None = None,
+    ) -> Run:
         """A run ready to ``execute``; ``config`` overrides the scheduling settings (timeouts, retries) for
         this run only (the backend keeps its own)."""
         graph = plan if isinstance(plan, ExecutionGraph) else self.compile(plan, solutions or {})
@@ -70,13 +75,20 @@ class Engine:
         tools = {name: self.registry.get(name) for name in sorted(names)}
         return Run(graph, tools, self.backend, config or self.config, on_event=on_event)
 
-    def run(self, plan: Plan | ExecutionGraph, solutions: Mapping[int, Sequence[Solution]] | None = None, *,
-            on_event: EventSink | None = None, config: EngineConfig | None = None) -> ExecutionResult:
+    def run(
+        self,
+        plan: Plan | ExecutionGraph,
+        solutions: Mapping[int, Sequence[Solution]] | None = None,
+        *,
+        on_event: EventSink | None = None,
+        config: EngineConfig | None = None,
+    ) -> ExecutionResult:
         """Run to the end in this thread and return the result (partial results included)."""
         return self.prepare(plan, solutions, on_event, config).execute()
 
-    def submit(self, plan: Plan | ExecutionGraph,
-               solutions: Mapping[int, Sequence[Solution]] | None = None) -> RunHandle:
+    def submit(
+        self, plan: Plan | ExecutionGraph, solutions: Mapping[int, Sequence[Solution]] | None = None
+    ) -> RunHandle:
         """Start a run on a background thread; the handle streams events, cancels and waits."""
         handle = RunHandle()
         run = self.prepare(plan, solutions, on_event=handle._events.put)

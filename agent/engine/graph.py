@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import networkx as nx
 
@@ -55,7 +55,7 @@ class Upstream:
     index: int
 
 
-Source = Union[Literal, Local, Upstream]
+Source = Literal | Local | Upstream
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,12 @@ def _load_inputs(plan: Plan, loader: ResourceLoader, problems: list[str]) -> dic
 def _compile_solution(
     plan: Plan,
     loaded: dict[tuple[int, int], Any],
-    sub: Subtask, sol: Solution, rank: int, registry: ToolRegistry, where: str, problems: list[str]
+    sub: Subtask,
+    sol: Solution,
+    rank: int,
+    registry: ToolRegistry,
+    where: str,
+    problems: list[str],
 ) -> CompiledSolution | None:
     before = len(problems)
     if sol.subtask_id != sub.id:
@@ -216,7 +221,9 @@ def _compile_solution(
             if source is None:
                 continue
             if rtype is not None and rtype != inputs[name].type:
-                problems.append(f"{at}: argument {name!r} takes {inputs[name].type.value}, but {key!r} is {rtype.value}")
+                problems.append(
+                    f"{at}: argument {name!r} takes {inputs[name].type.value}, but {key!r} is {rtype.value}"
+                )
                 continue
             args[name] = source
         for inp in spec.required_inputs:
@@ -251,7 +258,12 @@ def _compile_solution(
 def _source(
     plan: Plan,
     loaded: dict[tuple[int, int], Any],
-    sub: Subtask, key: str, produced: dict[str, ResourceType], by_id: dict[str, Any], at: str, problems: list[str]
+    sub: Subtask,
+    key: str,
+    produced: dict[str, ResourceType],
+    by_id: dict[str, Any],
+    at: str,
+    problems: list[str],
 ) -> tuple[Source | None, ResourceType | None]:
     if key.startswith("input:"):
         try:

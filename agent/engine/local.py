@@ -29,7 +29,6 @@ from graph.spec import Device
 from tools.base import Tool
 from tools.devices import use_device
 
-
 _QUEUED = "queued"
 
 

@@ -60,8 +60,13 @@ _WARM_HOLD_S = 0.5
 #: The longest a freshly started cluster's first start() waits for its task workers.
 WARM_UP_TIMEOUT_S = 60.0
 #: Errors that mean the process running a call went away: the call is not at fault.
-_LOST = (ray_errors.RayActorError, ray_errors.WorkerCrashedError, ray_errors.NodeDiedError,
-         ray_errors.LocalRayletDiedError, ray_errors.OutOfMemoryError)
+_LOST = (
+    ray_errors.RayActorError,
+    ray_errors.WorkerCrashedError,
+    ray_errors.NodeDiedError,
+    ray_errors.LocalRayletDiedError,
+    ray_errors.OutOfMemoryError,
+)
 _EPS = 1e-9
 
 # --- inside Ray workers ---------------------------------------------------------------------------------
@@ -97,9 +102,16 @@ class _ToolCache:
 _TASK_TOOLS = _ToolCache()
 
 
-def _execute(cache: _ToolCache, box: _ToolBox, call_id: str, worker: str, device: str,
-             literals: dict[str, Any], wiring: Wiring, upstream: tuple[dict[str, Any], ...]
-             ) -> tuple[Outcome, dict[str, Any] | None]:
+def _execute(
+    cache: _ToolCache,
+    box: _ToolBox,
+    call_id: str,
+    worker: str,
+    device: str,
+    literals: dict[str, Any],
+    wiring: Wiring,
+    upstream: tuple[dict[str, Any], ...],
+) -> tuple[Outcome, dict[str, Any] | None]:
     """Resolve the call's arguments here, in the worker, and run the tool; failures become records."""
     try:
         tool = cache.get(box)
@@ -108,15 +120,17 @@ def _execute(cache: _ToolCache, box: _ToolBox, call_id: str, worker: str, device
             arguments[name] = upstream[index][output]
     except Exception as exc:  # an input that cannot be read here is this call's failure, not the worker's
         now = time.time()
-        return Outcome(call_id, False, failure=Failure.from_exception(exc), started_at=now, ended_at=now,
-                       worker=worker), None
+        return Outcome(
+            call_id, False, failure=Failure.from_exception(exc), started_at=now, ended_at=now, worker=worker
+        ), None
     with use_device(device):
         return invoke(tool, arguments, call_id, worker)
 
 
 @ray.remote(num_returns=2, max_retries=0)
-def _run_task(box: _ToolBox, call_id: str, literals: dict[str, Any], wiring: Wiring,
-              *upstream: dict[str, Any]) -> tuple[Outcome, dict[str, Any] | None]:
+def _run_task(
+    box: _ToolBox, call_id: str, literals: dict[str, Any], wiring: Wiring, *upstream: dict[str, Any]
+) -> tuple[Outcome, dict[str, Any] | None]:
     return _execute(_TASK_TOOLS, box, call_id, f"ray-task@{os.getpid()}", "cpu", literals, wiring, upstream)
 
 
@@ -138,8 +152,9 @@ class _GpuWorker:
         self.tools = _ToolCache()
 
     @ray.method(num_returns=2)
-    def run(self, box: _ToolBox, call_id: str, literals: dict[str, Any], wiring: Wiring,
-            *upstream: dict[str, Any]) -> tuple[Outcome, dict[str, Any] | None]:
+    def run(
+        self, box: _ToolBox, call_id: str, literals: dict[str, Any], wiring: Wiring, *upstream: dict[str, Any]
+    ) -> tuple[Outcome, dict[str, Any] | None]:
         return _execute(self.tools, box, call_id, self.name, self.device, literals, wiring, upstream)
 
     def ping(self) -> str:
@@ -149,6 +164,7 @@ class _GpuWorker:
 _GpuActor = ray.remote(_GpuWorker)
 
 # --- in the driver --------------------------------------------------------------------------------------
+
 
 @dataclass(eq=False)
 class RayWorker:
@@ -182,8 +198,9 @@ class _Budget:
 
     def fits(self, demand: Mapping[str, float], freed: Mapping[str, float] | None = None) -> bool:
         freed = freed or {}
-        return all(self.used[r] - freed.get(r, 0.0) + a <= self.capacity.get(r, 0.0) + _EPS
-                   for r, a in demand.items() if a > 0)
+        return all(
+            self.used[r] - freed.get(r, 0.0) + a <= self.capacity.get(r, 0.0) + _EPS for r, a in demand.items() if a > 0
+        )
 
     def take(self, demand: Mapping[str, float]) -> None:
         self.used.update(demand)
@@ -245,11 +262,17 @@ class RayBackend(ExecutionBackend):
                 if settings.address:
                     ray.init(address=settings.address, **common)
                 else:
-                    ray.init(num_cpus=settings.num_cpus, num_gpus=settings.num_gpus, include_dashboard=False,
-                             object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
+                    ray.init(
+                        num_cpus=settings.num_cpus,
+                        num_gpus=settings.num_gpus,
+                        include_dashboard=False,
+                        object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                        **common,
+                    )
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise BackendUnavailableError(f"cannot start or join a Ray cluster: {exc}",
-                                              address=settings.address) from exc
+                raise BackendUnavailableError(
+                    f"cannot start or join a Ray cluster: {exc}", address=settings.address
+                ) from exc
             self._owns_cluster = settings.address is None
         self._connected = True
 
@@ -379,24 +402,27 @@ class RayBackend(ExecutionBackend):
     def _demand(self, family: str) -> dict[str, float]:
         settings = self.config.ray
         has_gpus = self._budget.capacity.get("GPU", 0.0) > 0
-        demand = {"CPU": settings.cpus_per_actor,
-                  "GPU": settings.gpus_per_worker.get(family, 1.0) if has_gpus else 0.0}
+        demand = {"CPU": settings.cpus_per_actor, "GPU": settings.gpus_per_worker.get(family, 1.0) if has_gpus else 0.0}
         demand.update(settings.placement.get(family, {}))
         return demand
 
     def _pool_size(self, family: str) -> int:
         if family in self.config.ray.workers:
             return self.config.ray.workers[family]
-        limits = [self._budget.capacity.get(r, 0.0) / a for r, a in self._demand(family).items()
-                  if r != "CPU" and a > 0]
+        limits = [
+            self._budget.capacity.get(r, 0.0) / a for r, a in self._demand(family).items() if r != "CPU" and a > 0
+        ]
         return max(1, int(min(limits) + _EPS)) if limits else 1
 
     def _check_fits(self, family: str) -> None:
         demand = self._demand(family)
         missing = {r: a for r, a in demand.items() if a > self._budget.capacity.get(r, 0.0) + _EPS}
         if missing:
-            raise BackendUnavailableError(f"the Ray cluster cannot hold a {family!r} actor: it needs "
-                                          f"{missing}, the cluster has {self._budget.capacity}", family=family)
+            raise BackendUnavailableError(
+                f"the Ray cluster cannot hold a {family!r} actor: it needs "
+                f"{missing}, the cluster has {self._budget.capacity}",
+                family=family,
+            )
 
     def _place(self, job: _Job) -> None:
         """Send ``job`` to an actor of its family, or keep it until one can be had (lock held)."""
@@ -436,8 +462,9 @@ class RayBackend(ExecutionBackend):
         self._budget.take(demand)
         name = f"{family}-actor-{next(self._numbers)}"
         custom = {r: a for r, a in demand.items() if r not in ("CPU", "GPU")}
-        handle = _GpuActor.options(num_gpus=demand["GPU"], num_cpus=demand["CPU"], resources=custom or None,
-                                   max_restarts=0, max_task_retries=0).remote(name)
+        handle = _GpuActor.options(
+            num_gpus=demand["GPU"], num_cpus=demand["CPU"], resources=custom or None, max_restarts=0, max_task_retries=0
+        ).remote(name)
         worker = RayWorker(family, name, handle, demand)
         pool.append(worker)
         return worker
@@ -519,13 +546,30 @@ class RayBackend(ExecutionBackend):
             lost = True
             now = time.time()
             where = job.worker.name if job.worker else "ray-task"
-            outcome = Outcome(call_id, False, started_at=now, ended_at=now, worker=where, transient_infra=True,
-                              failure=Failure(kind="worker_lost", type=type(exc).__name__, retryable=True,
-                                              message=f"the Ray worker running {job.call.tool!r} died: {exc}"))
+            outcome = Outcome(
+                call_id,
+                False,
+                started_at=now,
+                ended_at=now,
+                worker=where,
+                transient_infra=True,
+                failure=Failure(
+                    kind="worker_lost",
+                    type=type(exc).__name__,
+                    retryable=True,
+                    message=f"the Ray worker running {job.call.tool!r} died: {exc}",
+                ),
+            )
         except ray_errors.RayError as exc:
             now = time.time()
-            outcome = Outcome(call_id, False, failure=Failure.from_exception(exc), started_at=now, ended_at=now,
-                              worker=job.worker.name if job.worker else "ray-task")
+            outcome = Outcome(
+                call_id,
+                False,
+                failure=Failure.from_exception(exc),
+                started_at=now,
+                ended_at=now,
+                worker=job.worker.name if job.worker else "ray-task",
+            )
         if job.worker is not None:
             with self._lock:
                 job.worker.calls.discard(call_id)

@@ -49,8 +49,12 @@ class ResourceLoader:
             assert self.store is not None
             meta = self.store.meta(value)
             if meta.type is not rtype:
-                raise ResourceTypeError(f"artifact {value!r} is {meta.type.value}, not {rtype.value}",
-                                        artifact=value, expected=rtype.value, actual=meta.type.value)
+                raise ResourceTypeError(
+                    f"artifact {value!r} is {meta.type.value}, not {rtype.value}",
+                    artifact=value,
+                    expected=rtype.value,
+                    actual=meta.type.value,
+                )
             if rtype in IMAGE_TYPES:
                 return self._image(self.store.path(value), rtype)
             return self.store.load(value)

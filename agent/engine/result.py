@@ -79,5 +79,6 @@ class ExecutionResult(BaseModel):
         if self.status is RunStatus.SUCCEEDED:
             return self
         bad = {i: s.error for i, s in self.subtasks.items() if s.status is not SubtaskStatus.SUCCEEDED}
-        raise ExecutionFailedError(f"the run {self.status.value}: subtasks {sorted(bad)} did not succeed", result=self,
-                                   subtasks=bad)
+        raise ExecutionFailedError(
+            f"the run {self.status.value}: subtasks {sorted(bad)} did not succeed", result=self, subtasks=bad
+        )

@@ -100,8 +100,12 @@ class _SubRun:
 
     @property
     def done(self) -> bool:
-        return self.status in (SubtaskStatus.SUCCEEDED, SubtaskStatus.FAILED, SubtaskStatus.SKIPPED,
-                               SubtaskStatus.CANCELLED)
+        return self.status in (
+            SubtaskStatus.SUCCEEDED,
+            SubtaskStatus.FAILED,
+            SubtaskStatus.SKIPPED,
+            SubtaskStatus.CANCELLED,
+        )
 
 
 class Cancel:
@@ -191,8 +195,9 @@ class Run:
         solution = run.sub.solutions[run.rank]
         run.status = SubtaskStatus.RUNNING
         run.nodes, run.pending = {}, list(solution.actions)
-        self._emit(EventKind.SUBTASK_STARTED, subtask=run.sub.id, solution=run.rank,
-                   message=" -> ".join(solution.tools))
+        self._emit(
+            EventKind.SUBTASK_STARTED, subtask=run.sub.id, solution=run.rank, message=" -> ".join(solution.tools)
+        )
         self._instantiate(run)
 
     def _instantiate(self, run: _SubRun) -> None:
@@ -241,8 +246,9 @@ class Run:
         if existing is not None and existing.state is not _State.CANCELLED:
             existing.users.add(user)
             if existing.state is _State.SUCCEEDED:
-                self._emit(EventKind.ACTION_REUSED, node=existing, subtask=run.sub.id, solution=run.rank,
-                           action=template.id)
+                self._emit(
+                    EventKind.ACTION_REUSED, node=existing, subtask=run.sub.id, solution=run.rank, action=template.id
+                )
             return existing
         seq = next(self._node_seq)
         node = _Node(
@@ -285,8 +291,13 @@ class Run:
         self._release(run)
         if self.config.fallback and run.rank + 1 < len(run.sub.solutions):
             run.rank += 1
-            self._emit(EventKind.SUBTASK_FALLBACK, subtask=run.sub.id, solution=run.rank, error=error,
-                       message=f"solution {run.rank - 1} failed at {node.tool}; trying solution {run.rank}")
+            self._emit(
+                EventKind.SUBTASK_FALLBACK,
+                subtask=run.sub.id,
+                solution=run.rank,
+                error=error,
+                message=f"solution {run.rank - 1} failed at {node.tool}; trying solution {run.rank}",
+            )
             self._activate(run)
             return
         run.status, run.error = SubtaskStatus.FAILED, error
@@ -415,8 +426,12 @@ class Run:
     def _retry(self, node: _Node, failure: Failure | None, delay: float) -> None:
         node.state = _State.DELAYED
         heapq.heappush(self._delayed, (time.time() + delay, node.seq, node.id))
-        self._emit(EventKind.ACTION_RETRIED, node=node, error=failure.model_dump() if failure else None,
-                   message=f"retry in {delay:.2f} s")
+        self._emit(
+            EventKind.ACTION_RETRIED,
+            node=node,
+            error=failure.model_dump() if failure else None,
+            message=f"retry in {delay:.2f} s",
+        )
 
     def _expire(self, now: float) -> None:
         for node in [self._nodes[n] for n in sorted(self._live, key=lambda n: self._nodes[n].seq)]:
@@ -424,8 +439,15 @@ class Run:
                 timeout = self.config.timeout_for(node.tool)
                 self.backend.cancel(node.call_id or "")
                 self._stop_running(node)
-                self._failed(node, Failure(kind="timeout", type="TimeoutError", retryable=self.config.retry_timeouts,
-                                           message=f"tool {node.tool!r} did not finish within {timeout:g} s"))
+                self._failed(
+                    node,
+                    Failure(
+                        kind="timeout",
+                        type="TimeoutError",
+                        retryable=self.config.retry_timeouts,
+                        message=f"tool {node.tool!r} did not finish within {timeout:g} s",
+                    ),
+                )
 
     def _promote(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
@@ -486,14 +508,29 @@ class Run:
         self._emit(EventKind.RUN_FINISHED, status=status.value)
         actions = [
             ActionRecord(
-                node=n.id, tool=n.tool, subtask=n.owner[0], solution=n.owner[1], action=n.owner[2],
-                status=n.state.value, attempts=n.attempt, started_at=n.started_at, ended_at=n.ended_at,
-                worker=n.worker, error=n.failure.model_dump() if n.failure else None,
+                node=n.id,
+                tool=n.tool,
+                subtask=n.owner[0],
+                solution=n.owner[1],
+                action=n.owner[2],
+                status=n.state.value,
+                attempts=n.attempt,
+                started_at=n.started_at,
+                ended_at=n.ended_at,
+                worker=n.worker,
+                error=n.failure.model_dump() if n.failure else None,
             )
             for n in self._nodes.values()
         ]
-        return ExecutionResult(run_id=self.run_id, status=status, subtasks=subtasks, actions=actions,
-                               events=list(self._events), started_at=started, ended_at=time.time())
+        return ExecutionResult(
+            run_id=self.run_id,
+            status=status,
+            subtasks=subtasks,
+            actions=actions,
+            events=list(self._events),
+            started_at=started,
+            ended_at=time.time(),
+        )
 
     def _value(self, arg: _Arg) -> Any:
         if isinstance(arg, _FromValue):

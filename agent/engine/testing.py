@@ -80,8 +80,14 @@ def hang(text: str, seconds: Number = 30.0) -> str:
 def where_am_i(text: str, seconds: Number = 0.0) -> str:
     """Report (as JSON) the process, the CUDA_VISIBLE_DEVICES it sees and the engine's device for the call."""
     time.sleep(seconds)
-    return json.dumps({"text": text, "pid": os.getpid(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                       "device": current_device()})
+    return json.dumps(
+        {
+            "text": text,
+            "pid": os.getpid(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "device": current_device(),
+        }
+    )
 
 
 TOOLS = (append, join_texts, wait, gpu_wait, always_fail, flaky, hang, where_am_i)
@@ -92,9 +98,17 @@ def registry() -> ToolRegistry:
 
 
 def subtask(index: int, description: str, *inputs: tuple[str, Any], deps: Sequence[int] = ()) -> dict[str, Any]:
-    """A text-returning subtask in ControlLLM's JSON shape; an input ``("text", "<GENERATED>-0")`` is subtask 0's result."""
-    return {"id": index, "description": description, "dep": list(deps),
-            "args": [{"type": t, "value": v} for t, v in inputs], "returns": [{"type": "text"}]}
+    """A text-returning subtask in ControlLLM's JSON shape.
+
+    An input ``("text", "<GENERATED>-0")`` is subtask 0's result.
+    """
+    return {
+        "id": index,
+        "description": description,
+        "dep": list(deps),
+        "args": [{"type": t, "value": v} for t, v in inputs],
+        "returns": [{"type": "text"}],
+    }
 
 
 def plan(*subtasks: dict[str, Any]) -> Plan:

@@ -74,8 +74,9 @@ def imported(module: str, attribute: str) -> type[Decomposer]:
     try:
         found = getattr(importlib.import_module(module), attribute)
     except ImportError as exc:
-        raise UnknownDecomposerError(f"decomposer {module}.{attribute} cannot be imported: {exc}",
-                                     decomposer=attribute) from None
+        raise UnknownDecomposerError(
+            f"decomposer {module}.{attribute} cannot be imported: {exc}", decomposer=attribute
+        ) from None
     except AttributeError:
         raise UnknownDecomposerError(f"{module} has no {attribute}", decomposer=attribute) from None
     if not (isinstance(found, type) and issubclass(found, Decomposer)):

@@ -96,8 +96,13 @@ class EvalReport(BaseModel):
     def summary(self) -> dict[str, object]:
         """The one-line JSON figure set (rates rounded to 4 decimals)."""
         scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.overall.model_dump().items()}
-        return {**scores, "decomposer": self.decomposer, "strategy": self.strategy, "tools": self.tools,
-                "seconds": round(self.seconds, 2)}
+        return {
+            **scores,
+            "decomposer": self.decomposer,
+            "strategy": self.strategy,
+            "tools": self.tools,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 def plan_solutions(planner: ToGPlanner, plan: Plan) -> tuple[dict[int, Solution | None], list[int]]:
@@ -133,10 +138,23 @@ def evaluate_sample(decomposer: Decomposer, planner: ToGPlanner, sample: PlanSam
     nodes = match(predicted.nodes, sample.gold.nodes)
     edges = match(predicted.edges, sample.gold.edges)
     return SampleResult(
-        id=sample.id, request=sample.request, lang=sample.lang, kind=sample.kind, gold=sample.gold,
-        predicted=predicted, node_f1=nodes.f1, edge_f1=edges.f1, nodes=Counts.of(nodes), edges=Counts.of(edges),
-        nr=necessary_rate(predicted.nodes, sample.gold.nodes), ir=irrelevant_rate(predicted.nodes, sample.gold.nodes),
-        hr=hr, cr=cr, subtasks=len(plan.subtasks) if plan else 0, unsolved=unsolved, error=error,
+        id=sample.id,
+        request=sample.request,
+        lang=sample.lang,
+        kind=sample.kind,
+        gold=sample.gold,
+        predicted=predicted,
+        node_f1=nodes.f1,
+        edge_f1=edges.f1,
+        nodes=Counts.of(nodes),
+        edges=Counts.of(edges),
+        nr=necessary_rate(predicted.nodes, sample.gold.nodes),
+        ir=irrelevant_rate(predicted.nodes, sample.gold.nodes),
+        hr=hr,
+        cr=cr,
+        subtasks=len(plan.subtasks) if plan else 0,
+        unsolved=unsolved,
+        error=error,
         seconds=round(time.perf_counter() - started, 4),
     )
 

@@ -17,18 +17,44 @@ def _fmt(value: float | None) -> str:
 
 
 def scores_table(report: EvalReport) -> Table:
-    table = Table(title=f"{report.decomposer} + ToG ({report.strategy}, {report.tools} tools): "
-                        f"{report.overall.n} requests in {report.seconds:.1f} s")
-    for column in ("group", "n", "node F1", "edge F1", "node F1 (macro)", "edge F1 (macro)", "NR ↑", "IR ↓",
-                   "HR ↓", "CR ↑", "errors", "unsolved"):
+    table = Table(
+        title=f"{report.decomposer} + ToG ({report.strategy}, {report.tools} tools): "
+        f"{report.overall.n} requests in {report.seconds:.1f} s"
+    )
+    for column in (
+        "group",
+        "n",
+        "node F1",
+        "edge F1",
+        "node F1 (macro)",
+        "edge F1 (macro)",
+        "NR ↑",
+        "IR ↓",
+        "HR ↓",
+        "CR ↑",
+        "errors",
+        "unsolved",
+    ):
         table.add_column(column, justify="left" if column == "group" else "right")
     groups: list[tuple[str, Scores]] = [("all", report.overall)]
     groups += [(f"kind={k}", s) for k, s in report.by_kind.items()]
     groups += [(f"lang={k}", s) for k, s in report.by_lang.items()]
     for name, s in groups:
-        table.add_row(name, str(s.n), _fmt(s.node_f1), _fmt(s.edge_f1), _fmt(s.node_f1_macro), _fmt(s.edge_f1_macro),
-                      _fmt(s.nr), _fmt(s.ir), _fmt(s.hr), _fmt(s.cr), str(s.errors), str(s.unsolved),
-                      end_section=name == "all")
+        table.add_row(
+            name,
+            str(s.n),
+            _fmt(s.node_f1),
+            _fmt(s.edge_f1),
+            _fmt(s.node_f1_macro),
+            _fmt(s.edge_f1_macro),
+            _fmt(s.nr),
+            _fmt(s.ir),
+            _fmt(s.hr),
+            _fmt(s.cr),
+            str(s.errors),
+            str(s.unsolved),
+            end_section=name == "all",
+        )
     return table
 
 
@@ -58,8 +84,14 @@ def rows_table(rows: list[SampleResult], title: str) -> Table:
         predicted = escape(row.error) if row.error else _graph_text(row.predicted.nodes, row.predicted.edges)
         if row.unsolved:
             predicted += f" [dim](no solution for subtask {', '.join(map(str, row.unsolved))})[/]"
-        table.add_row(row.id, escape(row.request), _graph_text(row.gold.nodes, row.gold.edges), predicted,
-                      _fmt(row.node_f1), _fmt(row.edge_f1))
+        table.add_row(
+            row.id,
+            escape(row.request),
+            _graph_text(row.gold.nodes, row.gold.edges),
+            predicted,
+            _fmt(row.node_f1),
+            _fmt(row.edge_f1),
+        )
     return table
 
 
@@ -70,8 +102,9 @@ def report_tables(report: EvalReport, every_row: bool = False) -> list[Table]:
     if every_row:
         tables.append(rows_table(report.rows, "Every sample"))
     else:
-        imperfect = sorted((r for r in report.rows if r.node_f1 < 1 or r.edge_f1 < 1),
-                           key=lambda r: (r.node_f1 + r.edge_f1, r.id))
+        imperfect = sorted(
+            (r for r in report.rows if r.node_f1 < 1 or r.edge_f1 < 1), key=lambda r: (r.node_f1 + r.edge_f1, r.id)
+        )
         if imperfect:
             shown = imperfect[:WORST]
             tables.append(rows_table(shown, f"Worst {len(shown)} of {len(imperfect)} imperfect samples"))

@@ -49,17 +49,31 @@ def create_app(settings: ToGSettings | None = None, agent: Agent | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         the_agent = agent if agent is not None else await run_in_threadpool(Agent, settings)
         store = TaskStore(settings.data_dir / "server.sqlite")
-        runner = TaskRunner(the_agent, store, workers=server.workers, queue_size=server.queue_size,
-                            retry_after_s=server.retry_after_s, metrics=metrics)
+        runner = TaskRunner(
+            the_agent,
+            store,
+            workers=server.workers,
+            queue_size=server.queue_size,
+            retry_after_s=server.retry_after_s,
+            metrics=metrics,
+        )
         await run_in_threadpool(runner.start)
-        metrics.gauges.update({
-            "tog_queue_depth": ("Tasks waiting for a worker.", lambda: runner.waiting),
-            "tog_tasks_running": ("Tasks running now.", lambda: runner.running),
-            "tog_workers_alive": ("Worker threads alive.", lambda: runner.alive),
-        })
-        app.state.tog = ServerState(settings=settings, agent=the_agent, store=store, runner=runner,
-                                    policy=UploadPolicy(server, the_agent.store.root), metrics=metrics,
-                                    plans=threading.BoundedSemaphore(server.workers))
+        metrics.gauges.update(
+            {
+                "tog_queue_depth": ("Tasks waiting for a worker.", lambda: runner.waiting),
+                "tog_tasks_running": ("Tasks running now.", lambda: runner.running),
+                "tog_workers_alive": ("Worker threads alive.", lambda: runner.alive),
+            }
+        )
+        app.state.tog = ServerState(
+            settings=settings,
+            agent=the_agent,
+            store=store,
+            runner=runner,
+            policy=UploadPolicy(server, the_agent.store.root),
+            metrics=metrics,
+            plans=threading.BoundedSemaphore(server.workers),
+        )
         try:
             yield
         finally:
@@ -81,9 +95,13 @@ def create_app(settings: ToGSettings | None = None, agent: Agent | None = None) 
     app.add_middleware(BodyLimitMiddleware, max_bytes=server.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if server.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
-                           expose_headers=["Location", "Retry-After"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=server.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            expose_headers=["Location", "Retry-After"],
+        )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated
 
 from fastapi import Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,12 +25,13 @@ def bearer_auth(keys: Sequence[str]) -> Callable[..., Awaitable[None]]:
     """
     accepted = [k.encode("utf-8") for k in keys]
     if not accepted:
+
         async def open_access() -> None:
             return None
 
         return open_access
 
-    async def check(credentials: HTTPAuthorizationCredentials | None = Security(_bearer)) -> None:
+    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> None:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise UnauthorizedError("this server needs an API key: send 'Authorization: Bearer <key>'")
         given = credentials.credentials.encode("utf-8")

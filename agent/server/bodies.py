@@ -43,8 +43,10 @@ async def read_task_body(request: Request, policy: UploadPolicy) -> TaskInput:
         return await _from_json(await request.body(), policy)
     if content_type == "multipart/form-data":
         return await _from_form(request, policy)
-    raise UnsupportedMediaTypeError(f"send the task as application/json or multipart/form-data, not "
-                                    f"{content_type or 'no content type'!r}", content_type=content_type)
+    raise UnsupportedMediaTypeError(
+        f"send the task as application/json or multipart/form-data, not {content_type or 'no content type'!r}",
+        content_type=content_type,
+    )
 
 
 async def _from_json(body: bytes, policy: UploadPolicy) -> TaskInput:
@@ -80,8 +82,9 @@ async def _from_form(request: Request, policy: UploadPolicy) -> TaskInput:
     try:
         text = form.get("request")
         if not isinstance(text, str):
-            raise RequestValidationError([{"loc": ("body", "request"), "msg": "Field required (a text form field)",
-                                           "type": "missing"}])
+            raise RequestValidationError(
+                [{"loc": ("body", "request"), "msg": "Field required (a text form field)", "type": "missing"}]
+            )
         request_text = policy.check_request(text)
         uploads = _file_parts(form, policy)
         literals = [policy.resource(r) for r in _form_resources(form.get("resources"))]
@@ -95,14 +98,23 @@ async def read_uploads(request: Request, policy: UploadPolicy) -> list[Artifact]
     """The files of a ``POST /v1/artifacts`` (multipart ``files`` parts), checked and stored."""
     content_type = _content_type(request)
     if content_type != "multipart/form-data":
-        raise UnsupportedMediaTypeError(f"upload files as multipart/form-data 'files' parts, not "
-                                        f"{content_type or 'no content type'!r}", content_type=content_type)
+        raise UnsupportedMediaTypeError(
+            f"upload files as multipart/form-data 'files' parts, not {content_type or 'no content type'!r}",
+            content_type=content_type,
+        )
     form = await _read_form(request, policy)
     try:
         uploads = _file_parts(form, policy)
         if not uploads:
-            raise RequestValidationError([{"loc": ("body", "files"), "msg": "Field required (one or more file "
-                                           "parts named 'files')", "type": "missing"}])
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", "files"),
+                        "msg": "Field required (one or more file parts named 'files')",
+                        "type": "missing",
+                    }
+                ]
+            )
         files = await _store_uploads(uploads, policy)
     finally:
         await form.close()
@@ -112,8 +124,11 @@ async def read_uploads(request: Request, policy: UploadPolicy) -> list[Artifact]
 async def _read_form(request: Request, policy: UploadPolicy) -> FormData:
     settings = policy.settings
     # Generous parser limits (the body-size middleware bounds the total); our own counts give the 413s.
-    return await request.form(max_files=max(64, settings.max_files * 4), max_fields=64,
-                              max_part_size=max(1 << 20, settings.max_request_chars * 4 + 1024))
+    return await request.form(
+        max_files=max(64, settings.max_files * 4),
+        max_fields=64,
+        max_part_size=max(1 << 20, settings.max_request_chars * 4 + 1024),
+    )
 
 
 def _file_parts(form: FormData, policy: UploadPolicy) -> list[UploadFile]:

@@ -36,37 +36,52 @@ def _comma_list(value: Any) -> Any:
 class ServerSettings(BaseSettings):
     """The REST server's settings; limits are enforced before anything is stored or queued."""
 
-    model_config = SettingsConfigDict(env_prefix="TOG_SERVER_", extra="ignore", env_ignore_empty=True,
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TOG_SERVER_", extra="ignore", env_ignore_empty=True, populate_by_name=True
+    )
 
     host: str = Field(default="127.0.0.1", description="address to bind; anything but loopback needs API keys")
     port: int = Field(default=8000, ge=1, le=65535)
     api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, repr=False, validation_alias=AliasChoices("api_keys", "TOG_API_KEYS", "TOG_SERVER_API_KEYS"),
+        default_factory=list,
+        repr=False,
+        validation_alias=AliasChoices("api_keys", "TOG_API_KEYS", "TOG_SERVER_API_KEYS"),
         description="bearer tokens any of which is accepted (TOG_API_KEYS=key1,key2); none = no auth (loopback only)",
     )
     insecure: bool = Field(default=False, description="allow a non-loopback bind without API keys (not recommended)")
     max_request_bytes: int = Field(default=100 * MiB, ge=1024, description="largest request body (413 beyond)")
     max_file_bytes: int = Field(default=50 * MiB, ge=1, description="largest single uploaded file (413 beyond)")
     max_files: int = Field(default=8, ge=0, description="most files in one task (413 beyond)")
-    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1, description="largest image, width x height, read "
-                            "from the header before decoding (413 beyond)")
+    max_pixels: int = Field(
+        default=DEFAULT_MAX_PIXELS,
+        ge=1,
+        description="largest image, width x height, read from the header before decoding (413 beyond)",
+    )
     max_request_chars: int = Field(default=20_000, ge=1, description="longest request text (422 beyond)")
     allowed_types: Annotated[list[ResourceType], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_UPLOAD_TYPES),
         description="file types that may be uploaded (415 otherwise), comma-separated in the environment",
     )
-    allow_remote_urls: bool = Field(default=False, description="let a task name a file by http(s) URL for the "
-                                    "server to fetch (public addresses only); off: 403")
+    allow_remote_urls: bool = Field(
+        default=False,
+        description="let a task name a file by http(s) URL for the server to fetch (public addresses only); off: 403",
+    )
     url_timeout_s: float = Field(default=10.0, gt=0, description="time limit of one remote fetch")
     queue_size: int = Field(default=64, ge=1, description="tasks waiting for a worker before 429")
     workers: int = Field(default=2, ge=1, description="tasks run at once")
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After of a 429")
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="origins allowed by "
-                                                         "CORS, comma-separated; empty = no CORS headers")
-    sse_poll_s: float = Field(default=1.0, gt=0, le=5, description=(
-        "how often an event stream re-reads the store when nothing woke it: events recorded by this process "
-        "wake it at once; this bounds the delay for events written by another server process"))
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS, comma-separated; empty = no CORS headers"
+    )
+    sse_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=5,
+        description=(
+            "how often an event stream re-reads the store when nothing woke it: events recorded by this process "
+            "wake it at once; this bounds the delay for events written by another server process"
+        ),
+    )
     sse_heartbeat_s: float = Field(default=15.0, gt=0, description="comment line sent on an idle event stream")
 
     @field_validator("api_keys", "allowed_types", "cors_origins", mode="before")
@@ -79,8 +94,10 @@ class ServerSettings(BaseSettings):
         host = host or self.host
         if self.api_keys or self.insecure or is_loopback(host):
             return None
-        return (f"refusing to serve on {host!r} without API keys: anyone who can reach it could run tools and read "
-                "results. Set TOG_API_KEYS=<secret>[,<secret>...], bind 127.0.0.1, or pass --insecure")
+        return (
+            f"refusing to serve on {host!r} without API keys: anyone who can reach it could run tools and read "
+            "results. Set TOG_API_KEYS=<secret>[,<secret>...], bind 127.0.0.1, or pass --insecure"
+        )
 
 
 def is_loopback(host: str) -> bool:

@@ -140,16 +140,19 @@ def status_of(exc: ToGError) -> int:
     return next((status for cls, status in _STATUS if isinstance(exc, cls)), 400)
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = ErrorBody.model_validate({"error": {"code": code, "message": message, "details": details or {}}})
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 #: The OpenAPI entry of an error status: the ErrorBody model and what the status means here.
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorBody, "description": _MEANING.get(status, HTTPStatus(status).phrase)}
-            for status in statuses}
+    return {
+        status: {"model": ErrorBody, "description": _MEANING.get(status, HTTPStatus(status).phrase)}
+        for status in statuses
+    }
 
 
 _MEANING = {
@@ -171,13 +174,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ToGError)
     async def _tog(request: Request, exc: ToGError) -> JSONResponse:
         info = exc.to_dict()
-        return error_response(status_of(exc), info["code"], info["message"], info["details"],
-                              getattr(exc, "headers", None))
+        return error_response(
+            status_of(exc), info["code"], info["message"], info["details"], getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
-                     "type": str(e.get("type", ""))} for e in exc.errors()]
+        problems = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
         where = "; ".join(f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems[:5])
         return error_response(422, "invalid_request", f"the request is not valid: {where}", {"errors": problems})
 

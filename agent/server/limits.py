@@ -8,6 +8,7 @@ so a client cannot make the server read its own files.
 from __future__ import annotations
 
 from pathlib import Path
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.decompose.base import Resource
@@ -27,8 +28,13 @@ from graph.artifacts import ArtifactStore
 from graph.errors import ToGError
 from graph.types import FILE_TYPES, ResourceType, type_info
 
-_JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "number": (int, float), "boolean": (bool,),
-                                            "array": (list,), "object": (dict,)}
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
 
 
 class BodyLimitMiddleware:
@@ -45,7 +51,8 @@ class BodyLimitMiddleware:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await error_response(413, PayloadTooLargeError.code, self._message(), {"max_bytes": self.max_bytes})(
-                scope, receive, send)
+                scope, receive, send
+            )
             return
         seen = 0
 
@@ -78,19 +85,25 @@ class UploadPolicy:
         if not text:
             raise InvalidInputError("the request is empty: say what you want done")
         if len(request) > self.settings.max_request_chars:
-            raise InvalidInputError(f"the request is {len(request)} characters long; the limit is "
-                                    f"{self.settings.max_request_chars}", max_chars=self.settings.max_request_chars)
+            raise InvalidInputError(
+                f"the request is {len(request)} characters long; the limit is {self.settings.max_request_chars}",
+                max_chars=self.settings.max_request_chars,
+            )
         return request
 
     def check_count(self, count: int) -> None:
         if count > self.settings.max_files:
-            raise TooManyFilesError(f"{count} files; the limit is {self.settings.max_files}",
-                                    max_files=self.settings.max_files)
+            raise TooManyFilesError(
+                f"{count} files; the limit is {self.settings.max_files}", max_files=self.settings.max_files
+            )
 
     def check_size(self, name: str, size: int | None) -> None:
         if size is not None and size > self.settings.max_file_bytes:
-            raise FileTooLargeError(f"{name!r} is {size} bytes; the limit is {self.settings.max_file_bytes}",
-                                    file=name, max_bytes=self.settings.max_file_bytes)
+            raise FileTooLargeError(
+                f"{name!r} is {size} bytes; the limit is {self.settings.max_file_bytes}",
+                file=name,
+                max_bytes=self.settings.max_file_bytes,
+            )
 
     def file_type(self, name: str, declared: ResourceType | None) -> ResourceType:
         """The declared type, or the one the name implies; 415 when it is not a file type the server accepts."""
@@ -99,22 +112,31 @@ class UploadPolicy:
             try:
                 rtype = type_for_file(Path(name))
             except InputSpecError:
-                raise UnsupportedTypeError(f"cannot tell the type of {name!r} from its name; give it an extension "
-                                           "(photo.png) or a type", file=name) from None
+                raise UnsupportedTypeError(
+                    f"cannot tell the type of {name!r} from its name; give it an extension (photo.png) or a type",
+                    file=name,
+                ) from None
         if rtype not in FILE_TYPES:
-            raise UnsupportedTypeError(f"{rtype.value!r} is not a file type; send it as a resource value",
-                                       file=name, type=rtype.value)
+            raise UnsupportedTypeError(
+                f"{rtype.value!r} is not a file type; send it as a resource value", file=name, type=rtype.value
+            )
         if rtype not in self.allowed:
-            raise UnsupportedTypeError(f"this server does not accept {rtype.value} uploads ({name!r})", file=name,
-                                       type=rtype.value, allowed=sorted(t.value for t in self.allowed))
+            raise UnsupportedTypeError(
+                f"this server does not accept {rtype.value} uploads ({name!r})",
+                file=name,
+                type=rtype.value,
+                allowed=sorted(t.value for t in self.allowed),
+            )
         return rtype
 
     def store_file(self, name: str, rtype: ResourceType, data: bytes) -> tuple[Resource, Artifact]:
         """Store one checked upload; an undecodable image is 422, one over the pixel limit 413."""
         self.check_size(name, len(data))
         meta = self.store.put_bytes(data, rtype, filename=name)
-        return (Resource(name=name, type=rtype, value=meta.id),
-                Artifact(id=meta.id, type=rtype, mime=meta.mime, role="input", name=name))
+        return (
+            Resource(name=name, type=rtype, value=meta.id),
+            Artifact(id=meta.id, type=rtype, mime=meta.mime, role="input", name=name),
+        )
 
     def resource(self, given: ResourceInput) -> Resource:
         """A literal resource, its value checked against its type's JSON shape (files: a stored artifact id)."""
@@ -127,14 +149,19 @@ class UploadPolicy:
             if not known:
                 raise InvalidInputError(
                     f"resource {given.name!r}: a {given.type.value} value must be the id of a stored "
-                    f"{given.type.value} artifact (upload the file instead)", resource=given.name)
+                    f"{given.type.value} artifact (upload the file instead)",
+                    resource=given.name,
+                )
             return Resource(name=given.name, type=given.type, value=value)
         expected = type_info(given.type).value_schema.get("type")
         kinds = _JSON_TYPES.get(str(expected))
         bad_bool = isinstance(given.value, bool) and expected == "number"
         if given.value is None or (kinds and (not isinstance(given.value, kinds) or bad_bool)):
-            raise InvalidInputError(f"resource {given.name!r}: a {given.type.value} value must be a JSON {expected}",
-                                    resource=given.name, type=given.type.value)
+            raise InvalidInputError(
+                f"resource {given.name!r}: a {given.type.value} value must be a JSON {expected}",
+                resource=given.name,
+                type=given.type.value,
+            )
         if isinstance(given.value, str) and not given.value.strip():
             raise InvalidInputError(f"resource {given.name!r}: the value is empty", resource=given.name)
         return Resource(name=given.name, type=given.type, value=given.value)

@@ -68,12 +68,18 @@ class Metrics:
             durations = {k: list(v) for k, v in self._durations.items()}
             sums = dict(self._duration_sum)
             tasks = dict(self._tasks)
-        lines = ["# HELP tog_http_requests_total HTTP requests by route template and status.",
-                 "# TYPE tog_http_requests_total counter"]
-        lines += [f"tog_http_requests_total{_labels(method=m, route=r, status=s)} {n}"
-                  for (m, r, s), n in sorted(requests.items())]
-        lines += ["# HELP tog_http_request_duration_seconds Time to the end of the response, by route template.",
-                  "# TYPE tog_http_request_duration_seconds histogram"]
+        lines = [
+            "# HELP tog_http_requests_total HTTP requests by route template and status.",
+            "# TYPE tog_http_requests_total counter",
+        ]
+        lines += [
+            f"tog_http_requests_total{_labels(method=m, route=r, status=s)} {n}"
+            for (m, r, s), n in sorted(requests.items())
+        ]
+        lines += [
+            "# HELP tog_http_request_duration_seconds Time to the end of the response, by route template.",
+            "# TYPE tog_http_request_duration_seconds histogram",
+        ]
         for route, counts in sorted(durations.items()):
             running = 0
             for bound, count in zip([*map(str, _BUCKETS), "+Inf"], counts):
@@ -82,16 +88,25 @@ class Metrics:
             lines.append(f"tog_http_request_duration_seconds_sum{_labels(route=route)} {sums[route]:.6f}")
             lines.append(f"tog_http_request_duration_seconds_count{_labels(route=route)} {running}")
         lines += _counter("tog_tasks_submitted_total", "Tasks accepted into the queue.", tasks.get("submitted", 0))
-        lines += _counter("tog_tasks_rejected_total", "Tasks refused because the queue was full (429).",
-                          tasks.get("rejected", 0))
-        lines += ["# HELP tog_tasks_finished_total Tasks that ended, by final status.",
-                  "# TYPE tog_tasks_finished_total counter"]
-        lines += [f"tog_tasks_finished_total{_labels(status=k.split(':', 1)[1])} {n}"
-                  for k, n in sorted(tasks.items()) if k.startswith("finished:")]
+        lines += _counter(
+            "tog_tasks_rejected_total", "Tasks refused because the queue was full (429).", tasks.get("rejected", 0)
+        )
+        lines += [
+            "# HELP tog_tasks_finished_total Tasks that ended, by final status.",
+            "# TYPE tog_tasks_finished_total counter",
+        ]
+        lines += [
+            f"tog_tasks_finished_total{_labels(status=k.split(':', 1)[1])} {n}"
+            for k, n in sorted(tasks.items())
+            if k.startswith("finished:")
+        ]
         for name, (help_text, read) in sorted(self.gauges.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {float(read()):g}"]
-        lines += ["# HELP tog_start_time_seconds When the server started.", "# TYPE tog_start_time_seconds gauge",
-                  f"tog_start_time_seconds {self.started:.3f}"]
+        lines += [
+            "# HELP tog_start_time_seconds When the server started.",
+            "# TYPE tog_start_time_seconds gauge",
+            f"tog_start_time_seconds {self.started:.3f}",
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -124,4 +139,3 @@ class MetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.request(scope.get("method", ""), route, status, time.perf_counter() - started)
-

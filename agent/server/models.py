@@ -53,8 +53,12 @@ class ErrorBody(_Body):
 class FileInput(_Body):
     """A file of a JSON task body: inline base64 ``data``, or a ``url`` (only where remote URLs are enabled)."""
 
-    name: str = Field(min_length=1, max_length=255, pattern=FILE_NAME_PATTERN,
-                      description="file name; its extension gives the type unless `type` is set")
+    name: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=FILE_NAME_PATTERN,
+        description="file name; its extension gives the type unless `type` is set",
+    )
     type: ResourceType | None = Field(default=None, description="resource type (image, audio, ...)")
     data: str | None = Field(default=None, description="the content, base64-encoded")
     url: str | None = Field(default=None, max_length=2048, description="http(s) URL for the server to fetch")
@@ -183,8 +187,10 @@ class TaskEvent(_Body):
     task_id: str
     seq: int = Field(ge=1)
     stage: str
-    kind: str = Field(description="task_queued, task_started, stage_started/finished, action_*, subtask_*, "
-                      "run_finished, cancel_requested, task_finished (always last)")
+    kind: str = Field(
+        description="task_queued, task_started, stage_started/finished, action_*, subtask_*, "
+        "run_finished, cancel_requested, task_finished (always last)"
+    )
     time: float
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -208,9 +214,12 @@ class PlanResult(_Body):
 class WorkflowRun(_Body):
     """``POST /v1/workflows/run``: a workflow (its JSON form, or YAML text) and its inputs."""
 
-    workflow: dict[str, Any] | str = Field(description="the workflow: the JSON form of a workflow file, or its YAML text")
-    inputs: dict[str, Any] = Field(default_factory=dict,
-                                   description="input name -> value; files as artifact ids of uploads, never paths")
+    workflow: dict[str, Any] | str = Field(
+        description="the workflow: the JSON form of a workflow file, or its YAML text"
+    )
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="input name -> value; files as artifact ids of uploads, never paths"
+    )
     partial: bool = Field(default=False, description="keep the outputs of steps that succeeded when another fails")
 
 

@@ -25,15 +25,17 @@ def check_url(url: str, settings: ServerSettings) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise URLNotAllowedError(f"only http(s) URLs with a host can be fetched, not {url!r}", url=url)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except (socket.gaierror, UnicodeError) as exc:
         raise RemoteFetchError(f"cannot resolve {parts.hostname!r}: {exc}", url=url) from None
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not address.is_global:
-            raise URLNotAllowedError(f"{parts.hostname!r} resolves to {address}, which is not a public address",
-                                     url=url)
+            raise URLNotAllowedError(
+                f"{parts.hostname!r} resolves to {address}, which is not a public address", url=url
+            )
     return url
 
 
@@ -45,14 +47,16 @@ def fetch_url(url: str, settings: ServerSettings, transport: httpx.BaseTransport
         with httpx.Client(timeout=settings.url_timeout_s, follow_redirects=False, transport=transport) as client:
             with client.stream("GET", url) as response:
                 if response.status_code != 200:
-                    raise RemoteFetchError(f"fetching {url!r} answered {response.status_code}", url=url,
-                                           status=response.status_code)
+                    raise RemoteFetchError(
+                        f"fetching {url!r} answered {response.status_code}", url=url, status=response.status_code
+                    )
                 chunks, size = [], 0
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > limit:
-                        raise FileTooLargeError(f"{url!r} is larger than the limit of {limit} bytes", url=url,
-                                                max_bytes=limit)
+                        raise FileTooLargeError(
+                            f"{url!r} is larger than the limit of {limit} bytes", url=url, max_bytes=limit
+                        )
                     chunks.append(chunk)
     except httpx.HTTPError as exc:
         raise RemoteFetchError(f"fetching {url!r} failed: {exc}", url=url) from None

@@ -23,11 +23,17 @@ ASSETS: dict[str, str] = {
     "app.css": "text/css; charset=utf-8",
 }
 #: Same-origin everything; blob: for artifacts fetched with the bearer header and shown or downloaded.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-                           "img-src 'self' blob: data:; media-src 'self' blob:; base-uri 'none'; "
-                           "form-action 'none'; frame-ancestors 'none'")
-_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Referrer-Policy": "no-referrer"}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' blob: data:; media-src 'self' blob:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+}
 
 
 class AssetNotFoundError(APIError):

@@ -1,4 +1,7 @@
-"""The catalogue (``/v1/tools``, ``/v1/types``, ``/v1/graph``) and the service endpoints (health, readiness, metrics)."""
+"""The catalogue (``/v1/tools``, ``/v1/types``, ``/v1/graph``) and the service endpoints.
+
+Health, readiness and metrics live here too.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +32,10 @@ def catalogue_routes() -> APIRouter:
         """Every registered tool with whether it can run here and, if not, why (e.g. no model configured)."""
         registry = state.agent.registry
         unavailable = registry.unavailable()
-        items = [ToolInfo(**spec.model_dump(), available=spec.name not in unavailable,
-                          reason=unavailable.get(spec.name)) for spec in registry.specs()]
+        items = [
+            ToolInfo(**spec.model_dump(), available=spec.name not in unavailable, reason=unavailable.get(spec.name))
+            for spec in registry.specs()
+        ]
         return ToolList(tools=items, total=len(items), available=sum(t.available for t in items))
 
     @router.get("/types", response_model=list[TypeInfo], responses=error_responses(401), summary="Resource types")
@@ -38,17 +43,27 @@ def catalogue_routes() -> APIRouter:
         """The resource types tools exchange, and the JSON shape of each one's value."""
         return all_type_info()
 
-    @router.get("/graph", response_model=GraphView,
-                responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                                 "description": "the graph as JSON, or drawn as PNG (format=png or Accept: image/png)"},
-                           **error_responses(401, 422)},
-                summary="The tool graph")
-    async def tool_graph(state: State,
-                         format: Annotated[Literal["json", "png"] | None, Query(description="json or png")] = None,
-                         accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> Response:
+    @router.get(
+        "/graph",
+        response_model=GraphView,
+        responses={
+            200: {
+                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                "description": "the graph as JSON, or drawn as PNG (format=png or Accept: image/png)",
+            },
+            **error_responses(401, 422),
+        },
+        summary="The tool graph",
+    )
+    async def tool_graph(
+        state: State,
+        format: Annotated[Literal["json", "png"] | None, Query(description="json or png")] = None,
+        accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> Response:
         graph = state.agent.registry.tool_graph()
-        wants_png = format == "png" or (format is None and "image/png" in (accept or "")
-                                        and "application/json" not in (accept or ""))
+        wants_png = format == "png" or (
+            format is None and "image/png" in (accept or "") and "application/json" not in (accept or "")
+        )
         if wants_png:
             return Response(await run_in_threadpool(_png, state, graph), media_type="image/png")
         return JSONResponse(_graph_view(graph).model_dump(mode="json"))
@@ -57,8 +72,10 @@ def catalogue_routes() -> APIRouter:
 
 
 def _graph_view(graph: ToolGraph) -> GraphView:
-    edges = [GraphEdge(source=u, target=v, relation=d["relation"], arg=d["arg"], required=d.get("required"))
-             for u, v, d in sorted(graph.graph.edges(data=True), key=lambda e: (e[0], e[1]))]
+    edges = [
+        GraphEdge(source=u, target=v, relation=d["relation"], arg=d["arg"], required=d.get("required"))
+        for u, v, d in sorted(graph.graph.edges(data=True), key=lambda e: (e[0], e[1]))
+    ]
     return GraphView(tools=graph.specs, types=graph.types, edges=edges)
 
 
@@ -79,14 +96,22 @@ def service_routes() -> APIRouter:
     def healthz() -> Health:
         return Health()
 
-    @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness,
-                                                                      "description": "not ready"}},
-                summary="Readiness: workers alive and taking tasks")
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "not ready"}},
+        summary="Readiness: workers alive and taking tasks",
+    )
     def readyz(state: State) -> JSONResponse:
         runner = state.runner
         ready = runner.alive == runner.workers and runner.waiting < runner.queue_size
-        body = Readiness(ready=ready, workers=runner.alive, queued=runner.waiting, running=runner.running,
-                         queue_size=runner.queue_size)
+        body = Readiness(
+            ready=ready,
+            workers=runner.alive,
+            queued=runner.waiting,
+            running=runner.running,
+            queue_size=runner.queue_size,
+        )
         return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
 
     return router
@@ -95,9 +120,12 @@ def service_routes() -> APIRouter:
 def metrics_routes() -> APIRouter:
     router = APIRouter(tags=["service"])
 
-    @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics",
-                responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-                           **error_responses(401)})
+    @router.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        summary="Prometheus metrics",
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **error_responses(401)},
+    )
     def metrics(state: State) -> PlainTextResponse:
         return PlainTextResponse(state.metrics.render(), media_type=METRICS_TYPE)
 

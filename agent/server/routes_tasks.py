@@ -47,10 +47,16 @@ TASK_BODY: dict[str, Any] = {
                     "required": ["request"],
                     "properties": {
                         "request": {"type": "string", "minLength": 1, "description": "what you want done"},
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                                  "description": "input files; the extension of each name gives its type"},
-                        "resources": {"type": "string", "description": "literal inputs: a JSON array of "
-                                      "ResourceInput objects ({name, type, value})"},
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "input files; the extension of each name gives its type",
+                        },
+                        "resources": {
+                            "type": "string",
+                            "description": "literal inputs: a JSON array of "
+                            "ResourceInput objects ({name, type, value})",
+                        },
                     },
                 },
             },
@@ -63,8 +69,14 @@ _BODY_ERRORS = (401, 403, 413, 415, 422, 429)
 def task_routes() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["tasks"])
 
-    @router.post("/tasks", status_code=202, response_model=TaskCreated, openapi_extra=TASK_BODY,
-                 responses=error_responses(*_BODY_ERRORS), summary="Submit a task")
+    @router.post(
+        "/tasks",
+        status_code=202,
+        response_model=TaskCreated,
+        openapi_extra=TASK_BODY,
+        responses=error_responses(*_BODY_ERRORS),
+        summary="Submit a task",
+    )
     async def create_task(request: Request, response: Response, state: State) -> TaskCreated:
         """Store the files, record the task and queue it; it runs on a worker. Follow it at ``links``."""
         runner = state.runner
@@ -74,56 +86,86 @@ def task_routes() -> APIRouter:
         resources = [r.model_dump(mode="json") for r in body.resources]
         inputs = [a.model_dump(mode="json") for a in body.inputs]
         record = await run_in_threadpool(
-            runner.submit, lambda: state.store.create(task_id, body.request, resources, inputs))
+            runner.submit, lambda: state.store.create(task_id, body.request, resources, inputs)
+        )
         response.headers["Location"] = views.links(task_id).self
         return views.created(record)
 
     @router.get("/tasks", response_model=TaskPage, responses=error_responses(401, 422), summary="List tasks")
-    def list_tasks(state: State,
-                   limit: Annotated[int, Query(ge=1, le=200, description="items per page")] = 20,
-                   cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$",
-                                                       description="next_cursor of the previous page")] = None,
-                   status: Annotated[TaskStatus | None, Query(description="only tasks in this status")] = None,
-                   ) -> TaskPage:
+    def list_tasks(
+        state: State,
+        limit: Annotated[int, Query(ge=1, le=200, description="items per page")] = 20,
+        cursor: Annotated[
+            str | None, Query(pattern=r"^[0-9]{1,18}$", description="next_cursor of the previous page")
+        ] = None,
+        status: Annotated[TaskStatus | None, Query(description="only tasks in this status")] = None,
+    ) -> TaskPage:
         """Tasks, newest first, a page at a time."""
         records, next_n = state.store.page(limit, int(cursor) if cursor else None, status)
-        return TaskPage(items=[views.summary(r) for r in records],
-                        next_cursor=str(next_n) if next_n is not None else None)
+        return TaskPage(
+            items=[views.summary(r) for r in records], next_cursor=str(next_n) if next_n is not None else None
+        )
 
-    @router.get("/tasks/{task_id}", response_model=TaskView, responses=error_responses(401, 404, 422),
-                summary="A task's status, plan, progress and results")
+    @router.get(
+        "/tasks/{task_id}",
+        response_model=TaskView,
+        responses=error_responses(401, 404, 422),
+        summary="A task's status, plan, progress and results",
+    )
     def get_task(task_id: TaskId, state: State) -> TaskView:
         record = state.store.get(task_id)
         return views.task_view(record, state.store.events(task_id, limit=100_000))
 
-    @router.get("/tasks/{task_id}/events", response_class=StreamingResponse,
-                responses={200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
-                                 "description": "server-sent events; each `data` is a TaskEvent (JSON), `id` its "
-                                                "seq; the stream ends after `task_finished`"},
-                           **error_responses(401, 404, 422)},
-                summary="Follow a task's events (SSE, resumable)")
+    @router.get(
+        "/tasks/{task_id}/events",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+                "description": "server-sent events; each `data` is a TaskEvent (JSON), `id` its "
+                "seq; the stream ends after `task_finished`",
+            },
+            **error_responses(401, 404, 422),
+        },
+        summary="Follow a task's events (SSE, resumable)",
+    )
     def task_event_stream(
-        task_id: TaskId, state: State,
-        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=2**53,
-                                                    description="resume after this event")] = None,
-        after: Annotated[int | None, Query(ge=0, le=2**53, description="resume after this event "
-                                                                       "(for clients that cannot set headers)")] = None,
+        task_id: TaskId,
+        state: State,
+        last_event_id: Annotated[
+            int | None, Header(alias="Last-Event-ID", ge=0, le=2**53, description="resume after this event")
+        ] = None,
+        after: Annotated[
+            int | None,
+            Query(ge=0, le=2**53, description="resume after this event (for clients that cannot set headers)"),
+        ] = None,
     ) -> StreamingResponse:
         state.store.get(task_id)  # 404 before the stream starts
         start = max(last_event_id or 0, after or 0)
         server = state.settings.server
         stream = task_events(state.store, task_id, start, poll_s=server.sse_poll_s, heartbeat_s=server.sse_heartbeat_s)
-        return StreamingResponse(stream, media_type=MEDIA_TYPE,
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            stream, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
-    @router.delete("/tasks/{task_id}", status_code=202, response_model=CancelResult,
-                   responses=error_responses(401, 404, 409, 422), summary="Cancel a task")
+    @router.delete(
+        "/tasks/{task_id}",
+        status_code=202,
+        response_model=CancelResult,
+        responses=error_responses(401, 404, 409, 422),
+        summary="Cancel a task",
+    )
     def cancel_task(task_id: TaskId, state: State) -> CancelResult:
         """A queued task is cancelled at once; a running one is asked to stop and ends ``cancelled``."""
         return state.runner.cancel(task_id)
 
-    @router.post("/plan", response_model=PlanResult, openapi_extra=TASK_BODY,
-                 responses=error_responses(*_BODY_ERRORS), summary="Decompose and plan only")
+    @router.post(
+        "/plan",
+        response_model=PlanResult,
+        openapi_extra=TASK_BODY,
+        responses=error_responses(*_BODY_ERRORS),
+        summary="Decompose and plan only",
+    )
     async def plan(request: Request, state: State) -> PlanResult:
         """Decompose the request and search the tool graph for every subtask; nothing is executed."""
         if not state.plans.acquire(blocking=False):
@@ -131,15 +173,26 @@ def task_routes() -> APIRouter:
             raise QueueFullError(f"{state.settings.server.workers} plans are being made; retry in {retry} s", retry)
         try:
             body = await read_task_body(request, state.policy)
-            result = await run_in_threadpool(state.agent.plan, body.request, (), body.resources,
-                                             run_id=f"plan-{uuid.uuid4().hex}")
+            result = await run_in_threadpool(
+                state.agent.plan, body.request, (), body.resources, run_id=f"plan-{uuid.uuid4().hex}"
+            )
         finally:
             state.plans.release()
-        return PlanResult(id=result.run_id, status="planned", plan=result.plan,
-                          solutions={str(k): v for k, v in result.solutions.items()}, timings=result.timings)
+        return PlanResult(
+            id=result.run_id,
+            status="planned",
+            plan=result.plan,
+            solutions={str(k): v for k, v in result.solutions.items()},
+            timings=result.timings,
+        )
 
-    @router.post("/workflows/run", response_model=WorkflowRunResult, tags=["workflows"],
-                 responses=error_responses(401, 409, 422, 429), summary="Run a workflow and wait for its outputs")
+    @router.post(
+        "/workflows/run",
+        response_model=WorkflowRunResult,
+        tags=["workflows"],
+        responses=error_responses(401, 409, 422, 429),
+        summary="Run a workflow and wait for its outputs",
+    )
     async def run_workflow(body: WorkflowRun, state: State) -> WorkflowRunResult:
         """Validate the workflow against this server's tools, run it on the engine (independent steps in
         parallel) and return its outputs; files are given and returned as artifact ids."""
@@ -152,8 +205,9 @@ def task_routes() -> APIRouter:
         try:
             engine = state.agent.engine
             try:
-                result = await run_in_threadpool(run, body.workflow, body.inputs, engine=engine,
-                                                 partial=body.partial, allow_paths=False)
+                result = await run_in_threadpool(
+                    run, body.workflow, body.inputs, engine=engine, partial=body.partial, allow_paths=False
+                )
             except WorkflowFailedError as exc:
                 result = exc.result
             artifacts = await run_in_threadpool(result.store_outputs, state.agent.store)
@@ -175,8 +229,11 @@ UPLOAD_BODY: dict[str, Any] = {
                     "type": "object",
                     "required": ["files"],
                     "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                                  "description": "the files; the extension of each name gives its type"},
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "the files; the extension of each name gives its type",
+                        },
                     },
                 },
             },
@@ -188,29 +245,52 @@ UPLOAD_BODY: dict[str, Any] = {
 def artifact_routes() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["artifacts"])
 
-    @router.post("/artifacts", status_code=201, response_model=UploadedArtifacts, openapi_extra=UPLOAD_BODY,
-                 responses=error_responses(401, 413, 415, 422), summary="Upload files")
+    @router.post(
+        "/artifacts",
+        status_code=201,
+        response_model=UploadedArtifacts,
+        openapi_extra=UPLOAD_BODY,
+        responses=error_responses(401, 413, 415, 422),
+        summary="Upload files",
+    )
     async def upload_artifacts(request: Request, state: State) -> UploadedArtifacts:
         """Store files under the same checks as a task's uploads, for workflows and tasks to use by id."""
         stored = await read_uploads(request, state.policy)
         metas = [state.policy.store.meta(artifact.id) for artifact in stored]
         return UploadedArtifacts(artifacts=metas, urls=[views.artifact_url(meta.id) for meta in metas])
 
-    @router.get("/artifacts/{artifact_id}", response_class=FileResponse,
-                responses={200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-                                 "description": "the content, with its own Content-Type"},
-                           **error_responses(401, 404, 422)},
-                summary="Download an artifact")
+    @router.get(
+        "/artifacts/{artifact_id}",
+        response_class=FileResponse,
+        responses={
+            200: {
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                "description": "the content, with its own Content-Type",
+            },
+            **error_responses(401, 404, 422),
+        },
+        summary="Download an artifact",
+    )
     def get_artifact(artifact_id: ArtifactId, state: State) -> FileResponse:
         store = state.agent.store
         meta = store.meta(artifact_id)
         name = meta.filename or f"{artifact_id}{store.path(artifact_id).suffix}"
-        return FileResponse(store.path(artifact_id), media_type=meta.mime, headers={
-            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}"})
+        return FileResponse(
+            store.path(artifact_id),
+            media_type=meta.mime,
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox",
+                "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
+            },
+        )
 
-    @router.get("/artifacts/{artifact_id}/meta", response_model=ArtifactMeta,
-                responses=error_responses(401, 404, 422), summary="What the store knows about an artifact")
+    @router.get(
+        "/artifacts/{artifact_id}/meta",
+        response_model=ArtifactMeta,
+        responses=error_responses(401, 404, 422),
+        summary="What the store knows about an artifact",
+    )
     def get_artifact_meta(artifact_id: ArtifactId, state: State) -> ArtifactMeta:
         return state.agent.store.meta(artifact_id)
 

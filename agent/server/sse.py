@@ -32,8 +32,9 @@ def format_event(event: TaskEvent) -> str:
     return f"id: {event.seq}\nevent: {event.kind}\ndata: {event.model_dump_json()}\n\n"
 
 
-async def task_events(store: TaskStore, task_id: str, after: int, *, poll_s: float,
-                      heartbeat_s: float) -> AsyncIterator[str]:
+async def task_events(
+    store: TaskStore, task_id: str, after: int, *, poll_s: float, heartbeat_s: float
+) -> AsyncIterator[str]:
     """The task's events after seq ``after`` as SSE text, live until ``task_finished``.
 
     Between reads it sleeps until this process records an event for the task (no polling), or at

@@ -92,14 +92,16 @@ class TaskStore:
 
     # --- tasks -------------------------------------------------------------------------------------------
 
-    def create(self, task_id: str, request: str, resources: list[dict[str, Any]],
-               inputs: list[dict[str, Any]]) -> TaskRecord:
+    def create(
+        self, task_id: str, request: str, resources: list[dict[str, Any]], inputs: list[dict[str, Any]]
+    ) -> TaskRecord:
         now = time.time()
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 "INSERT INTO tasks (id, status, request, created, resources, inputs) VALUES (?, 'queued', ?, ?, ?, ?)",
-                (task_id, request, now, json.dumps(resources), json.dumps(inputs)))
+                (task_id, request, now, json.dumps(resources), json.dumps(inputs)),
+            )
             self._insert_event(task_id, "server", "task_queued", now, {})
         self.wakeups.notify(task_id)
         return self.get(task_id)
@@ -111,15 +113,18 @@ class TaskStore:
             raise TaskNotFoundError(f"no task with id {task_id!r}", task_id=task_id)
         return _record(row)
 
-    def page(self, limit: int, cursor: int | None = None, status: str | None = None) -> tuple[list[TaskRecord], int | None]:
+    def page(
+        self, limit: int, cursor: int | None = None, status: str | None = None
+    ) -> tuple[list[TaskRecord], int | None]:
         """Up to ``limit`` tasks older than ``cursor``, newest first, and the cursor of the next page."""
         where, args = ["n < ?"], [cursor if cursor is not None else 2**62]
         if status is not None:
             where.append("status = ?")
             args.append(status)
         with self._lock:
-            rows = self._db.execute(f"SELECT * FROM tasks WHERE {' AND '.join(where)} ORDER BY n DESC LIMIT ?",
-                                    (*args, limit + 1)).fetchall()
+            rows = self._db.execute(
+                f"SELECT * FROM tasks WHERE {' AND '.join(where)} ORDER BY n DESC LIMIT ?", (*args, limit + 1)
+            ).fetchall()
         records = [_record(r) for r in rows[:limit]]
         return records, (records[-1].n if len(rows) > limit else None)
 
@@ -138,13 +143,17 @@ class TaskStore:
     def transition(self, task_id: str, expected: Iterable[str], status: TaskStatus, **fields: Any) -> bool:
         """Set ``status`` (and ``fields``) only if the task is in one of ``expected``; whether it was."""
         expected = tuple(expected)
-        columns = {"status": status, **{k: json.dumps(v) if k in _JSON_COLUMNS and v is not None else v
-                                         for k, v in fields.items()}}
+        columns = {
+            "status": status,
+            **{k: json.dumps(v) if k in _JSON_COLUMNS and v is not None else v for k, v in fields.items()},
+        }
         assignments = ", ".join(f"{k} = ?" for k in columns)
         marks = ",".join("?" * len(expected))
         with self._lock, self._db:
-            cursor = self._db.execute(f"UPDATE tasks SET {assignments} WHERE id = ? AND status IN ({marks})",
-                                      (*columns.values(), task_id, *expected))
+            cursor = self._db.execute(
+                f"UPDATE tasks SET {assignments} WHERE id = ? AND status IN ({marks})",
+                (*columns.values(), task_id, *expected),
+            )
         changed = cursor.rowcount == 1
         if changed:
             self.wakeups.notify(task_id)
@@ -156,8 +165,9 @@ class TaskStore:
 
     # --- events ------------------------------------------------------------------------------------------
 
-    def add_event(self, task_id: str, stage: str, kind: str, data: dict[str, Any] | None = None,
-                  at: float | None = None) -> int:
+    def add_event(
+        self, task_id: str, stage: str, kind: str, data: dict[str, Any] | None = None, at: float | None = None
+    ) -> int:
         """Append an event; returns its seq."""
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
@@ -170,13 +180,24 @@ class TaskStore:
             rows = self._db.execute(
                 "SELECT * FROM events WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?", (task_id, after, limit)
             ).fetchall()
-        return [TaskEvent(task_id=r["task_id"], seq=r["seq"], stage=r["stage"], kind=r["kind"], time=r["time"],
-                          data=json.loads(r["data"])) for r in rows]
+        return [
+            TaskEvent(
+                task_id=r["task_id"],
+                seq=r["seq"],
+                stage=r["stage"],
+                kind=r["kind"],
+                time=r["time"],
+                data=json.loads(r["data"]),
+            )
+            for r in rows
+        ]
 
     def _insert_event(self, task_id: str, stage: str, kind: str, at: float, data: dict[str, Any]) -> int:
         (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (task_id,)).fetchone()
-        self._db.execute("INSERT INTO events (task_id, seq, stage, kind, time, data) VALUES (?, ?, ?, ?, ?, ?)",
-                         (task_id, last + 1, stage, kind, at, json.dumps(data, default=str)))
+        self._db.execute(
+            "INSERT INTO events (task_id, seq, stage, kind, time, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (task_id, last + 1, stage, kind, at, json.dumps(data, default=str)),
+        )
         return int(last + 1)
 
     def close(self) -> None:

@@ -19,9 +19,15 @@ from agent.server.models import (
 from agent.server.tasks import TaskRecord
 
 PREFIX = "/v1"
-_ACTION_STATUS = {"action_queued": "queued", "action_started": "started", "action_finished": "finished",
-                  "action_failed": "failed", "action_retried": "retried", "action_reused": "reused",
-                  "action_cancelled": "cancelled"}
+_ACTION_STATUS = {
+    "action_queued": "queued",
+    "action_started": "started",
+    "action_finished": "finished",
+    "action_failed": "failed",
+    "action_retried": "retried",
+    "action_reused": "reused",
+    "action_cancelled": "cancelled",
+}
 
 
 def artifact_url(artifact_id: str) -> str:
@@ -37,8 +43,9 @@ def created(record: TaskRecord) -> TaskCreated:
 
 
 def summary(record: TaskRecord) -> TaskSummary:
-    return TaskSummary(id=record.id, status=record.status, request=record.request, created=record.created,
-                       finished=record.finished)
+    return TaskSummary(
+        id=record.id, status=record.status, request=record.request, created=record.created, finished=record.finished
+    )
 
 
 def link(artifact: dict[str, Any]) -> ArtifactLink:
@@ -51,11 +58,23 @@ def task_view(record: TaskRecord, events: Iterable[TaskEvent]) -> TaskView:
     outputs = [link(a) for a in result.get("artifacts") or [] if a.get("role") == "output"]
     error = ErrorInfo.model_validate(record.error) if record.error else None
     return TaskView(
-        id=record.id, status=record.status, request=record.request, created=record.created, started=record.started,
-        finished=record.finished, message=record.message, answer=result.get("answer") or None,
-        plan=result.get("plan"), solutions={str(k): v for k, v in (result.get("solutions") or {}).items()},
-        subtasks=result.get("subtasks") or [], inputs=[link(a) for a in record.inputs], artifacts=outputs,
-        progress=progress(events), timings=result.get("timings") or {}, error=error, links=links(record.id),
+        id=record.id,
+        status=record.status,
+        request=record.request,
+        created=record.created,
+        started=record.started,
+        finished=record.finished,
+        message=record.message,
+        answer=result.get("answer") or None,
+        plan=result.get("plan"),
+        solutions={str(k): v for k, v in (result.get("solutions") or {}).items()},
+        subtasks=result.get("subtasks") or [],
+        inputs=[link(a) for a in record.inputs],
+        artifacts=outputs,
+        progress=progress(events),
+        timings=result.get("timings") or {},
+        error=error,
+        links=links(record.id),
     )
 
 
@@ -71,8 +90,9 @@ def progress(events: Iterable[TaskEvent]) -> Progress:
             continue
         data = event.data
         key = (data.get("subtask"), data.get("solution"), data.get("action") or data.get("node"))
-        entry = actions.get(key) or ActionProgress(subtask=key[0], solution=key[1], action=key[2],
-                                                   tool=data.get("tool"), status=status)
+        entry = actions.get(key) or ActionProgress(
+            subtask=key[0], solution=key[1], action=key[2], tool=data.get("tool"), status=status
+        )
         entry.status = status
         entry.tool = data.get("tool") or entry.tool
         entry.attempts = max(entry.attempts, int(data.get("attempt") or 0))
@@ -81,6 +101,10 @@ def progress(events: Iterable[TaskEvent]) -> Progress:
         entry.error = data.get("error") or entry.error
         actions[key] = entry
     items = list(actions.values())
-    return Progress(stage=stage, actions=items, total=len(items),
-                    finished=sum(a.status in ("finished", "reused") for a in items),
-                    failed=sum(a.status == "failed" for a in items))
+    return Progress(
+        stage=stage,
+        actions=items,
+        total=len(items),
+        finished=sum(a.status in ("finished", "reused") for a in items),
+        failed=sum(a.status == "failed" for a in items),
+    )

@@ -29,16 +29,26 @@ from graph.errors import ToGError
 
 logger = logging.getLogger(__name__)
 
-CRASHED = ("the server stopped while this task was running; it was not resumed (tool calls are not repeated "
-           "behind your back). Finished stages are in the result; submit the request again to run it anew")
+CRASHED = (
+    "the server stopped while this task was running; it was not resumed (tool calls are not repeated "
+    "behind your back). Finished stages are in the result; submit the request again to run it anew"
+)
 SHUT_DOWN = "the server was shut down while this task was running; submit the request again to run it anew"
 
 
 class TaskRunner:
     """``workers`` threads over one queue holding at most ``queue_size`` waiting tasks."""
 
-    def __init__(self, agent: Agent, store: TaskStore, *, workers: int, queue_size: int, retry_after_s: int,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        store: TaskStore,
+        *,
+        workers: int,
+        queue_size: int,
+        retry_after_s: int,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.agent = agent
         self.store = store
         self.workers = workers
@@ -101,8 +111,11 @@ class TaskRunner:
         """Raise :class:`QueueFullError` (429) when no more tasks may wait."""
         if self._stopping.is_set() or self._waiting >= self.queue_size:
             self.metrics.rejected()
-            raise QueueFullError(f"{self._waiting} tasks are waiting (the limit is {self.queue_size}); retry in "
-                                 f"{self.retry_after_s} s", self.retry_after_s, queued=self._waiting)
+            raise QueueFullError(
+                f"{self._waiting} tasks are waiting (the limit is {self.queue_size}); retry in {self.retry_after_s} s",
+                self.retry_after_s,
+                queued=self._waiting,
+            )
 
     def submit(self, create: Callable[[], TaskRecord]) -> TaskRecord:
         """Record a task with ``create`` and queue it, unless the queue is full (nothing is recorded then)."""
@@ -127,8 +140,11 @@ class TaskRunner:
         record = self.store.get(task_id)
         if record.status in ("running", "cancelled"):  # running: it is finishing right now
             return CancelResult(id=task_id, status=record.status, cancel_requested=False)
-        raise TaskFinishedError(f"task {task_id!r} already finished ({record.status}); nothing to cancel",
-                                task_id=task_id, status=record.status)
+        raise TaskFinishedError(
+            f"task {task_id!r} already finished ({record.status}); nothing to cancel",
+            task_id=task_id,
+            status=record.status,
+        )
 
     # --- work --------------------------------------------------------------------------------------------
 
@@ -145,8 +161,12 @@ class TaskRunner:
                 self._run(task_id)
             except Exception:  # a bug in the relay itself: the task must still end
                 logger.exception("task %s failed in the server", task_id)
-                self._finish(task_id, ("running",), "failed", error={"code": "internal_error",
-                                                                      "message": "the server failed running the task"})
+                self._finish(
+                    task_id,
+                    ("running",),
+                    "failed",
+                    error={"code": "internal_error", "message": "the server failed running the task"},
+                )
 
     def _run(self, task_id: str) -> None:
         with self._lock:
@@ -176,8 +196,11 @@ class TaskRunner:
         except Exception as exc:
             logger.exception("task %s failed", record.id)
             self._save_result(record.id)
-            return "failed", "the agent failed unexpectedly; the error is logged", {
-                "code": "internal_error", "message": f"{type(exc).__name__}: {exc}", "details": {}}
+            return (
+                "failed",
+                "the agent failed unexpectedly; the error is logged",
+                {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}", "details": {}},
+            )
         result = self._save_result(record.id)
         status: TaskStatus = result.get("status", "failed") if result else "failed"
         if status == "planned" or status not in FINAL_STATUSES:
@@ -198,8 +221,14 @@ class TaskRunner:
         self._save_result(task_id)
         self._finish(task_id, ("running",), "interrupted", message)
 
-    def _finish(self, task_id: str, expected: tuple[str, ...], status: TaskStatus, message: str | None = None,
-                error: dict[str, Any] | None = None) -> bool:
+    def _finish(
+        self,
+        task_id: str,
+        expected: tuple[str, ...],
+        status: TaskStatus,
+        message: str | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
         if not self.store.transition(task_id, expected, status, finished=time.time(), message=message, error=error):
             return False
         self.store.add_event(task_id, "server", TASK_FINISHED, {"status": status, "message": message})

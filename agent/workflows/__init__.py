@@ -21,7 +21,21 @@ from agent.workflows.result import OutputValue, StepRecord, WorkflowEvent, Workf
 from agent.workflows.workflow import Workflow, run_workflow
 
 __all__ = [
-    "OutputValue", "Problem", "StepRecord", "Workflow", "WorkflowError", "WorkflowEvent", "WorkflowExportError",
-    "WorkflowFailedError", "WorkflowInputError", "WorkflowResult", "WorkflowSpec", "WorkflowUnavailableError",
-    "WorkflowValidationError", "export_workflow", "json_schema", "run_workflow", "workflow_yaml",
+    "OutputValue",
+    "Problem",
+    "StepRecord",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowEvent",
+    "WorkflowExportError",
+    "WorkflowFailedError",
+    "WorkflowInputError",
+    "WorkflowResult",
+    "WorkflowSpec",
+    "WorkflowUnavailableError",
+    "WorkflowValidationError",
+    "export_workflow",
+    "json_schema",
+    "run_workflow",
+    "workflow_yaml",
 ]

@@ -24,11 +24,12 @@ import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from agent.workflows.refs import Ref, RefSyntaxError, parse_ref
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<ref>\$\{[^{}]*\})
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
@@ -36,11 +37,19 @@ _TOKEN = re.compile(r"""
   | (?P<op>==|!=|<=|>=|<|>)
   | (?P<paren>[()])
   | (?P<word>[A-Za-z_]+)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _WORDS = {"and", "or", "not", "true", "false", "null"}
 _LITERAL_WORDS: dict[str, Any] = {"true": True, "false": False, "null": None}
-_OPS: dict[str, Callable[[Any, Any], bool]] = {"==": operator.eq, "!=": operator.ne, "<": operator.lt,
-                                               "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
@@ -92,7 +101,7 @@ class AnyOf:
     operands: tuple[Condition, ...]
 
 
-Condition = Union[Const, Truthy, Compare, Not, AllOf, AnyOf]
+Condition = Const | Truthy | Compare | Not | AllOf | AnyOf
 
 
 @dataclass(frozen=True)
@@ -110,8 +119,9 @@ def _tokens(text: str) -> list[_Token]:
             raise ConditionSyntaxError(f"unexpected {text[at]!r} in the condition", at)
         kind = match.lastgroup or ""
         if kind == "word" and match.group().lower() not in _WORDS:
-            raise ConditionSyntaxError(f"unknown word {match.group()!r} (text literals are quoted: "
-                                       f"'{match.group()}')", at)
+            raise ConditionSyntaxError(
+                f"unknown word {match.group()!r} (text literals are quoted: '{match.group()}')", at
+            )
         if kind != "space":
             tokens.append(_Token(kind if kind != "word" else match.group().lower(), match.group(), at))
         at = match.end()
@@ -180,8 +190,9 @@ class _Parser:
             if self.peek.kind != "op":
                 if isinstance(value, bool):
                     return Const(value)
-                raise ConditionSyntaxError(f"a literal alone ({token.text}) is not a condition; compare a "
-                                           "reference with it", token.at)
+                raise ConditionSyntaxError(
+                    f"a literal alone ({token.text}) is not a condition; compare a reference with it", token.at
+                )
             op = self.take().text
             ref_token = self.take()
             if ref_token.kind != "ref":
@@ -209,8 +220,9 @@ class _Parser:
             return _LITERAL_WORDS[token.kind]
         if token.kind == "ref":
             raise ConditionSyntaxError("compare a reference with a literal, not with another reference", token.at)
-        raise ConditionSyntaxError(f"expected a literal (a number, 'text', true, false or null), got "
-                                   f"{token.text or 'the end'!r}", token.at)
+        raise ConditionSyntaxError(
+            f"expected a literal (a number, 'text', true, false or null), got {token.text or 'the end'!r}", token.at
+        )
 
 
 def parse_condition(text: str) -> Condition:
@@ -249,13 +261,13 @@ def evaluate(condition: Condition, lookup: Callable[[Ref], Any]) -> bool:
     if isinstance(condition, Compare):
         value = lookup(condition.ref)
         if condition.value is None or value is None:
-            return _OPS[condition.op](value is None, condition.value is None) if condition.op in ("==", "!=") \
-                else False
+            return _OPS[condition.op](value is None, condition.value is None) if condition.op in ("==", "!=") else False
         try:
             return bool(_OPS[condition.op](value, condition.value))
         except TypeError:
-            raise ConditionEvalError(f"cannot compare {type(value).__name__} {value!r} with {condition.value!r}") \
-                from None
+            raise ConditionEvalError(
+                f"cannot compare {type(value).__name__} {value!r} with {condition.value!r}"
+            ) from None
     if isinstance(condition, Not):
         return not evaluate(condition.operand, lookup)
     if isinstance(condition, AllOf):

@@ -44,8 +44,11 @@ class _Exporter:
             outcome = outcomes.get(sub.id)
             if outcome is None or outcome.status != "succeeded" or outcome.solution is None:
                 status = outcome.status if outcome else "not run"
-                raise WorkflowExportError(f"subtask {sub.id} ({sub.description!r}) is {status}: only a run whose "
-                                          "subtasks all succeeded can become a workflow", subtask=sub.id)
+                raise WorkflowExportError(
+                    f"subtask {sub.id} ({sub.description!r}) is {status}: only a run whose "
+                    "subtasks all succeeded can become a workflow",
+                    subtask=sub.id,
+                )
             ran[sub.id] = self.result.solutions[sub.id][outcome.solution]
         return ran
 
@@ -66,8 +69,13 @@ class _Exporter:
                 label = _unique(base if base not in outputs else f"{ref.name}_{base}", set(outputs))
                 outputs[label] = OutputDecl(from_=str(ref), description=sub.description)
         steps = self._used_steps(outputs)
-        return WorkflowSpec(name=name or _slug(self.plan.request), description=self.plan.request,
-                            inputs=self.inputs, steps=steps, outputs=outputs)
+        return WorkflowSpec(
+            name=name or _slug(self.plan.request),
+            description=self.plan.request,
+            inputs=self.inputs,
+            steps=steps,
+            outputs=outputs,
+        )
 
     def _resolve(self, sub_id: int, key: str, argument: str) -> Ref:
         """The workflow reference for resource ``key`` of subtask ``sub_id`` (an action output or an input)."""

@@ -30,8 +30,14 @@ class BoundInputs:
     summary: dict[str, Any]
 
 
-def bind_inputs(workflow: CheckedWorkflow, given: Mapping[str, Any], loader: ResourceLoader,
-                problems: list[Problem], prefix: str = "", allow_paths: bool = True) -> BoundInputs:
+def bind_inputs(
+    workflow: CheckedWorkflow,
+    given: Mapping[str, Any],
+    loader: ResourceLoader,
+    problems: list[Problem],
+    prefix: str = "",
+    allow_paths: bool = True,
+) -> BoundInputs:
     """Check and load ``given`` for ``workflow``; problems are appended (``prefix`` names a batch item).
 
     Without ``allow_paths`` (a service taking workflows from clients) a file input must be an artifact id
@@ -53,14 +59,22 @@ def bind_inputs(workflow: CheckedWorkflow, given: Mapping[str, Any], loader: Res
         elif not decl.required and decl.default is not None:
             value, base = decl.default, workflow.base_dir
         elif decl.required:
-            fail("missing_input", f"input {name!r} ({decl.type.value}) is required"
-                                  + (f": {decl.description}" if decl.description else ""), name)
+            fail(
+                "missing_input",
+                f"input {name!r} ({decl.type.value}) is required"
+                + (f": {decl.description}" if decl.description else ""),
+                name,
+            )
             continue
         else:
             continue
         if not allow_paths and decl.type in FILE_TYPES and not _is_artifact(value, loader):
-            fail("bad_input", f"input {name!r} ({decl.type.value}): give the id of an uploaded artifact, not "
-                              f"{'a path' if isinstance(value, (str, os.PathLike)) else type(value).__name__}", name)
+            fail(
+                "bad_input",
+                f"input {name!r} ({decl.type.value}): give the id of an uploaded artifact, not "
+                f"{'a path' if isinstance(value, (str, os.PathLike)) else type(value).__name__}",
+                name,
+            )
             continue
         try:
             values[name], summary[name] = _load(value, decl.type, loader, base)
@@ -70,8 +84,9 @@ def bind_inputs(workflow: CheckedWorkflow, given: Mapping[str, Any], loader: Res
     return BoundInputs(values, summary)
 
 
-def load_literals(workflow: CheckedWorkflow, loader: ResourceLoader, problems: list[Problem],
-                  allow_paths: bool = True) -> dict[tuple[str, str], Any]:
+def load_literals(
+    workflow: CheckedWorkflow, loader: ResourceLoader, problems: list[Problem], allow_paths: bool = True
+) -> dict[tuple[str, str], Any]:
     """Literal file arguments of the steps (a watermark, a reference image), loaded once up front."""
     loaded = {}
     for step in workflow.steps:
@@ -79,15 +94,25 @@ def load_literals(workflow: CheckedWorkflow, loader: ResourceLoader, problems: l
             binding = step.args.get(inp.name)
             if isinstance(binding, Literal) and inp.type in FILE_TYPES:
                 if not allow_paths:
-                    problems.append(workflow.source.problem(
-                        "bad_literal", f"argument {inp.name!r}: file paths are not allowed here; declare an input "
-                                       "and pass an uploaded artifact", ("steps", step.index, "args", inp.name)))
+                    problems.append(
+                        workflow.source.problem(
+                            "bad_literal",
+                            f"argument {inp.name!r}: file paths are not allowed here; declare an input "
+                            "and pass an uploaded artifact",
+                            ("steps", step.index, "args", inp.name),
+                        )
+                    )
                     continue
                 try:
                     loaded[(step.id, inp.name)] = loader.load(binding.value, inp.type)
                 except ToGError as exc:
-                    problems.append(workflow.source.problem("bad_literal", f"argument {inp.name!r}: {exc.message}",
-                                                            ("steps", step.index, "args", inp.name)))
+                    problems.append(
+                        workflow.source.problem(
+                            "bad_literal",
+                            f"argument {inp.name!r}: {exc.message}",
+                            ("steps", step.index, "args", inp.name),
+                        )
+                    )
     return loaded
 
 

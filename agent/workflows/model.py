@@ -51,10 +51,13 @@ class InputDecl(_Model):
     """A typed input. Without ``default`` it is required; ``default: null`` makes it optional, and the
     arguments it feeds then keep their tool's default when it is not given."""
 
-    type: ResourceType = Field(description="resource type of the value: image, text, number, bboxes, … (see `tog types`)")
+    type: ResourceType = Field(
+        description="resource type of the value: image, text, number, bboxes, … (see `tog types`)"
+    )
     description: str = ""
-    default: Any = Field(default=None, description="the value used when none is given; a file path is relative to "
-                                                   "the workflow file")
+    default: Any = Field(
+        default=None, description="the value used when none is given; a file path is relative to the workflow file"
+    )
 
     @field_validator("type", mode="before")
     @classmethod
@@ -80,12 +83,12 @@ class StepDecl(_Model):
     when: Annotated[str | None, BeforeValidator(_condition_text)] = Field(
         default=None,
         description="run only if this holds: a reference, a comparison of one with a literal "
-                    "(== != < <= > >=), combined with and / or / not and parentheses",
+        "(== != < <= > >=), combined with and / or / not and parentheses",
     )
     foreach: str | None = Field(
         default=None,
         description="a reference to a list (boxes, labels, tags, points, or a foreach step's outputs): the step "
-                    "runs once per item, ${item} being that item; its outputs are lists, one value per item",
+        "runs once per item, ${item} being that item; its outputs are lists, one value per item",
     )
     retries: int | None = Field(default=None, ge=0, description="retries of a transient failure (engine default 2)")
     timeout_s: float | None = Field(default=None, gt=0, description="seconds one call may take (engine default 300)")
@@ -108,8 +111,11 @@ Output = Annotated[OutputDecl, BeforeValidator(_output_shorthand, json_schema_in
 class WorkflowSpec(_Model):
     """A whole workflow file."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True,
-                              json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"})
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
 
     version: Literal[1] = Field(default=1, description="format version")
     name: str = Field(min_length=1)

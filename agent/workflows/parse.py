@@ -48,15 +48,17 @@ class SourceMap:
         """Where the key naming ``path`` starts (falls back to the value's position)."""
         return self.keys.get(tuple(path)) or self.value(path)
 
-    def problem(self, code: str, message: str, path: Sequence[str | int], *, at_key: bool = False,
-                offset: int = 0) -> Problem:
+    def problem(
+        self, code: str, message: str, path: Sequence[str | int], *, at_key: bool = False, offset: int = 0
+    ) -> Problem:
         """A :class:`Problem` placed at ``path`` (``offset`` columns into the value, for conditions)."""
         position = self.key(path) if at_key else self.value(path)
         line, column = position if position else (None, None)
         if column is not None and offset and tuple(path) in self.values:
             column += offset
-        return Problem(code=code, message=message, file=self.file, line=line, column=column,
-                       path=".".join(str(p) for p in path))
+        return Problem(
+            code=code, message=message, file=self.file, line=line, column=column, path=".".join(str(p) for p in path)
+        )
 
 
 def _mark(node: yaml.Node) -> Position:
@@ -70,25 +72,30 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, SourceMap]:
     try:
         loader = yaml.SafeLoader(text)  # the reader checks every character here, before parsing
     except yaml.YAMLError as exc:
-        raise WorkflowValidationError("the workflow is not valid YAML", [
-            Problem(code="syntax", message=f"malformed YAML: {exc}", file=file)]) from None
+        raise WorkflowValidationError(
+            "the workflow is not valid YAML", [Problem(code="syntax", message=f"malformed YAML: {exc}", file=file)]
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
-            raise WorkflowValidationError("the workflow is empty", [Problem(code="syntax", message="the file is empty",
-                                                                             file=file, line=1, column=1)])
+            raise WorkflowValidationError(
+                "the workflow is empty",
+                [Problem(code="syntax", message="the file is empty", file=file, line=1, column=1)],
+            )
         problems: list[Problem] = []
         data = _build(loader, node, (), where, problems, set())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "malformed YAML"
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise WorkflowValidationError("the workflow is not valid YAML", [
-            Problem(code="syntax", message=f"malformed YAML: {message}", file=file, line=line, column=column)
-        ]) from None
+        raise WorkflowValidationError(
+            "the workflow is not valid YAML",
+            [Problem(code="syntax", message=f"malformed YAML: {message}", file=file, line=line, column=column)],
+        ) from None
     except yaml.YAMLError as exc:
-        raise WorkflowValidationError("the workflow is not valid YAML", [
-            Problem(code="syntax", message=f"malformed YAML: {exc}", file=file)]) from None
+        raise WorkflowValidationError(
+            "the workflow is not valid YAML", [Problem(code="syntax", message=f"malformed YAML: {exc}", file=file)]
+        ) from None
     finally:
         loader.dispose()
     if problems:
@@ -96,8 +103,9 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, SourceMap]:
     return data, where
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: PathKey, where: SourceMap, problems: list[Problem],
-           active: set[int]) -> Any:
+def _build(
+    loader: yaml.SafeLoader, node: yaml.Node, path: PathKey, where: SourceMap, problems: list[Problem], active: set[int]
+) -> Any:
     where.values[path] = _mark(node)
     if id(node) in active:
         problems.append(where.problem("syntax", "a YAML alias refers to itself", path))
@@ -114,15 +122,29 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: PathKey, where: Sourc
         if not isinstance(key, str):
             key = str(key) if isinstance(key, (int, float, bool)) else None
         if key is None:
-            problems.append(Problem(code="syntax", message="a mapping key must be a name", file=where.file,
-                                    line=_mark(key_node)[0], column=_mark(key_node)[1]))
+            problems.append(
+                Problem(
+                    code="syntax",
+                    message="a mapping key must be a name",
+                    file=where.file,
+                    line=_mark(key_node)[0],
+                    column=_mark(key_node)[1],
+                )
+            )
             continue
         child = (*path, key)
         if key in result:
             first = where.keys[child]
-            problems.append(Problem(code="duplicate_key", message=f"duplicate key {key!r} (first at line {first[0]})",
-                                    file=where.file, line=_mark(key_node)[0], column=_mark(key_node)[1],
-                                    path=".".join(str(p) for p in child)))
+            problems.append(
+                Problem(
+                    code="duplicate_key",
+                    message=f"duplicate key {key!r} (first at line {first[0]})",
+                    file=where.file,
+                    line=_mark(key_node)[0],
+                    column=_mark(key_node)[1],
+                    path=".".join(str(p) for p in child),
+                )
+            )
             continue
         where.keys[child] = _mark(key_node)
         result[key] = _build(loader, value_node, child, where, problems, active)
@@ -133,9 +155,16 @@ def parse_spec(data: Any, where: SourceMap | None = None) -> WorkflowSpec:
     """Check the shape of a workflow document; every schema error becomes a positioned problem."""
     where = where or SourceMap()
     if not isinstance(data, dict):
-        raise WorkflowValidationError("the workflow is not a mapping", [
-            where.problem("schema", f"a workflow is a mapping with name, inputs, steps and outputs, "
-                                    f"not a {type(data).__name__}", ())])
+        raise WorkflowValidationError(
+            "the workflow is not a mapping",
+            [
+                where.problem(
+                    "schema",
+                    f"a workflow is a mapping with name, inputs, steps and outputs, not a {type(data).__name__}",
+                    (),
+                )
+            ],
+        )
     try:
         return WorkflowSpec.model_validate(data)
     except ValidationError as exc:
@@ -169,8 +198,10 @@ def read_spec(path: str | Path) -> tuple[WorkflowSpec, SourceMap]:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise WorkflowValidationError(f"cannot read workflow {str(file)!r}", [
-            Problem(code="unreadable", message=f"cannot read the file: {reason}", file=str(file))]) from None
+        raise WorkflowValidationError(
+            f"cannot read workflow {str(file)!r}",
+            [Problem(code="unreadable", message=f"cannot read the file: {reason}", file=str(file))],
+        ) from None
     return load_spec(text, str(path))
 
 

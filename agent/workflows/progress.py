@@ -1,8 +1,8 @@
 """Live terminal progress of a workflow run: the engine progress bar, with lines named by step.
 
-    >>> from rich.console import Console
-    >>> WorkflowProgress(Console(file=open("/dev/null", "w"))).total
-    0
+>>> from rich.console import Console
+>>> WorkflowProgress(Console(file=open("/dev/null", "w"))).total
+0
 """
 
 from __future__ import annotations
@@ -46,5 +46,11 @@ class WorkflowProgress(RunProgress):
         line = _LINES.get(event.kind)
         if line is not None:
             error = ((engine.error if engine else None) or {}).get("message", "")
-            self.console.print(line.format(step=escape(step), tool=engine.tool if engine else "",
-                                           message=escape(event.message), error=escape(str(error))))
+            self.console.print(
+                line.format(
+                    step=escape(step),
+                    tool=engine.tool if engine else "",
+                    message=escape(event.message),
+                    error=escape(str(error)),
+                )
+            )

@@ -52,8 +52,10 @@ def parse_ref(text: str) -> Ref:
     """The reference ``text`` is, or :class:`RefSyntaxError` saying what is wrong with it."""
     whole = _WHOLE.match(text.strip())
     if whole is None:
-        raise RefSyntaxError(f"{text!r} is not a reference: a reference is the whole value, like "
-                             "'${steps.faces.outputs.faces}' (references are not spliced into text)")
+        raise RefSyntaxError(
+            f"{text!r} is not a reference: a reference is the whole value, like "
+            "'${steps.faces.outputs.faces}' (references are not spliced into text)"
+        )
     inner = whole.group(1).strip()
     for kind, pattern in _FORMS.items():
         match = pattern.match(inner)

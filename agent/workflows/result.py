@@ -32,7 +32,8 @@ class StepRecord(BaseModel):
     status: StepStatus = "not_run"
     reason: str = Field(default="", description="why it was skipped, failed or not run")
     skipped_by: SkipCause | None = Field(
-        default=None, description="a skip's cause: a false when: (its own or upstream), or a failed step upstream")
+        default=None, description="a skip's cause: a false when: (its own or upstream), or a failed step upstream"
+    )
     error: dict[str, Any] | None = None
     items: int | None = None
     wave: int | None = Field(default=None, description="which engine run (0-based) executed it")
@@ -106,8 +107,10 @@ class WorkflowResult(BaseModel):
     def summary(self) -> dict[str, Any]:
         """``result.json`` without the files: statuses, timings, JSON-valued outputs inline."""
         data = self.model_dump(mode="json", exclude={"events", "outputs"})
-        data["outputs"] = {name: {"type": o.type.value, "many": o.many, "status": o.status, "reason": o.reason}
-                           for name, o in self.outputs.items()}
+        data["outputs"] = {
+            name: {"type": o.type.value, "many": o.many, "status": o.status, "reason": o.reason}
+            for name, o in self.outputs.items()
+        }
         return data
 
     def store_outputs(self, store: ArtifactStore) -> dict[str, str | list[str] | None]:
@@ -135,12 +138,13 @@ class WorkflowResult(BaseModel):
             if output.status != "ok":
                 continue
             if output.many:
-                entry["files"] = [str(save_value(v, output.type, out / name / f"{i:03d}").relative_to(out))
-                                  for i, v in enumerate(output.value)]
+                entry["files"] = [
+                    str(save_value(v, output.type, out / name / f"{i:03d}").relative_to(out))
+                    for i, v in enumerate(output.value)
+                ]
             else:
                 entry["file"] = str(save_value(output.value, output.type, out / name).relative_to(out))
             if output.type not in FILE_TYPES:
                 entry["value"] = jsonable(output.value)
         (out / "result.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return out
-

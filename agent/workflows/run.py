@@ -64,8 +64,15 @@ class _Call:
 class WorkflowRunner:
     """Runs one checked workflow for one or more input sets on an engine."""
 
-    def __init__(self, workflow: CheckedWorkflow, engine: Engine, *, partial: bool = False,
-                 on_event: WorkflowSink | None = None, allow_paths: bool = True) -> None:
+    def __init__(
+        self,
+        workflow: CheckedWorkflow,
+        engine: Engine,
+        *,
+        partial: bool = False,
+        on_event: WorkflowSink | None = None,
+        allow_paths: bool = True,
+    ) -> None:
         self.workflow = workflow
         self.engine = engine
         self.partial = partial
@@ -86,9 +93,13 @@ class WorkflowRunner:
         for step in self.workflow.steps:
             ok, reason = availability(self.engine.registry.get(step.tool))
             if not ok:
-                problems.append(self.workflow.source.problem(
-                    "unavailable_tool", f"step {step.id!r}: tool {step.tool!r} cannot run here: {reason}",
-                    ("steps", step.index, "tool")))
+                problems.append(
+                    self.workflow.source.problem(
+                        "unavailable_tool",
+                        f"step {step.id!r}: tool {step.tool!r} cannot run here: {reason}",
+                        ("steps", step.index, "tool"),
+                    )
+                )
         if problems:
             raise WorkflowUnavailableError(f"{len(problems)} step(s) cannot run here; nothing was run", problems)
 
@@ -103,8 +114,9 @@ class WorkflowRunner:
             records = {s.id: StepRecord(id=s.id, tool=s.tool) for s in self.workflow.steps}
             runs.append(_Instance(index=i, label=label, inputs=bound, records=records))
         if problems:
-            raise WorkflowInputError(f"the inputs have {len(problems)} problem{'s' if len(problems) != 1 else ''}; "
-                                     "nothing was run", problems)
+            raise WorkflowInputError(
+                f"the inputs have {len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing was run", problems
+            )
         return runs
 
     # --- running --------------------------------------------------------------------------------------
@@ -207,8 +219,12 @@ class WorkflowRunner:
     def _skip(self, run: _Instance, step: CheckedStep, reason: str, wave: int, cause: SkipCause) -> None:
         record = run.records[step.id]
         record.status, record.reason, record.wave, record.skipped_by = "skipped", reason, wave, cause
-        self._emit(WorkflowEvent(kind="step_skipped", time=time.time(), run=run.index, wave=wave, step=step.id,
-                                 message=reason), [run])
+        self._emit(
+            WorkflowEvent(
+                kind="step_skipped", time=time.time(), run=run.index, wave=wave, step=step.id, message=reason
+            ),
+            [run],
+        )
 
     def _items(self, run: _Instance, step: CheckedStep) -> list[Any] | None:
         if step.foreach is None:
@@ -226,19 +242,40 @@ class WorkflowRunner:
         timeouts = {tool: t for tool, (t, _) in settings.items() if t is not None}
         retries = {tool: r for tool, (_, r) in settings.items() if r is not None}
         if timeouts or retries:
-            config = config.model_copy(update={"tool_timeouts": {**config.tool_timeouts, **timeouts},
-                                               "tool_retries": {**config.tool_retries, **retries}})
+            config = config.model_copy(
+                update={
+                    "tool_timeouts": {**config.tool_timeouts, **timeouts},
+                    "tool_retries": {**config.tool_retries, **retries},
+                }
+            )
         runs = list({id(c.run): c.run for c in calls}.values())
-        self._emit(WorkflowEvent(kind="wave_started", time=time.time(), wave=wave,
-                                 message=f"{len(self._selected)} step(s), {len(calls)} call(s)"), runs)
+        self._emit(
+            WorkflowEvent(
+                kind="wave_started",
+                time=time.time(),
+                wave=wave,
+                message=f"{len(self._selected)} step(s), {len(calls)} call(s)",
+            ),
+            runs,
+        )
         engine_run = None
 
         def relay(event: EngineEvent) -> None:
             call = calls[event.subtask] if event.subtask is not None else None
             targets = [call.run] if call is not None else runs
-            self._emit(WorkflowEvent(kind=event.kind.value, time=event.time, run=call.run.index if call else None,
-                                     wave=wave, step=call.step.id if call else None, item=call.item if call else None,
-                                     message=event.message, engine=event), targets)
+            self._emit(
+                WorkflowEvent(
+                    kind=event.kind.value,
+                    time=event.time,
+                    run=call.run.index if call else None,
+                    wave=wave,
+                    step=call.step.id if call else None,
+                    item=call.item if call else None,
+                    message=event.message,
+                    engine=event,
+                ),
+                targets,
+            )
             if event.kind is EventKind.SUBTASK_FAILED and call is not None:
                 call.run.failed = True
                 if not self.partial and engine_run is not None and all(r.failed for r in runs):
@@ -275,15 +312,23 @@ class WorkflowRunner:
                 refs.append(ResourceRef(type=inp.type, value=value))
                 args[inp.name] = input_key(len(refs) - 1)
             where = f"{run.label or run.index}: {step.id}" + (f"[{call.item}]" if call.item is not None else "")
-            subtasks.append(Subtask(id=k, description=where, inputs=refs, deps=sorted(deps),
-                                    outputs=[ResourceRef(type=o.type) for o in step.spec.outputs]))
+            subtasks.append(
+                Subtask(
+                    id=k,
+                    description=where,
+                    inputs=refs,
+                    deps=sorted(deps),
+                    outputs=[ResourceRef(type=o.type) for o in step.spec.outputs],
+                )
+            )
             action = Action(id=step.id, tool=step.tool, args=args, outputs={o.name: o.type for o in step.spec.outputs})
-            solutions[k] = [Solution(subtask_id=k, actions=[action],
-                                     outputs=[action.output_key(o.name) for o in step.spec.outputs])]
+            solutions[k] = [
+                Solution(subtask_id=k, actions=[action], outputs=[action.output_key(o.name) for o in step.spec.outputs])
+            ]
         return Plan(request=f"workflow {self.workflow.name}, wave {wave}", subtasks=subtasks), solutions
 
     def _collect(self, calls: list[_Call], result: ExecutionResult, wave: int) -> None:
-        for (run_index, step_id), ks in self._selected.items():
+        for (_run_index, step_id), ks in self._selected.items():
             run, step = calls[ks[0]].run, calls[ks[0]].step
             record = run.records[step_id]
             record.wave = wave
@@ -342,6 +387,15 @@ class WorkflowRunner:
             for output in outputs.values():
                 if output.status == "ok":
                     output.status, output.value, output.reason = "missing", None, "the run failed"
-        return WorkflowResult(workflow=self.workflow.name, status=status, inputs=run.inputs.summary, outputs=outputs,
-                              steps=run.records, events=run.events, waves=waves, started_at=started, ended_at=ended,
-                              label=run.label)
+        return WorkflowResult(
+            workflow=self.workflow.name,
+            status=status,
+            inputs=run.inputs.summary,
+            outputs=outputs,
+            steps=run.records,
+            events=run.events,
+            waves=waves,
+            started_at=started,
+            ended_at=ended,
+            label=run.label,
+        )

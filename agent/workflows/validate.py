@@ -40,12 +40,28 @@ from tools.registry import ToolRegistry
 
 #: List-valued types ``foreach`` can iterate; each item is a one-element list of the same type (a box
 #: is ``bboxes`` holding one box), so it feeds the same tool arguments a whole list does.
-ITERABLE_TYPES: frozenset[ResourceType] = frozenset({
-    ResourceType.BBOXES, ResourceType.LABELS, ResourceType.TAGS, ResourceType.POINTS, ResourceType.POLYGONS,
-    ResourceType.TRANSCRIPT, ResourceType.TABLE,
-})
-_TEXT_TYPES = frozenset({ResourceType.TEXT, ResourceType.TITLE, ResourceType.LOCATION, ResourceType.TIME,
-                         ResourceType.URL, ResourceType.CODE, ResourceType.LANGUAGE})
+ITERABLE_TYPES: frozenset[ResourceType] = frozenset(
+    {
+        ResourceType.BBOXES,
+        ResourceType.LABELS,
+        ResourceType.TAGS,
+        ResourceType.POINTS,
+        ResourceType.POLYGONS,
+        ResourceType.TRANSCRIPT,
+        ResourceType.TABLE,
+    }
+)
+_TEXT_TYPES = frozenset(
+    {
+        ResourceType.TEXT,
+        ResourceType.TITLE,
+        ResourceType.LOCATION,
+        ResourceType.TIME,
+        ResourceType.URL,
+        ResourceType.CODE,
+        ResourceType.LANGUAGE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -127,8 +143,14 @@ class CheckedWorkflow:
         return next(s for s in self.steps if s.id == step_id)
 
 
-def validate(spec: WorkflowSpec, registry: ToolRegistry, where: SourceMap | None = None,
-             base_dir: Path | None = None, *, allow_paths: bool = True) -> CheckedWorkflow:
+def validate(
+    spec: WorkflowSpec,
+    registry: ToolRegistry,
+    where: SourceMap | None = None,
+    base_dir: Path | None = None,
+    *,
+    allow_paths: bool = True,
+) -> CheckedWorkflow:
     """Check ``spec`` against ``registry``; raise :class:`WorkflowValidationError` listing every problem.
     Without ``allow_paths`` a literal file argument is a problem (not looked up: a client of a service
     learns nothing about the server's files)."""
@@ -136,8 +158,14 @@ def validate(spec: WorkflowSpec, registry: ToolRegistry, where: SourceMap | None
 
 
 class _Checker:
-    def __init__(self, spec: WorkflowSpec, registry: ToolRegistry, where: SourceMap, base_dir: Path | None,
-                 allow_paths: bool = True) -> None:
+    def __init__(
+        self,
+        spec: WorkflowSpec,
+        registry: ToolRegistry,
+        where: SourceMap,
+        base_dir: Path | None,
+        allow_paths: bool = True,
+    ) -> None:
         self.spec, self.registry, self.where, self.base_dir = spec, registry, where, base_dir
         self.allow_paths = allow_paths
         self.problems: list[Problem] = []
@@ -160,11 +188,18 @@ class _Checker:
         self.problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         if self.problems:
             n = len(self.problems)
-            raise WorkflowValidationError(f"the workflow has {n} problem{'s' if n != 1 else ''}; nothing was run",
-                                          self.problems)
+            raise WorkflowValidationError(
+                f"the workflow has {n} problem{'s' if n != 1 else ''}; nothing was run", self.problems
+            )
         assert order is not None
-        return CheckedWorkflow(spec=self.spec, steps=order, outputs=outputs, base_dir=self.base_dir,
-                               warnings=self.warnings, source=self.where)
+        return CheckedWorkflow(
+            spec=self.spec,
+            steps=order,
+            outputs=outputs,
+            base_dir=self.base_dir,
+            warnings=self.warnings,
+            source=self.where,
+        )
 
     # --- names ----------------------------------------------------------------------------------------
 
@@ -172,8 +207,9 @@ class _Checker:
         for i, decl in enumerate(self.spec.steps):
             if decl.id in self.step_index:
                 first = self.step_index[decl.id]
-                self.fail("duplicate_step", f"step id {decl.id!r} is already used by step {first + 1}", "steps", i,
-                          "id")
+                self.fail(
+                    "duplicate_step", f"step id {decl.id!r} is already used by step {first + 1}", "steps", i, "id"
+                )
                 continue
             self.step_index[decl.id] = i
             if decl.tool in self.registry:
@@ -181,8 +217,11 @@ class _Checker:
                 self.step_specs[decl.id] = tool.spec
                 ok, reason = availability(tool)
                 if not ok:
-                    self.warnings.append(self.where.problem(
-                        "unavailable_tool", f"tool {decl.tool!r} cannot run here: {reason}", ("steps", i, "tool")))
+                    self.warnings.append(
+                        self.where.problem(
+                            "unavailable_tool", f"tool {decl.tool!r} cannot run here: {reason}", ("steps", i, "tool")
+                        )
+                    )
             else:
                 self.step_specs[decl.id] = None
                 close = difflib.get_close_matches(decl.tool, self.registry.names(), n=3)
@@ -195,14 +234,24 @@ class _Checker:
                 continue
             if decl.type in FILE_TYPES:
                 if not isinstance(decl.default, str):
-                    self.fail("type_mismatch", f"the default of input {name!r} ({decl.type.value}) must be a "
-                                               "file path", "inputs", name, "default")
+                    self.fail(
+                        "type_mismatch",
+                        f"the default of input {name!r} ({decl.type.value}) must be a file path",
+                        "inputs",
+                        name,
+                        "default",
+                    )
                 continue
             try:
                 check_for_type(decl.type).coerce(decl.default)
             except ValueProblem as exc:
-                self.fail("type_mismatch", f"the default of input {name!r} ({decl.type.value}) does not fit: {exc}",
-                          "inputs", name, "default")
+                self.fail(
+                    "type_mismatch",
+                    f"the default of input {name!r} ({decl.type.value}) does not fit: {exc}",
+                    "inputs",
+                    name,
+                    "default",
+                )
 
     # --- steps ----------------------------------------------------------------------------------------
 
@@ -226,24 +275,36 @@ class _Checker:
         for name, value in decl.args.items():
             if name not in inputs:
                 takes = ", ".join(inputs) or "no arguments"
-                self.fail("unknown_argument", f"tool {decl.tool!r} has no argument {name!r} (it takes {takes})",
-                          "steps", index, "args", name, at_key=True)
+                self.fail(
+                    "unknown_argument",
+                    f"tool {decl.tool!r} has no argument {name!r} (it takes {takes})",
+                    "steps",
+                    index,
+                    "args",
+                    name,
+                    at_key=True,
+                )
                 continue
             binding = self._argument(index, decl, inputs[name], value, item)
             if binding is not None:
                 args[name] = binding
         for inp in spec.inputs:
             if inp.required and inp.name not in decl.args:
-                self.fail("missing_argument", f"tool {decl.tool!r} needs argument {inp.name!r} ({inp.type.value})",
-                          *(("steps", index, "args") if decl.args else ("steps", index, "tool")))
+                self.fail(
+                    "missing_argument",
+                    f"tool {decl.tool!r} needs argument {inp.name!r} ({inp.type.value})",
+                    *(("steps", index, "args") if decl.args else ("steps", index, "tool")),
+                )
         outputs = {o.name: ValueType(o.type, many=foreach is not None) for o in spec.outputs}
-        step = CheckedStep(decl=decl, index=index, spec=spec, args=args, outputs=outputs, foreach=foreach,
-                           condition=condition)
+        step = CheckedStep(
+            decl=decl, index=index, spec=spec, args=args, outputs=outputs, foreach=foreach, condition=condition
+        )
         step.deps = self._deps(decl, args, foreach, condition)
         return step
 
-    def _deps(self, decl: StepDecl, args: dict[str, Binding], foreach: Ref | None,
-              condition: Condition | None) -> set[str]:
+    def _deps(
+        self, decl: StepDecl, args: dict[str, Binding], foreach: Ref | None, condition: Condition | None
+    ) -> set[str]:
         refs = [b for b in args.values() if isinstance(b, Ref)] + ([foreach] if foreach else [])
         if condition is not None:
             refs.extend(r.ref for r in references(condition))
@@ -258,8 +319,9 @@ class _Checker:
             self.fail("unknown_reference", str(exc), *path)
             return None
 
-    def _type_of(self, ref: Ref, item: ValueType | None, *path: str | int, in_foreach: bool = False
-                 ) -> ValueType | None:
+    def _type_of(
+        self, ref: Ref, item: ValueType | None, *path: str | int, in_foreach: bool = False
+    ) -> ValueType | None:
         """The type a reference has here, or None after reporting why it does not resolve."""
         if ref.kind == "input":
             decl = self.spec.inputs.get(ref.name)
@@ -282,14 +344,19 @@ class _Checker:
             return None  # its unknown tool is reported
         outputs = {o.name: o.type for o in spec.outputs}
         if ref.output not in outputs:
-            self.fail("unknown_reference", f"{ref}: step {ref.name!r} ({spec.name}) has no output {ref.output!r}; "
-                                           f"its outputs: {', '.join(outputs)}", *path)
+            self.fail(
+                "unknown_reference",
+                f"{ref}: step {ref.name!r} ({spec.name}) has no output {ref.output!r}; "
+                f"its outputs: {', '.join(outputs)}",
+                *path,
+            )
             return None
         producer = self.spec.steps[self.step_index[ref.name]]
         return ValueType(outputs[ref.output], many=producer.foreach is not None)
 
-    def _argument(self, index: int, decl: StepDecl, inp: InputSpec, value: Any, item: ValueType | None
-                  ) -> Binding | None:
+    def _argument(
+        self, index: int, decl: StepDecl, inp: InputSpec, value: Any, item: ValueType | None
+    ) -> Binding | None:
         path = ("steps", index, "args", inp.name)
         if looks_like_ref(value):
             ref = self._parse(value, *path)
@@ -298,11 +365,18 @@ class _Checker:
             vtype = self._type_of(ref, item, *path, in_foreach=decl.foreach is not None)
             if vtype is not None and (vtype.many or vtype.type != inp.type):
                 hint = " (iterate over it with foreach and pass ${item})" if vtype.many else ""
-                self.fail("type_mismatch", f"argument {inp.name!r} of {decl.tool} takes {inp.type.value}, but {ref} "
-                                           f"is {vtype}{hint}", *path)
+                self.fail(
+                    "type_mismatch",
+                    f"argument {inp.name!r} of {decl.tool} takes {inp.type.value}, but {ref} is {vtype}{hint}",
+                    *path,
+                )
             if ref.kind == "input" and inp.required and self._optional_without_value(ref.name):
-                self.fail("missing_argument", f"argument {inp.name!r} of {decl.tool} is required, but input "
-                                              f"{ref.name!r} may be left out (its default is null)", *path)
+                self.fail(
+                    "missing_argument",
+                    f"argument {inp.name!r} of {decl.tool} is required, but input "
+                    f"{ref.name!r} may be left out (its default is null)",
+                    *path,
+                )
             return ref
         if value is None:
             return None  # null: the tool's default (a required argument is reported as missing)
@@ -315,12 +389,19 @@ class _Checker:
     def _literal(self, inp: InputSpec, decl: StepDecl, value: Any, path: tuple[str | int, ...]) -> Literal | None:
         if inp.type in FILE_TYPES:
             if not isinstance(value, str):
-                self.fail("type_mismatch", f"argument {inp.name!r} of {decl.tool} takes a {inp.type.value} file; "
-                                           f"give its path or a reference", *path)
+                self.fail(
+                    "type_mismatch",
+                    f"argument {inp.name!r} of {decl.tool} takes a {inp.type.value} file; give its path or a reference",
+                    *path,
+                )
                 return None
             if not self.allow_paths:
-                self.fail("bad_literal", f"argument {inp.name!r} of {decl.tool}: file paths are not allowed here; "
-                                         "declare an input and pass an uploaded artifact", *path)
+                self.fail(
+                    "bad_literal",
+                    f"argument {inp.name!r} of {decl.tool}: file paths are not allowed here; "
+                    "declare an input and pass an uploaded artifact",
+                    *path,
+                )
                 return None
             file = Path(value).expanduser()
             if not file.is_absolute() and self.base_dir is not None:
@@ -355,8 +436,11 @@ class _Checker:
         if source.type in ITERABLE_TYPES:
             return ref, source
         kinds = ", ".join(sorted(t.value for t in ITERABLE_TYPES))
-        self.fail("type_mismatch", f"foreach iterates over a list ({kinds}, or a foreach step's outputs), but {ref} "
-                                   f"is {source}", *path)
+        self.fail(
+            "type_mismatch",
+            f"foreach iterates over a list ({kinds}, or a foreach step's outputs), but {ref} is {source}",
+            *path,
+        )
         return ref, None
 
     def _condition(self, index: int, decl: StepDecl) -> Condition | None:
@@ -370,8 +454,13 @@ class _Checker:
             return None
         for test in references(condition):
             if test.ref.kind == "item":
-                self.fail("bad_condition", "when: is decided once per step, so it cannot read ${item}; select the "
-                                           "items with a list tool before foreach", *path, offset=test.at)
+                self.fail(
+                    "bad_condition",
+                    "when: is decided once per step, so it cannot read ${item}; select the "
+                    "items with a list tool before foreach",
+                    *path,
+                    offset=test.at,
+                )
                 continue
             vtype = self._type_of(test.ref, None, *path)
             if vtype is not None and isinstance(test, Compare):
@@ -407,15 +496,22 @@ class _Checker:
         graph.add_nodes_from(self.step_index)
         graph.add_edges_from(self.edges)
         cyclic = False
-        for component in sorted(nx.strongly_connected_components(graph), key=lambda c: min(self.step_index[s] for s in c)):
+        for component in sorted(
+            nx.strongly_connected_components(graph), key=lambda c: min(self.step_index[s] for s in c)
+        ):
             first = min(component, key=lambda s: self.step_index[s])
             if len(component) == 1 and not graph.has_edge(first, first):
                 continue
             cyclic = True
             cycle = nx.find_cycle(graph.subgraph(component), source=first)
             loop = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
-            self.fail("cycle", f"steps form a cycle: {loop} (each needs an output of the next)",
-                      "steps", self.step_index[first], "id")
+            self.fail(
+                "cycle",
+                f"steps form a cycle: {loop} (each needs an output of the next)",
+                "steps",
+                self.step_index[first],
+                "id",
+            )
         if cyclic or len(steps) != len(self.step_index) or any(s is None for s in self.step_specs.values()):
             return None
         by_id = {s.id: s for s in steps}
@@ -427,9 +523,14 @@ class _Checker:
         for step in steps:
             if step.id not in used:
                 made = ", ".join(f"{n} ({t})" for n, t in step.outputs.items())
-                self.fail("unused_output", f"step {step.id!r} ({step.tool}) makes {made}, which no step, condition or "
-                                           "output uses: use it, declare it under outputs, or remove the step",
-                          "steps", step.index, "id")
+                self.fail(
+                    "unused_output",
+                    f"step {step.id!r} ({step.tool}) makes {made}, which no step, condition or "
+                    "output uses: use it, declare it under outputs, or remove the step",
+                    "steps",
+                    step.index,
+                    "id",
+                )
 
 
 def _comparison_problem(test: Compare, vtype: ValueType) -> str | None:

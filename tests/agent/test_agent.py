@@ -42,13 +42,26 @@ class Scripted(Decomposer):
 
 
 FACES = [
-    {"id": 0, "description": "find the faces", "args": [{"type": "image", "value": "$astronaut.png"}],
-     "returns": [{"type": "bboxes"}]},
-    {"id": 1, "description": "blur the faces", "dep": [0],
-     "args": [{"type": "image", "value": "$astronaut.png"}, {"type": "bboxes", "value": "<GENERATED>-0"}],
-     "returns": [{"type": "image"}]},
-    {"id": 2, "description": "how many faces are there", "dep": [0],
-     "args": [{"type": "bboxes", "value": "<GENERATED>-0"}], "returns": [{"type": "number"}]},
+    {
+        "id": 0,
+        "description": "find the faces",
+        "args": [{"type": "image", "value": "$astronaut.png"}],
+        "returns": [{"type": "bboxes"}],
+    },
+    {
+        "id": 1,
+        "description": "blur the faces",
+        "dep": [0],
+        "args": [{"type": "image", "value": "$astronaut.png"}, {"type": "bboxes", "value": "<GENERATED>-0"}],
+        "returns": [{"type": "image"}],
+    },
+    {
+        "id": 2,
+        "description": "how many faces are there",
+        "dep": [0],
+        "args": [{"type": "bboxes", "value": "<GENERATED>-0"}],
+        "returns": [{"type": "number"}],
+    },
 ]
 
 
@@ -87,16 +100,22 @@ def test_a_request_runs_end_to_end_with_real_tools(faces_agent: Agent, photo: Pa
     assert set(result.timings) >= {"decompose", "plan", "execute", "respond"}
     assert [a.role for a in result.artifacts].count("input") == 1
     saved = result.save_to(tmp_path / "out", faces_agent.store)
-    assert {p.name for p in saved.iterdir()} == {"subtask-0.json", "subtask-1.png", "subtask-2.json",
-                                                  "answer.txt", "result.json"}
+    assert {p.name for p in saved.iterdir()} == {
+        "subtask-0.json",
+        "subtask-1.png",
+        "subtask-2.json",
+        "answer.txt",
+        "result.json",
+    }
 
 
 def test_events_stream_in_stage_order(faces_agent: Agent, photo: Path) -> None:
     events = list(faces_agent.stream("blur the faces and count them", files=[photo]))
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     stages = [(e.stage, e.kind) for e in events if e.kind.startswith("stage_")]
-    assert stages == [(s, k) for s in ("decompose", "plan", "execute", "respond")
-                      for k in ("stage_started", "stage_finished")]
+    assert stages == [
+        (s, k) for s in ("decompose", "plan", "execute", "respond") for k in ("stage_started", "stage_finished")
+    ]
     started = events.index(next(e for e in events if e.stage == "execute" and e.kind == "stage_started"))
     finished = events.index(next(e for e in events if e.stage == "execute" and e.kind == "stage_finished"))
     actions = [i for i, e in enumerate(events) if e.kind.startswith("action_")]
@@ -134,10 +153,19 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path, photo: P
 
 
 def test_a_failed_subtask_is_replanned_with_solutions_not_yet_tried(tmp_path: Path) -> None:
-    plan = [{"id": 0, "description": "change the text", "args": [{"type": "text", "value": "x"}],
-             "returns": [{"type": "text"}]}]
-    agent = Agent(settings(tmp_path, assessor="uniform", top_k=1, strategy="greedy", max_depth=1),
-                  registry=engine_tools(), decomposer=Scripted(plan))
+    plan = [
+        {
+            "id": 0,
+            "description": "change the text",
+            "args": [{"type": "text", "value": "x"}],
+            "returns": [{"type": "text"}],
+        }
+    ]
+    agent = Agent(
+        settings(tmp_path, assessor="uniform", top_k=1, strategy="greedy", max_depth=1),
+        registry=engine_tools(),
+        decomposer=Scripted(plan),
+    )
     result = agent.run("change the text")
     agent.close()
     assert result.status == "succeeded"
@@ -172,8 +200,14 @@ def test_bad_requests_are_typed_errors(faces_agent: Agent, photo: Path, tmp_path
 
 
 def test_a_plan_needing_an_unavailable_tool_says_which_and_why(tmp_path: Path, photo: Path, embedder) -> None:
-    caption = [{"id": 0, "description": "describe the video", "args": [{"type": "video", "value": "$clip.mp4"}],
-                "returns": [{"type": "text"}]}]
+    caption = [
+        {
+            "id": 0,
+            "description": "describe the video",
+            "args": [{"type": "video", "value": "$clip.mp4"}],
+            "returns": [{"type": "text"}],
+        }
+    ]
     agent = Agent(settings(tmp_path), decomposer=Scripted(caption))
     with pytest.raises(PlanningError) as info:
         agent.run("describe the video", resources=[Resource(name="clip.mp4", type="video", value=str(photo))])
@@ -185,11 +219,23 @@ def test_a_plan_needing_an_unavailable_tool_says_which_and_why(tmp_path: Path, p
 def test_a_run_can_be_cancelled_while_it_executes(tmp_path: Path) -> None:
     from agent.engine.testing import solution, step
 
-    plan = Plan.parse({"request": "slow", "subtasks": [
-        {"id": 0, "description": "wait a lot", "args": [{"type": "text", "value": "x"}, {"type": "number", "value": 0.5}],
-         "returns": [{"type": "text"}]}]})
-    slow = solution(0, *[step(f"a{k}", "wait", text="input:0" if k == 0 else f"a{k - 1}.result", seconds="input:1")
-                         for k in range(4)])
+    plan = Plan.parse(
+        {
+            "request": "slow",
+            "subtasks": [
+                {
+                    "id": 0,
+                    "description": "wait a lot",
+                    "args": [{"type": "text", "value": "x"}, {"type": "number", "value": 0.5}],
+                    "returns": [{"type": "text"}],
+                }
+            ],
+        }
+    )
+    slow = solution(
+        0,
+        *[step(f"a{k}", "wait", text="input:0" if k == 0 else f"a{k - 1}.result", seconds="input:1") for k in range(4)],
+    )
     agent = Agent(settings(tmp_path, assessor="uniform"), registry=engine_tools(), decomposer=Scripted([]))
     import threading
     import time as _time
@@ -209,13 +255,26 @@ def test_replanning_reruns_skipped_subtasks_with_their_own_solutions(tmp_path: P
     from agent.engine.testing import always_fail, append, join_texts
     from tools.registry import ToolRegistry
 
-    plan = [{"id": 0, "description": "change the text", "args": [{"type": "text", "value": "x"}],
-             "returns": [{"type": "text"}]},
-            {"id": 1, "description": "join both", "dep": [0],
-             "args": [{"type": "text", "value": "<GENERATED>-0"}, {"type": "text", "value": "y"}],
-             "returns": [{"type": "text"}]}]
-    agent = Agent(settings(tmp_path, assessor="uniform", top_k=1, strategy="greedy", max_depth=1),
-                  registry=ToolRegistry([always_fail, append, join_texts]), decomposer=Scripted(plan))
+    plan = [
+        {
+            "id": 0,
+            "description": "change the text",
+            "args": [{"type": "text", "value": "x"}],
+            "returns": [{"type": "text"}],
+        },
+        {
+            "id": 1,
+            "description": "join both",
+            "dep": [0],
+            "args": [{"type": "text", "value": "<GENERATED>-0"}, {"type": "text", "value": "y"}],
+            "returns": [{"type": "text"}],
+        },
+    ]
+    agent = Agent(
+        settings(tmp_path, assessor="uniform", top_k=1, strategy="greedy", max_depth=1),
+        registry=ToolRegistry([always_fail, append, join_texts]),
+        decomposer=Scripted(plan),
+    )
     result = agent.run("change the text, then join it with y")
     assert result.status == "succeeded", result.subtasks
     assert result.subtasks[0].tools == ["append"]  # always_fail was tried first, then re-planned

@@ -59,9 +59,9 @@ def test_tools_table_says_which_tools_cannot_run_and_why(monkeypatch):
     monkeypatch.setattr("tools.registry.default_registry", lambda: registry)
     monkeypatch.setattr("agent.cli.console", Console(width=400))
     result = invoke("tools")
-    line = next(l for l in result.output.splitlines() if "needs_weights" in l)
+    line = next(row for row in result.output.splitlines() if "needs_weights" in row)
     assert "unavailable" in line and "no model configured" in line
-    assert "available" in next(l for l in result.output.splitlines() if "crop_image" in l)
+    assert "available" in next(row for row in result.output.splitlines() if "crop_image" in row)
     listed = {s["name"] for s in json.loads(invoke("tools", "--json").output)}
     assert "needs_weights" not in listed and "crop_image" in listed  # --json is a plannable catalogue
 
@@ -83,8 +83,23 @@ def test_graph_png_and_mermaid(tmp_path):
 
 def test_plan_prints_ranked_solutions_and_renders(photo, tmp_path):
     picture = tmp_path / "plan.png"
-    result = invoke("plan", "-i", f"image={photo}", "-i", BOXES, "-t", "image", "-d", "blur the faces",
-                    "--assessor", "uniform", "--strategy", "exhaustive", "--render", str(picture))
+    result = invoke(
+        "plan",
+        "-i",
+        f"image={photo}",
+        "-i",
+        BOXES,
+        "-t",
+        "image",
+        "-d",
+        "blur the faces",
+        "--assessor",
+        "uniform",
+        "--strategy",
+        "exhaustive",
+        "--render",
+        str(picture),
+    )
     assert result.exit_code == 0, result.output
     assert "blur_regions" in result.output and "#1" in result.output
     assert picture.is_file()
@@ -99,11 +114,18 @@ def test_plan_json_is_a_search_result():
 
 def test_plan_over_a_user_catalogue(tmp_path):
     catalogue = tmp_path / "tools.json"
-    catalogue.write_text(json.dumps({"nodes": [
-        {"id": "Speaker", "desc": "Reads text aloud.", "input-type": ["text"], "output-type": ["audio"]},
-    ]}))
-    result = invoke("plan", "-c", str(catalogue), "-i", "text=hello", "-t", "audio", "-d", "say hello",
-                    "--assessor", "uniform")
+    catalogue.write_text(
+        json.dumps(
+            {
+                "nodes": [
+                    {"id": "Speaker", "desc": "Reads text aloud.", "input-type": ["text"], "output-type": ["audio"]},
+                ]
+            }
+        )
+    )
+    result = invoke(
+        "plan", "-c", str(catalogue), "-i", "text=hello", "-t", "audio", "-d", "say hello", "--assessor", "uniform"
+    )
     assert result.exit_code == 0 and "Speaker" in result.output
 
 
@@ -128,12 +150,26 @@ def test_plan_user_mistakes_exit_2_with_a_message_and_no_traceback(args, message
 
 def test_bad_catalogue_lists_every_problem(tmp_path):
     catalogue = tmp_path / "bad.json"
-    catalogue.write_text(json.dumps([
-        {"name": "a", "description": "x", "domain": "d", "args": [{"name": "p", "type": "imgae", "description": ""}],
-         "returns": [{"name": "r", "type": "text", "description": ""}]},
-        {"name": "b", "description": "y", "domain": "d", "args": [], "returns": [{"name": "r", "type": "sould",
-                                                                                "description": ""}]},
-    ]))
+    catalogue.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "a",
+                    "description": "x",
+                    "domain": "d",
+                    "args": [{"name": "p", "type": "imgae", "description": ""}],
+                    "returns": [{"name": "r", "type": "text", "description": ""}],
+                },
+                {
+                    "name": "b",
+                    "description": "y",
+                    "domain": "d",
+                    "args": [],
+                    "returns": [{"name": "r", "type": "sould", "description": ""}],
+                },
+            ]
+        )
+    )
     result = runner.invoke(app, ["tools", "-c", str(catalogue)])
     assert result.exit_code == 2
     assert "imgae" in result.output and "sould" in result.output

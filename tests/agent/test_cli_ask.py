@@ -19,12 +19,25 @@ class GreyAndCount:
     def decompose(self, request, resources=()):
         image = next(r for r in resources if r.type.value == "image")
         boxes = next(r for r in resources if r.type.value == "bboxes")
-        return Plan.parse({"request": request, "subtasks": [
-            {"id": 0, "description": "make the photo black and white", "args": [image.ref().model_dump()],
-             "returns": [{"type": "image"}]},
-            {"id": 1, "description": "count the regions", "args": [boxes.ref().model_dump()],
-             "returns": [{"type": "number"}]},
-        ]})
+        return Plan.parse(
+            {
+                "request": request,
+                "subtasks": [
+                    {
+                        "id": 0,
+                        "description": "make the photo black and white",
+                        "args": [image.ref().model_dump()],
+                        "returns": [{"type": "image"}],
+                    },
+                    {
+                        "id": 1,
+                        "description": "count the regions",
+                        "args": [boxes.ref().model_dump()],
+                        "returns": [{"type": "number"}],
+                    },
+                ],
+            }
+        )
 
 
 @pytest.fixture
@@ -36,8 +49,20 @@ def scripted(monkeypatch, tmp_path, embedder):
 
 def test_ask_runs_the_request_and_saves_the_results(scripted, tmp_path) -> None:
     boxes = json.dumps([b.model_dump() for b in SAMPLE_REGIONS])
-    result = runner.invoke(app, ["ask", "make it grey and count the regions", "--image", str(scripted),
-                                 "-i", f"bboxes={boxes}", "-o", str(tmp_path / "out")], catch_exceptions=False)
+    result = runner.invoke(
+        app,
+        [
+            "ask",
+            "make it grey and count the regions",
+            "--image",
+            str(scripted),
+            "-i",
+            f"bboxes={boxes}",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "2. count the regions (count_boxes): 3" in result.output
     assert json.loads((tmp_path / "out" / "subtask-1.json").read_text()) == 3
@@ -53,9 +78,20 @@ def test_ask_with_a_missing_file_is_a_one_line_error(scripted, tmp_path) -> None
 
 def test_plan_a_whole_request(scripted, tmp_path) -> None:
     boxes = json.dumps([b.model_dump() for b in SAMPLE_REGIONS])
-    result = runner.invoke(app, ["plan", "make it grey and count the regions", "-i", f"image={scripted}",
-                                 "-i", f"bboxes={boxes}", "--render", str(tmp_path / "plan.png")],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            "make it grey and count the regions",
+            "-i",
+            f"image={scripted}",
+            "-i",
+            f"bboxes={boxes}",
+            "--render",
+            str(tmp_path / "plan.png"),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "grayscale_image" in result.output and "count_boxes" in result.output
     assert (tmp_path / "plan-0.png").is_file() and (tmp_path / "plan-1.png").is_file()

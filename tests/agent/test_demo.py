@@ -13,7 +13,8 @@ from agent.samples import SIGN_TEXT
 
 @pytest.mark.slow
 def test_demo_runs_the_agent_task_end_to_end(tmp_path, embedder):
-    summary = run_demo(tmp_path, Console(file=open("/dev/null", "w")))
+    with open("/dev/null", "w") as sink:
+        summary = run_demo(tmp_path, Console(file=sink))
     assert summary["status"] == "succeeded", summary
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     tools = [t for s in summary["subtasks"] for t in s["tools"]]

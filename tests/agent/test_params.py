@@ -26,26 +26,79 @@ TEXT = [{"type": "text", "value": "Buongiorno"}]
 BOXES = [{"type": "bboxes", "value": [{"x1": 0, "y1": 0, "x2": 1, "y2": 1, "label": "cat"}]}]
 
 
-@pytest.mark.parametrize(("tool", "text", "inputs", "args", "defaulted", "out", "expected"), [
-    ("rotate_image", "rotate it by 270°", IMAGE, {"image": "input:0"}, ["angle", "expand"], "image", {"angle": 270.0}),
-    ("flip_image", "flip the photo upside down, vertical", IMAGE, {"image": "input:0"}, ["direction"], "image",
-     {"direction": "vertical"}),
-    ("blur_regions", "pixelate the faces", IMAGE + BOXES, {"image": "input:0", "boxes": "input:1"},
-     ["method", "strength"], "image", {"method": "pixelate"}),
-    ("top_k_boxes", "keep the top 3 boxes", BOXES, {"boxes": "input:0"}, ["k", "by"], "bboxes", {"k": 3}),
-    ("count_boxes", "how many cats are there", BOXES, {"boxes": "input:0"}, ["label"], "number", {"label": "cats"}),
-    ("count_boxes", "count the boxes", BOXES, {"boxes": "input:0"}, ["label"], "number", {}),
-    ("draw_boxes", "draw the boxes in green", IMAGE + BOXES, {"image": "input:0", "boxes": "input:1"},
-     ["color", "width"], "image", {"color": "green"}),
-    ("rotate_image", "turn the photo around", IMAGE, {"image": "input:0"}, ["angle", "expand"], "image", {}),
-    # the language wished for, not one the text only mentions
-    ("translate_text", "the card is in Italian, write out what it says in English", TEXT, {"text": "input:0"},
-     ["target_language"], "text", {"target_language": "English"}),
-    ("translate_text", "translate the German text on the sign into French", TEXT, {"text": "input:0"},
-     ["target_language"], "text", {"target_language": "French"}),
-    ("translate_text", "把它翻译成法语", TEXT, {"text": "input:0"}, ["target_language"], "text",
-     {"target_language": "French"}),
-])
+@pytest.mark.parametrize(
+    ("tool", "text", "inputs", "args", "defaulted", "out", "expected"),
+    [
+        (
+            "rotate_image",
+            "rotate it by 270°",
+            IMAGE,
+            {"image": "input:0"},
+            ["angle", "expand"],
+            "image",
+            {"angle": 270.0},
+        ),
+        (
+            "flip_image",
+            "flip the photo upside down, vertical",
+            IMAGE,
+            {"image": "input:0"},
+            ["direction"],
+            "image",
+            {"direction": "vertical"},
+        ),
+        (
+            "blur_regions",
+            "pixelate the faces",
+            IMAGE + BOXES,
+            {"image": "input:0", "boxes": "input:1"},
+            ["method", "strength"],
+            "image",
+            {"method": "pixelate"},
+        ),
+        ("top_k_boxes", "keep the top 3 boxes", BOXES, {"boxes": "input:0"}, ["k", "by"], "bboxes", {"k": 3}),
+        ("count_boxes", "how many cats are there", BOXES, {"boxes": "input:0"}, ["label"], "number", {"label": "cats"}),
+        ("count_boxes", "count the boxes", BOXES, {"boxes": "input:0"}, ["label"], "number", {}),
+        (
+            "draw_boxes",
+            "draw the boxes in green",
+            IMAGE + BOXES,
+            {"image": "input:0", "boxes": "input:1"},
+            ["color", "width"],
+            "image",
+            {"color": "green"},
+        ),
+        ("rotate_image", "turn the photo around", IMAGE, {"image": "input:0"}, ["angle", "expand"], "image", {}),
+        # the language wished for, not one the text only mentions
+        (
+            "translate_text",
+            "the card is in Italian, write out what it says in English",
+            TEXT,
+            {"text": "input:0"},
+            ["target_language"],
+            "text",
+            {"target_language": "English"},
+        ),
+        (
+            "translate_text",
+            "translate the German text on the sign into French",
+            TEXT,
+            {"text": "input:0"},
+            ["target_language"],
+            "text",
+            {"target_language": "French"},
+        ),
+        (
+            "translate_text",
+            "把它翻译成法语",
+            TEXT,
+            {"text": "input:0"},
+            ["target_language"],
+            "text",
+            {"target_language": "French"},
+        ),
+    ],
+)
 def test_arguments_the_text_states_are_filled(filler, tool, text, inputs, args, defaulted, out, expected) -> None:
     sub, sol = one(tool, text, args, inputs, defaulted, out)
     new_sub, new_sol, filled = filler.fill(sub, sol)
@@ -60,8 +113,14 @@ def test_arguments_the_text_states_are_filled(filler, tool, text, inputs, args, 
 
 
 def test_ranked_solutions_share_one_literal(filler) -> None:
-    sub, sol = one("blur_regions", "pixelate the faces", {"image": "input:0", "boxes": "input:1"}, IMAGE + BOXES,
-                   ["method", "strength"], "image")
+    sub, sol = one(
+        "blur_regions",
+        "pixelate the faces",
+        {"image": "input:0", "boxes": "input:1"},
+        IMAGE + BOXES,
+        ["method", "strength"],
+        "image",
+    )
     sub, first, _ = filler.fill(sub, sol)
     sub, second, _ = filler.fill(sub, sol)
     assert len(sub.inputs) == 3

@@ -6,9 +6,12 @@ from agent.respond import LLMResponder, TemplateResponder, default_responder
 from agent.result import Artifact, SubtaskOutcome
 
 COUNT = Artifact(id="a" * 32, type="number", mime="application/json", subtask=0)
-DONE = [SubtaskOutcome(id=0, description="count the faces", status="succeeded", tools=["count_boxes"], outputs=[COUNT]),
-        SubtaskOutcome(id=1, description="describe the photo", status="failed",
-                       error={"message": "no InternVL model configured"})]
+DONE = [
+    SubtaskOutcome(id=0, description="count the faces", status="succeeded", tools=["count_boxes"], outputs=[COUNT]),
+    SubtaskOutcome(
+        id=1, description="describe the photo", status="failed", error={"message": "no InternVL model configured"}
+    ),
+]
 
 
 class Said:
@@ -24,8 +27,9 @@ class Said:
 
 def test_template_says_what_was_found_and_what_failed() -> None:
     text = TemplateResponder().respond("count and describe", DONE, {0: [2], 1: []})
-    assert text == ("1. count the faces (count_boxes): 2\n"
-                    "2. describe the photo: not done: no InternVL model configured")
+    assert text == (
+        "1. count the faces (count_boxes): 2\n2. describe the photo: not done: no InternVL model configured"
+    )
 
 
 def test_the_llm_words_the_results_it_is_shown() -> None:

@@ -31,8 +31,19 @@ def run(bench) -> tuple[dict, str]:
     """One reduced run: (the figures main returned, what it printed)."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        figures = bench.main(["--quick", "--submissions", str(SUBMISSIONS), "--repeat", str(REPEAT),
-                              "--queue-size", "2", "--retry-after-s", "1"])
+        figures = bench.main(
+            [
+                "--quick",
+                "--submissions",
+                str(SUBMISSIONS),
+                "--repeat",
+                str(REPEAT),
+                "--queue-size",
+                "2",
+                "--retry-after-s",
+                "1",
+            ]
+        )
     return figures, out.getvalue()
 
 
@@ -45,8 +56,18 @@ def test_the_last_line_is_the_json_summary(run) -> None:
     figures, printed = run
     last = json.loads(printed.strip().splitlines()[-1])
     assert last == json.loads(json.dumps(figures))
-    for key in ("throughput_rps", "p50_ms", "p99_ms", "overhead_ms", "direct_ms", "lost", "duplicated",
-                "rejected_429", "submissions", "concurrency"):
+    for key in (
+        "throughput_rps",
+        "p50_ms",
+        "p99_ms",
+        "overhead_ms",
+        "direct_ms",
+        "lost",
+        "duplicated",
+        "rejected_429",
+        "submissions",
+        "concurrency",
+    ):
         assert key in last, key
 
 

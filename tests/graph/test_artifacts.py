@@ -96,8 +96,10 @@ def test_json_values_round_trip_with_models(store: ArtifactStore) -> None:
     boxes = [BBox(x1=1, y1=2, x2=3, y2=4, label="cat"), {"x1": 0, "y1": 0, "x2": 1, "y2": 1}]
     meta = store.put_json(boxes, "bbox")
     assert meta.type is ResourceType.BBOXES and meta.mime == "application/json"
-    assert store.load(meta.id) == [{"x1": 1.0, "y1": 2.0, "x2": 3.0, "y2": 4.0, "label": "cat"},
-                                   {"x1": 0, "y1": 0, "x2": 1, "y2": 1}]
+    assert store.load(meta.id) == [
+        {"x1": 1.0, "y1": 2.0, "x2": 3.0, "y2": 4.0, "label": "cat"},
+        {"x1": 0, "y1": 0, "x2": 1, "y2": 1},
+    ]
     assert store.put_json({"b": 1, "a": 2}, "weather").id == store.put_json({"a": 2, "b": 1}, "weather").id
     assert store.load(store.put_json("héllo", "text").id) == "héllo"
 
@@ -169,8 +171,19 @@ def test_wrong_kind_of_value_for_type(store: ArtifactStore) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad_id", ["../x", "image-../../etc", "/etc/passwd", "image-3fa29b0c1d2e4f5", "IMAGE-3fa29b0c1d2e4f56",
-               "image-3fa29b0c1d2e4f56/../x", "nosuchtype-3fa29b0c1d2e4f56", "", ".tmp", 42]
+    "bad_id",
+    [
+        "../x",
+        "image-../../etc",
+        "/etc/passwd",
+        "image-3fa29b0c1d2e4f5",
+        "IMAGE-3fa29b0c1d2e4f56",
+        "image-3fa29b0c1d2e4f56/../x",
+        "nosuchtype-3fa29b0c1d2e4f56",
+        "",
+        ".tmp",
+        42,
+    ],
 )
 def test_malformed_ids_are_rejected(store: ArtifactStore, bad_id: object) -> None:
     for call in (store.meta, store.path, store.get_bytes, store.load, store.exists):

@@ -8,8 +8,12 @@ from graph.spec import InputSpec, OutputSpec, ToolSpec
 
 
 def _tool(name: str, description: str, inp: str, out: str) -> ToolSpec:
-    return ToolSpec(name=name, description=description, inputs=[InputSpec(name="x", type=inp)],
-                    outputs=[OutputSpec(name="y", type=out)])
+    return ToolSpec(
+        name=name,
+        description=description,
+        inputs=[InputSpec(name="x", type=inp)],
+        outputs=[OutputSpec(name="y", type=out)],
+    )
 
 
 TOOLS = [
@@ -77,8 +81,12 @@ def test_uniform_and_llm_slots():
     scorer = Scorer()
     llm = LLMAssessor(scorer)
     scores = llm.score("task", TOOLS)
-    assert scores == {"optical_character_recognition": 1.0, "text_to_speech": 0.0, "object_detection": 0.5,
-                      "summarization": 0.25}
+    assert scores == {
+        "optical_character_recognition": 1.0,
+        "text_to_speech": 0.0,
+        "object_detection": 0.5,
+        "summarization": 0.25,
+    }
     llm.score("task", TOOLS)
     assert scorer.calls == 1  # one batched call per subtask, then cached
     with pytest.raises(ValueError, match="returned 4 scores for 3 tools"):

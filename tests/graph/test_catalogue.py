@@ -121,7 +121,15 @@ def test_controlllm_entry_keeps_descriptions_and_domain() -> None:
 
 def test_taskbench_entry_may_use_name_description_and_domain() -> None:
     (spec,) = load_catalogue(
-        [{"name": "Mixer", "description": "mix", "domain": "audio", "input-type": ["Audio"] * 3, "output-type": ["audio"]}]
+        [
+            {
+                "name": "Mixer",
+                "description": "mix",
+                "domain": "audio",
+                "input-type": ["Audio"] * 3,
+                "output-type": ["audio"],
+            }
+        ]
     )
     assert [i.name for i in spec.inputs] == ["audio", "audio_2", "audio_3"]
     assert spec.domains == ("audio",)
@@ -146,7 +154,11 @@ def test_our_shape_round_trips_every_field() -> None:
     dumped = dump_catalogue(specs)
     assert json.loads(json.dumps(dumped)) == dumped  # plain JSON
     assert dumped[0]["inputs"][1] == {
-        "name": "radius", "type": "number", "description": "", "required": False, "default": 8
+        "name": "radius",
+        "type": "number",
+        "description": "",
+        "required": False,
+        "default": 8,
     }
     assert load_catalogue(dumped) == specs
 
@@ -165,11 +177,24 @@ def test_unknown_type_loads_once_an_alias_is_declared() -> None:
 
 
 def test_aliases_apply_to_our_shape_and_controlllm_too() -> None:
-    tog = [{"name": "t", "description": "d", "inputs": [{"name": "s", "type": "sketch"}],
-            "outputs": [{"name": "o", "type": "doc.sketch"}]}]
+    tog = [
+        {
+            "name": "t",
+            "description": "d",
+            "inputs": [{"name": "s", "type": "sketch"}],
+            "outputs": [{"name": "o", "type": "doc.sketch"}],
+        }
+    ]
     assert _io(load_catalogue(tog, aliases={"sketch": "scribble"})[0]) == ([("s", RT.SCRIBBLE)], [("o", RT.SCRIBBLE)])
-    controlllm = [{"name": "t", "description": "d", "domain": "x",
-                   "args": [{"name": "s", "type": "sketch"}], "returns": [{"name": "o", "type": "image"}]}]
+    controlllm = [
+        {
+            "name": "t",
+            "description": "d",
+            "domain": "x",
+            "args": [{"name": "s", "type": "sketch"}],
+            "returns": [{"name": "o", "type": "image"}],
+        }
+    ]
     assert load_catalogue(controlllm, aliases={"sketch": "scribble"})[0].inputs[0].type is RT.SCRIBBLE
 
 
@@ -184,8 +209,13 @@ def test_alias_to_an_unknown_type_is_reported() -> None:
 
 def test_every_problem_is_reported_in_one_error() -> None:
     catalogue = [
-        {"name": "foo", "description": "d", "domain": "x", "args": [{"name": "x", "type": "imgae"}],
-         "returns": [{"name": "o", "type": "text"}]},
+        {
+            "name": "foo",
+            "description": "d",
+            "domain": "x",
+            "args": [{"name": "x", "type": "imgae"}],
+            "returns": [{"name": "o", "type": "text"}],
+        },
         {"name": "bar", "description": "d", "domain": "x", "args": [{"type": "image"}]},
         {"name": "foo", "description": "", "domain": "x", "args": [], "returns": [{"name": "o", "type": "nope"}]},
         "not a tool",
@@ -208,8 +238,9 @@ def test_every_problem_is_reported_in_one_error() -> None:
 
 
 def test_pydantic_problems_name_the_fields_the_user_wrote() -> None:
-    controlllm = [{"name": "t", "description": "d", "domain": "x",
-                   "args": [{"name": "an arg", "type": "image"}], "returns": []}]
+    controlllm = [
+        {"name": "t", "description": "d", "domain": "x", "args": [{"name": "an arg", "type": "image"}], "returns": []}
+    ]
     problems = _problems(controlllm)
     assert problems[0] == "tool 't' args.0.name: argument name 'an arg' must be a Python identifier"
     assert problems[1].startswith("tool 't' returns:")
@@ -221,8 +252,12 @@ def test_pydantic_problems_name_the_fields_the_user_wrote() -> None:
 
 
 def test_our_shape_reports_extra_and_missing_fields() -> None:
-    entry = {"name": "t", "inputs": [{"name": "i", "type": "image", "colour": "red"}],
-             "outputs": [{"name": "o", "type": "txt"}], "device": "tpu"}
+    entry = {
+        "name": "t",
+        "inputs": [{"name": "i", "type": "image", "colour": "red"}],
+        "outputs": [{"name": "o", "type": "txt"}],
+        "device": "tpu",
+    }
     problems = _problems([entry])
     assert "tool 't' output 'o': unknown resource type 'txt' (did you mean 'text'?)" in problems
     assert "tool 't' description: Field required" in problems
@@ -285,8 +320,25 @@ _json = st.recursive(
     max_leaves=12,
 )
 _keys = st.sampled_from(
-    ["name", "id", "description", "desc", "domain", "domains", "args", "returns", "inputs", "outputs",
-     "input-type", "output-type", "type", "required", "default", "device", "expected_seconds"]
+    [
+        "name",
+        "id",
+        "description",
+        "desc",
+        "domain",
+        "domains",
+        "args",
+        "returns",
+        "inputs",
+        "outputs",
+        "input-type",
+        "output-type",
+        "type",
+        "required",
+        "default",
+        "device",
+        "expected_seconds",
+    ]
 )
 _entry = st.dictionaries(_keys, _json | st.lists(st.dictionaries(_keys, _json, max_size=4), max_size=3), max_size=7)
 

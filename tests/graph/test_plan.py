@@ -71,13 +71,19 @@ def test_topological_order_is_deterministic():
         (
             [
                 {"description": "a", "id": 0, "returns": [{"type": "image"}]},
-                {"description": "b", "id": 1, "args": [{"type": "image", "value": "<GENERATED>-0"}],
-                 "returns": [{"type": "text"}]},
+                {
+                    "description": "b",
+                    "id": 1,
+                    "args": [{"type": "image", "value": "<GENERATED>-0"}],
+                    "returns": [{"type": "text"}],
+                },
             ],
             "without listing subtask 0 in its deps",
         ),
-        ([{"description": "a", "id": 0, "args": [{"type": "imgae", "value": "x"}], "returns": [{"type": "text"}]}],
-         "unknown resource type 'imgae'"),
+        (
+            [{"description": "a", "id": 0, "args": [{"type": "imgae", "value": "x"}], "returns": [{"type": "text"}]}],
+            "unknown resource type 'imgae'",
+        ),
         ([{"description": "a", "id": 0, "returns": []}], "declares no output types"),
     ],
 )

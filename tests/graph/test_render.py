@@ -43,8 +43,14 @@ def taskbench() -> ToolGraph:
 
 
 _OCR = ToolGraph(
-    [ToolSpec(name="ocr", description="read text", inputs=[InputSpec(name="image", type="image")],
-              outputs=[OutputSpec(name="text", type="text")])]
+    [
+        ToolSpec(
+            name="ocr",
+            description="read text",
+            inputs=[InputSpec(name="image", type="image")],
+            outputs=[OutputSpec(name="text", type="text")],
+        )
+    ]
 )
 
 
@@ -85,7 +91,9 @@ def test_graph_mermaid_has_every_tool_type_and_edge(taskbench: ToolGraph) -> Non
     ids = {label: node_id for node_id, label in nodes.items()}
     assert ids["Image Search (by Image)"] == "tool_Image_Search_by_Image"
     label = {n: d["name"] if d["kind"] == "tool" else d["type"].value for n, d in taskbench.graph.nodes(data=True)}
-    assert sorted((nodes[s], nodes[d]) for s, d in edges) == sorted((label[u], label[v]) for u, v in taskbench.graph.edges)
+    assert sorted((nodes[s], nodes[d]) for s, d in edges) == sorted(
+        (label[u], label[v]) for u, v in taskbench.graph.edges
+    )
     stitcher = f'    type_image -->|"image, image_2"| {ids["Image Stitcher"]}'
     assert stitcher in graph_to_mermaid(taskbench).splitlines()
     assert taskbench.to_mermaid() == graph_to_mermaid(taskbench)
@@ -133,12 +141,27 @@ def test_rendering_leaves_pyplot_and_the_backend_alone(tmp_path: Path) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), min_size=1, max_size=20)
-                .map(str.strip).filter(bool), min_size=1, max_size=6, unique=True))
+@given(
+    st.lists(
+        st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), min_size=1, max_size=20)
+        .map(str.strip)
+        .filter(bool),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    )
+)
 @example(["a b", "a_b", "a-b", "a (b)"])  # all four sanitise to the same id
 def test_any_tool_names_give_valid_unique_mermaid_ids(names: list[str]) -> None:
-    specs = [ToolSpec(name=n, description="d", inputs=[InputSpec(name="x", type="text")],
-                      outputs=[OutputSpec(name="y", type="image")]) for n in names]
+    specs = [
+        ToolSpec(
+            name=n,
+            description="d",
+            inputs=[InputSpec(name="x", type="text")],
+            outputs=[OutputSpec(name="y", type="image")],
+        )
+        for n in names
+    ]
     nodes, edges = _parse_mermaid(graph_to_mermaid(ToolGraph(specs)))
     assert sorted(nodes.values()) == sorted([*names, "image", "text"])
     assert len(edges) == 2 * len(names)
@@ -159,21 +182,44 @@ def subtask() -> Subtask:
 
 @pytest.fixture
 def solutions() -> list[Solution]:
-    ground = Action(id="a1", tool="visual_grounding", args={"image": "input:0", "query": "input:1"},
-                    outputs={"bbox": "bboxes"})
+    ground = Action(
+        id="a1", tool="visual_grounding", args={"image": "input:0", "query": "input:1"}, outputs={"bbox": "bboxes"}
+    )
     return [
-        Solution(subtask_id=3, score=0.91, outputs=["a2.image"], actions=[
-            ground,
-            Action(id="a2", tool="image_cropping", args={"image": "input:0", "object": "a1.bbox"},
-                   outputs={"image": "image"}),
-        ]),
-        Solution(subtask_id=3, score=0.5, outputs=["a3.image"], actions=[
-            ground,
-            Action(id="a2", tool="image_segmentation_by_points", args={"image": "input:0", "prompt_points": "a1.bbox"},
-                   outputs={"mask": "mask"}),
-            Action(id="a3", tool="image_inpainting", args={"image": "input:0", "mask": "a2.mask"},
-                   outputs={"image": "image"}),
-        ]),
+        Solution(
+            subtask_id=3,
+            score=0.91,
+            outputs=["a2.image"],
+            actions=[
+                ground,
+                Action(
+                    id="a2",
+                    tool="image_cropping",
+                    args={"image": "input:0", "object": "a1.bbox"},
+                    outputs={"image": "image"},
+                ),
+            ],
+        ),
+        Solution(
+            subtask_id=3,
+            score=0.5,
+            outputs=["a3.image"],
+            actions=[
+                ground,
+                Action(
+                    id="a2",
+                    tool="image_segmentation_by_points",
+                    args={"image": "input:0", "prompt_points": "a1.bbox"},
+                    outputs={"mask": "mask"},
+                ),
+                Action(
+                    id="a3",
+                    tool="image_inpainting",
+                    args={"image": "input:0", "mask": "a2.mask"},
+                    outputs={"image": "image"},
+                ),
+            ],
+        ),
     ]
 
 
@@ -181,8 +227,12 @@ def test_solution_mermaid_shows_data_flow(solutions: list[Solution], subtask: Su
     text = solution_to_mermaid(solutions[1], subtask)
     nodes, edges = _parse_mermaid(text)
     assert nodes == {
-        "input_0": "image: photo.png", "input_1": "text: the dog", "action_a1": "visual_grounding",
-        "action_a2": "image_segmentation_by_points", "action_a3": "image_inpainting", "output_0": "image",
+        "input_0": "image: photo.png",
+        "input_1": "text: the dog",
+        "action_a1": "visual_grounding",
+        "action_a2": "image_segmentation_by_points",
+        "action_a3": "image_inpainting",
+        "output_0": "image",
     }
     lines = text.splitlines()
     assert '    action_a1 -->|"bbox → prompt_points"| action_a2' in lines
@@ -199,8 +249,18 @@ def test_render_solutions_one_panel_per_solution(solutions: list[Solution], subt
     with Image.open(one) as a, Image.open(two) as b:
         assert b.height > a.height * 1.5 and a.width > 300
     text = _svg_text(render_solutions(solutions, tmp_path / "two.svg", subtask))
-    for expected in ("#1", "score 0.910", "#2", "score 0.500", "3 actions", "image: photo.png", "text: the dog",
-                     "image_inpainting", "bbox → prompt_points", "subtask 3: remove the dog from the photo"):
+    for expected in (
+        "#1",
+        "score 0.910",
+        "#2",
+        "score 0.500",
+        "3 actions",
+        "image: photo.png",
+        "text: the dog",
+        "image_inpainting",
+        "bbox → prompt_points",
+        "subtask 3: remove the dog from the photo",
+    ):
         assert expected in text, expected
     assert text.index("score 0.910") < text.index("score 0.500")
 
@@ -213,13 +273,24 @@ def test_render_solutions_refuses_nothing_and_bad_suffixes(solutions: list[Solut
 
 
 def test_plan_mermaid_shows_dependencies_and_passed_types() -> None:
-    plan = Plan(request="find the dog and describe it", subtasks=[
-        Subtask(id=0, description='find the "dog" #1', args=[{"type": "image", "value": "a.png"}],
-                returns=[{"type": "bbox"}]),
-        Subtask(id=1, description="describe <it>", dep=[0], args=[
-            {"type": "image", "value": "a.png"}, {"type": "bbox", "value": "<GENERATED>-0"}],
-            returns=[{"type": "text"}]),
-    ])
+    plan = Plan(
+        request="find the dog and describe it",
+        subtasks=[
+            Subtask(
+                id=0,
+                description='find the "dog" #1',
+                args=[{"type": "image", "value": "a.png"}],
+                returns=[{"type": "bbox"}],
+            ),
+            Subtask(
+                id=1,
+                description="describe <it>",
+                dep=[0],
+                args=[{"type": "image", "value": "a.png"}, {"type": "bbox", "value": "<GENERATED>-0"}],
+                returns=[{"type": "text"}],
+            ),
+        ],
+    )
     text = plan_to_mermaid(plan)
     nodes, edges = _parse_mermaid(text)
     assert nodes == {

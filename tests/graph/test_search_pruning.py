@@ -107,12 +107,14 @@ def planted_problem(draw):
         for a, b in zip(path, path[1:]):
             add([a], [b])
     for _ in range(draw(st.integers(min_value=0, max_value=5))):
-        add(draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=2)),
-            draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=2)))
-    sub = Subtask(id=0, description="planted", args=[{"type": "image", "value": "a.png"}],
-                  returns=[{"type": "number"}])
-    scores = draw(st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5, 0.75, 0.9, 1.0]),
-                           min_size=len(tools), max_size=len(tools)))
+        add(
+            draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=2)),
+            draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=2)),
+        )
+    sub = Subtask(id=0, description="planted", args=[{"type": "image", "value": "a.png"}], returns=[{"type": "number"}])
+    scores = draw(
+        st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5, 0.75, 0.9, 1.0]), min_size=len(tools), max_size=len(tools))
+    )
     return tools, sub, {f"t{i}": s for i, s in enumerate(scores)}
 
 
@@ -133,13 +135,30 @@ def test_weakest_link_bound_returns_exactly_the_unbounded_ranking(problem, strat
 def test_bound_saves_work_when_good_solutions_exist():
     # one direct tool scoring 1.0, and a swarm of low-scored detours the bound never needs to enter
     tools = [
-        ToolSpec(name="direct", description="d", inputs=[InputSpec(name="i", type="image")],
-                 outputs=[OutputSpec(name="o", type="number")]),
+        ToolSpec(
+            name="direct",
+            description="d",
+            inputs=[InputSpec(name="i", type="image")],
+            outputs=[OutputSpec(name="o", type="number")],
+        ),
     ] + [
-        ToolSpec(name=f"detour{i}", description="d", inputs=[InputSpec(name="i", type=a)],
-                 outputs=[OutputSpec(name="o", type=b)])
-        for i, (a, b) in enumerate([("image", "text"), ("text", "mask"), ("mask", "number"), ("image", "mask"),
-                                    ("text", "bboxes"), ("bboxes", "number"), ("mask", "text")])
+        ToolSpec(
+            name=f"detour{i}",
+            description="d",
+            inputs=[InputSpec(name="i", type=a)],
+            outputs=[OutputSpec(name="o", type=b)],
+        )
+        for i, (a, b) in enumerate(
+            [
+                ("image", "text"),
+                ("text", "mask"),
+                ("mask", "number"),
+                ("image", "mask"),
+                ("text", "bboxes"),
+                ("bboxes", "number"),
+                ("mask", "text"),
+            ]
+        )
     ]
     scores = {"direct": 1.0, **{f"detour{i}": 0.6 for i in range(7)}}
     planner = ToGPlanner(ToolGraph(tools), assessor=SeededAssessor(scores))
@@ -154,11 +173,16 @@ def test_bound_keeps_a_tie_on_the_weakest_link_that_wins_on_the_mean():
     # p->q is found first (names sort p before x) and ties x->y on weakest score and length; x->y must
     # still be explored, because its mean (0.7 vs 0.55) ranks it first.
     def spec(name: str, a: str, b: str) -> ToolSpec:
-        return ToolSpec(name=name, description=name, inputs=[InputSpec(name="i", type=a)],
-                        outputs=[OutputSpec(name="o", type=b)])
+        return ToolSpec(
+            name=name, description=name, inputs=[InputSpec(name="i", type=a)], outputs=[OutputSpec(name="o", type=b)]
+        )
 
-    tools = [spec("p", "image", "mask"), spec("q", "mask", "number"), spec("x", "image", "text"),
-             spec("y", "text", "number")]
+    tools = [
+        spec("p", "image", "mask"),
+        spec("q", "mask", "number"),
+        spec("x", "image", "text"),
+        spec("y", "text", "number"),
+    ]
     planner = ToGPlanner(ToolGraph(tools), assessor=SeededAssessor({"p": 0.5, "q": 0.6, "x": 0.5, "y": 0.9}))
     sub = Subtask(id=0, description="count", args=[{"type": "image", "value": "a.png"}], returns=[{"type": "number"}])
     for strategy in ("beam", "adaptive"):

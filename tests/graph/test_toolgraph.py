@@ -32,17 +32,27 @@ def test_graph_has_every_tool_and_type(graph: ToolGraph) -> None:
     assert len(graph.types) == 22
     tool_nodes = [n for n, d in graph.graph.nodes(data=True) if d["kind"] == "tool"]
     assert len(tool_nodes) == 59
-    assert graph.graph.edges["type:mask", "tool:image_inpainting"] == {"relation": "accepts", "arg": "mask",
-                                                                        "required": True}
+    assert graph.graph.edges["type:mask", "tool:image_inpainting"] == {
+        "relation": "accepts",
+        "arg": "mask",
+        "required": True,
+    }
     assert graph.graph.edges["tool:object_detection", "type:bboxes"] == {"relation": "produces", "arg": "object"}
 
 
 def test_tools_accepting_and_producing_are_sorted_and_alias_aware(graph: ToolGraph) -> None:
     assert _names(graph.tools_accepting("image.mask")) == [
-        "count_masks", "image_inpainting", "image_segmentation_by_mask", "partial_image_editing", "select_mask"
+        "count_masks",
+        "image_inpainting",
+        "image_segmentation_by_mask",
+        "partial_image_editing",
+        "select_mask",
     ]
     assert _names(graph.tools_producing("mask")) == [
-        "image_instance_segmentation", "image_segmentation_by_mask", "image_segmentation_by_points", "select_mask"
+        "image_instance_segmentation",
+        "image_segmentation_by_mask",
+        "image_segmentation_by_points",
+        "select_mask",
     ]
     assert _names(graph.tools_producing("bbox")) == ["object_detection", "select_bbox", "visual_grounding"]
     assert _names(graph.tools_accepting("category")) == ["count_categories", "select_category"]
@@ -114,8 +124,10 @@ def test_optional_inputs_are_left_out_on_request() -> None:
             ToolSpec(
                 name="resize",
                 description="resize an image",
-                inputs=[InputSpec(name="image", type="image"), InputSpec(name="scale", type="number", required=False,
-                                                                         default=0.5)],
+                inputs=[
+                    InputSpec(name="image", type="image"),
+                    InputSpec(name="scale", type="number", required=False, default=0.5),
+                ],
                 outputs=[OutputSpec(name="image", type="image")],
             )
         ]

@@ -9,8 +9,15 @@ from graph.types import FILE_TYPES, ResourceType, all_type_info, resolve_type
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("image", "image"), ("Image", "image"), ("image.mask", "mask"), ("bbox", "bboxes"), ("category", "labels"),
-     ("image.edge", "edge"), (" text ", "text")],
+    [
+        ("image", "image"),
+        ("Image", "image"),
+        ("image.mask", "mask"),
+        ("bbox", "bboxes"),
+        ("category", "labels"),
+        ("image.edge", "edge"),
+        (" text ", "text"),
+    ],
 )
 def test_names_from_other_catalogues_resolve(name, expected):
     assert resolve_type(name).value == expected
@@ -54,7 +61,10 @@ def test_tool_spec_json_schema_and_argument_schema():
     spec = ToolSpec(
         name="rotate",
         description="rotate an image",
-        inputs=[InputSpec(name="image", type="image"), InputSpec(name="angle", type="number", required=False, default=90)],
+        inputs=[
+            InputSpec(name="image", type="image"),
+            InputSpec(name="angle", type="number", required=False, default=90),
+        ],
         outputs=[OutputSpec(name="image", type="image")],
     )
     schema = ToolSpec.model_json_schema()

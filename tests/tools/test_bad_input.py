@@ -180,11 +180,24 @@ def test_blank_text_is_an_input_error_naming_the_argument(
 def test_the_matrix_covers_the_toolbox() -> None:
     """Guards the generators above: an empty matrix would pass vacuously."""
     images, texts = dict(image_arguments()), set(text_arguments())
-    assert {"crop_image", "overlay_mask", "concat_images", "detect_faces", "read_text", "caption_image",
-            "compare_images", "image_info"} <= set(images)
+    assert {
+        "crop_image",
+        "overlay_mask",
+        "concat_images",
+        "detect_faces",
+        "read_text",
+        "caption_image",
+        "compare_images",
+        "image_info",
+    } <= set(images)
     assert ("overlay_mask", "mask") in image_arguments() and ("concat_images", "third") in image_arguments()
-    assert {("summarize_text", "text"), ("ground_phrase", "phrase"), ("select_boxes", "label"),
-            ("text_to_speech", "text"), ("answer_video_question", "question")} <= texts
+    assert {
+        ("summarize_text", "text"),
+        ("ground_phrase", "phrase"),
+        ("select_boxes", "label"),
+        ("text_to_speech", "text"),
+        ("answer_video_question", "question"),
+    } <= texts
 
 
 def test_the_bomb_is_refused_from_its_header(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -104,12 +104,13 @@ def test_small_photo_is_upscaled_and_mapped_back(astronaut: PILImage.Image) -> N
 def test_find_faces_then_blur_them(astronaut: PILImage.Image, astronaut_faces: list[BBox]) -> None:
     blurred = blur_regions(image=astronaut, boxes=astronaut_faces)["image"]
     before, after = np.asarray(astronaut).astype(int), np.asarray(blurred).astype(int)
-    x1, y1, x2, y2 = (round(v) for v in (astronaut_faces[0].x1, astronaut_faces[0].y1,
-                                         astronaut_faces[0].x2, astronaut_faces[0].y2))
+    x1, y1, x2, y2 = (
+        round(v) for v in (astronaut_faces[0].x1, astronaut_faces[0].y1, astronaut_faces[0].x2, astronaut_faces[0].y2)
+    )
     assert np.abs(after[y1:y2, x1:x2] - before[y1:y2, x1:x2]).mean() > 5  # the face is hidden
     outside = np.ones(before.shape[:2], bool)
     for b in astronaut_faces:
-        outside[int(b.y1):int(np.ceil(b.y2)), int(b.x1):int(np.ceil(b.x2))] = False
+        outside[int(b.y1) : int(np.ceil(b.y2)), int(b.x1) : int(np.ceil(b.x2))] = False
     assert np.array_equal(after[outside], before[outside])  # nothing else changed
     assert all(iou(b, ASTRONAUT_FACE) < 0.1 for b in detect_faces(image=blurred)["faces"])  # and it stays hidden
 
@@ -125,15 +126,26 @@ BAD_INPUTS = {
     "0x0": (lambda: {"image": PILImage.new("RGB", (0, 0))}, "image", "no pixels"),
     "truncated-png": (lambda: {"image": _truncated_png()}, "image", "cannot decode"),
     "min_score": (lambda: {"image": PILImage.new("RGB", (64, 64)), "min_score": -0.1}, "min_score", "between 0 and 1"),
-    "min_face_size-tiny": (lambda: {"image": PILImage.new("RGB", (64, 64)), "min_face_size": 2}, "min_face_size",
-                           "between 8"),
-    "min_face_size-bigger-than-image": (lambda: {"image": PILImage.new("RGB", (64, 48)), "min_face_size": 49},
-                                        "min_face_size", "shorter side"),
+    "min_face_size-tiny": (
+        lambda: {"image": PILImage.new("RGB", (64, 64)), "min_face_size": 2},
+        "min_face_size",
+        "between 8",
+    ),
+    "min_face_size-bigger-than-image": (
+        lambda: {"image": PILImage.new("RGB", (64, 48)), "min_face_size": 49},
+        "min_face_size",
+        "shorter side",
+    ),
     "min_face_size-too-small-for-a-large-image": (
-        lambda: {"image": PILImage.new("L", (4000, 3000)), "min_face_size": 10}, "min_face_size",
-        f"limit is {MAX_WORK_PIXELS:,} pixels"),
-    "min_face_size-float": (lambda: {"image": PILImage.new("RGB", (64, 64)), "min_face_size": 30.5}, "min_face_size",
-                            "an int"),
+        lambda: {"image": PILImage.new("L", (4000, 3000)), "min_face_size": 10},
+        "min_face_size",
+        f"limit is {MAX_WORK_PIXELS:,} pixels",
+    ),
+    "min_face_size-float": (
+        lambda: {"image": PILImage.new("RGB", (64, 64)), "min_face_size": 30.5},
+        "min_face_size",
+        "an int",
+    ),
 }
 
 
@@ -147,10 +159,13 @@ def test_bad_input_is_a_tool_input_error_naming_the_argument(case: str) -> None:
 
 def test_spec() -> None:
     spec = detect_faces.spec
-    assert TOOLS == (detect_faces,)
+    assert (detect_faces,) == TOOLS
     assert [(o.name, o.type.value) for o in spec.outputs] == [("faces", "bboxes")]
     assert [(i.name, i.type.value, i.required) for i in spec.inputs] == [
-        ("image", "image", True), ("min_face_size", "number", False), ("min_score", "number", False)]
+        ("image", "image", True),
+        ("min_face_size", "number", False),
+        ("min_score", "number", False),
+    ]
     assert "face" in spec.description and spec.domains == ("image-perception",)
 
 

@@ -130,8 +130,9 @@ def test_overlay_accepts_mask_modes_and_keeps_alpha(square_mask: PILImage.Image)
         ({"mask": "mask.png"}, "mask", "PIL"),
     ],
 )
-def test_overlay_rejects_bad_input(square_mask: PILImage.Image, arguments: dict[str, Any], argument: str,
-                                   message: str) -> None:
+def test_overlay_rejects_bad_input(
+    square_mask: PILImage.Image, arguments: dict[str, Any], argument: str, message: str
+) -> None:
     with pytest.raises(ToolInputError, match=message) as err:
         overlay_mask(**{"image": solid("black", (10, 8)), "mask": square_mask, **arguments})
     assert err.value.argument == argument
@@ -154,14 +155,15 @@ def test_horizontal_concat_sizes_placement_and_centering() -> None:
 def test_horizontal_alignment(align: str, top: int) -> None:
     out = pixels(concat_images(image=solid("red", (4, 6)), second=solid("blue", (3, 2)), align=align)["image"])
     column = out[:, 5]
-    assert [tuple(c) for c in column[top:top + 2]] == [(0, 0, 255)] * 2
+    assert [tuple(c) for c in column[top : top + 2]] == [(0, 0, 255)] * 2
     assert (np.delete(column, [top, top + 1], axis=0) == 255).all()  # white background elsewhere
 
 
 def test_vertical_concat_with_gap_and_third_image() -> None:
     a, b, c = solid("red", (5, 2)), solid("lime", (3, 3)), solid("blue", (1, 1))
-    out = concat_images(image=a, second=b, third=c, direction="vertical", align="end", gap=2,
-                        background="#808080")["image"]
+    out = concat_images(image=a, second=b, third=c, direction="vertical", align="end", gap=2, background="#808080")[
+        "image"
+    ]
     assert out.size == (5, 2 + 2 + 3 + 2 + 1)
     arr = pixels(out)
     assert (arr[0:2] == (255, 0, 0)).all()
@@ -173,8 +175,9 @@ def test_vertical_concat_with_gap_and_third_image() -> None:
 def test_concat_modes() -> None:
     grey = concat_images(image=solid(10, (2, 2), "L"), second=solid(200, (2, 2), "L"))["image"]
     assert grey.mode == "L" and pixels(grey).tolist() == [[10, 10, 200, 200]] * 2
-    clear = concat_images(image=solid((255, 0, 0, 128), (2, 2), "RGBA"), second=solid("blue", (2, 1)),
-                          background="#00000000")["image"]
+    clear = concat_images(
+        image=solid((255, 0, 0, 128), (2, 2), "RGBA"), second=solid("blue", (2, 1)), background="#00000000"
+    )["image"]
     assert clear.mode == "RGBA"
     assert clear.getpixel((0, 0)) == (255, 0, 0, 128) and clear.getpixel((2, 0)) == (0, 0, 255, 255)
     assert clear.getpixel((3, 1)) == (0, 0, 0, 0)
@@ -231,5 +234,8 @@ def test_every_tool_has_a_real_description_and_documented_inputs() -> None:
         assert spec.device.value == "cpu" and "image-editing" in spec.domains
     concat = concat_images.spec
     assert [(i.name, i.type.value, i.required) for i in concat.inputs[:3]] == [
-        ("image", "image", True), ("second", "image", True), ("third", "image", False)]
+        ("image", "image", True),
+        ("second", "image", True),
+        ("third", "image", False),
+    ]
     assert overlay_mask.spec.inputs[1].type.value == "mask"

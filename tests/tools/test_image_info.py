@@ -91,23 +91,34 @@ def test_upright_or_invalid_tags_return_an_unchanged_copy(orientation: int | Non
 def test_info_of_a_plain_image() -> None:
     info = image_info(image=PILImage.new("RGBA", (64, 48)))["info"]
     assert info == {
-        "width": 64, "height": 48, "mode": "RGBA", "bands": ["R", "G", "B", "A"], "has_alpha": True,
-        "format": None, "frames": 1, "orientation": None, "orientation_meaning": None,
-        "upright_width": 64, "upright_height": 48, "exif": {},
+        "width": 64,
+        "height": 48,
+        "mode": "RGBA",
+        "bands": ["R", "G", "B", "A"],
+        "has_alpha": True,
+        "format": None,
+        "frames": 1,
+        "orientation": None,
+        "orientation_meaning": None,
+        "upright_width": 64,
+        "upright_height": 48,
+        "exif": {},
         "summary": "64x48 RGBA image, 4 bands, with transparency, no EXIF orientation",
     }
 
 
 def test_info_reports_orientation_upright_size_and_camera_fields() -> None:
-    photo = with_exif(quadrants(), "JPEG", Orientation=6, Make="Pixelcam", Model="P 7\x00",
-                      DateTime="2024:05:01 10:11:12")
+    photo = with_exif(
+        quadrants(), "JPEG", Orientation=6, Make="Pixelcam", Model="P 7\x00", DateTime="2024:05:01 10:11:12"
+    )
     info = image_info(image=photo)["info"]
     assert (info["width"], info["height"], info["format"], info["mode"]) == (40, 20, "JPEG", "RGB")
     assert info["orientation"] == 6 and info["orientation_meaning"] == ORIENTATIONS[6]
     assert (info["upright_width"], info["upright_height"]) == (20, 40)
     assert info["exif"] == {"make": "Pixelcam", "model": "P 7", "datetime": "2024:05:01 10:11:12"}
-    assert info["summary"] == ("40x20 RGB JPEG image, 3 bands, EXIF orientation 6 (needs a 90 degree clockwise "
-                               "turn), shown upright as 20x40")
+    assert info["summary"] == (
+        "40x20 RGB JPEG image, 3 bands, EXIF orientation 6 (needs a 90 degree clockwise turn), shown upright as 20x40"
+    )
     upright = image_info(image=fix_orientation(image=photo)["image"])["info"]
     assert upright["orientation"] is None and (upright["width"], upright["height"]) == (20, 40)
 

@@ -26,8 +26,14 @@ from tools.list_ops import (
 
 def box(label: str, width: float, height: float = 1.0, score: float | None = None) -> dict[str, Any]:
     """A labelled box at the origin of ``width`` x ``height`` pixels, with a score only when given."""
-    return {"x1": 0, "y1": 0, "x2": width, "y2": height, "label": label,
-            **({"score": score} if score is not None else {})}
+    return {
+        "x1": 0,
+        "y1": 0,
+        "x2": width,
+        "y2": height,
+        "label": label,
+        **({"score": score} if score is not None else {}),
+    }
 
 
 def names(boxes: list[BBox]) -> list[str | None]:
@@ -177,12 +183,17 @@ def test_labels_count_select_and_top_k() -> None:
     cats = select_labels(labels=CLASSES, name="cat")["labels"]
     assert [c.name for c in cats] == ["tabby cat", "Egyptian cat", "cat toy"] and isinstance(cats[0], Label)
     assert [c.name for c in select_labels(labels=CLASSES, name="cat", min_score=0.3)["labels"]] == [
-        "tabby cat", "Egyptian cat"]
+        "tabby cat",
+        "Egyptian cat",
+    ]
     top = top_k_labels(labels=CLASSES, k=3)["labels"]
     assert [c.name for c in top] == ["tabby cat", "Egyptian cat", "golden retriever"]
     assert [c.name for c in top_k_labels(labels=CLASSES, k=10)["labels"]][-1] == "cat toy"  # unscored last
     assert [c.name for c in top_k_labels(labels=CLASSES, min_score=0.1)["labels"]] == [
-        "tabby cat", "Egyptian cat", "golden retriever"]
+        "tabby cat",
+        "Egyptian cat",
+        "golden retriever",
+    ]
     assert top_k_labels(labels=[]) == {"labels": []}
 
 

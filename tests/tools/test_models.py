@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 
 from tools import models
 from tools.errors import ToolUnavailableError
+from tools.model_settings import LLMSettings, VLMSettings
 from tools.models import (
     DEFAULT_MAX_TILES,
     LLM_UNCONFIGURED,
@@ -27,11 +28,10 @@ from tools.models import (
     vlm_status,
 )
 from tools.vision import CaptionImage
-from tools.model_settings import LLMSettings, VLMSettings
 from vlm.backends.base import VLMBackend
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vlm"))
-from fake_openai_server import FakeOpenAIServer  # noqa: E402 - a test helper beside the vlm tests
+from fake_openai_server import FakeOpenAIServer
 
 if TYPE_CHECKING:
     from conftest import Script
@@ -128,10 +128,12 @@ def test_a_checkpoint_that_cannot_load_is_unavailable_with_the_reason_and_not_re
 
 @pytest.mark.parametrize(
     ("name", "value", "problem"),
-    [("TOG_VLM_MAX_TILES", "0", "TOG_VLM_MAX_TILES='0': Input should be greater than or equal to 1"),
-     ("TOG_VLM_MAX_TILES", "41", "TOG_VLM_MAX_TILES='41': Input should be less than or equal to 40"),
-     ("TOG_VLM_MAX_TILES", "lots", "TOG_VLM_MAX_TILES='lots': Input should be a valid integer"),
-     ("TOG_VLM_TRUST_REMOTE_CODE", "maybe", "TOG_VLM_TRUST_REMOTE_CODE='maybe': Input should be a valid boolean")],
+    [
+        ("TOG_VLM_MAX_TILES", "0", "TOG_VLM_MAX_TILES='0': Input should be greater than or equal to 1"),
+        ("TOG_VLM_MAX_TILES", "41", "TOG_VLM_MAX_TILES='41': Input should be less than or equal to 40"),
+        ("TOG_VLM_MAX_TILES", "lots", "TOG_VLM_MAX_TILES='lots': Input should be a valid integer"),
+        ("TOG_VLM_TRUST_REMOTE_CODE", "maybe", "TOG_VLM_TRUST_REMOTE_CODE='maybe': Input should be a valid boolean"),
+    ],
 )
 def test_bad_settings_are_reasons_not_crashes(
     no_models: pytest.MonkeyPatch, scripted: Script, name: str, value: str, problem: str
@@ -158,15 +160,19 @@ def test_settings_are_one_definition_read_by_the_tools_and_by_tog_settings(
     no_models.setenv("TOG_LLM_API_KEY", "sk-secret")
     settings = ToGSettings()
     assert settings.vlm == VLMSettings() and settings.llm == LLMSettings()
-    assert (settings.vlm.model, settings.vlm.device, settings.vlm.dtype) == ("/models/InternVL3-8B-hf", "cuda:1",
-                                                                            "auto")
+    assert (settings.vlm.model, settings.vlm.device, settings.vlm.dtype) == (
+        "/models/InternVL3-8B-hf",
+        "cuda:1",
+        "auto",
+    )
     assert settings.vlm.trust_remote_code is True and settings.vlm.max_tiles == DEFAULT_MAX_TILES
     assert settings.llm.url == "http://llm:8000/v1" and settings.llm.api_key.get_secret_value() == "sk-secret"
     assert "sk-secret" not in repr(settings) and "sk-secret" not in settings.model_dump_json()
 
     built: list[tuple[str, dict[str, Any]]] = []
-    no_models.setattr("vlm.backends.load_backend",
-                      lambda model, **kw: built.append((model, kw)) or scripted(model, role=None))
+    no_models.setattr(
+        "vlm.backends.load_backend", lambda model, **kw: built.append((model, kw)) or scripted(model, role=None)
+    )
     get_vlm()
     ((model, options),) = built
     assert model == "/models/InternVL3-8B-hf"
@@ -187,8 +193,10 @@ def test_settings_given_in_code_replace_the_environment_until_reset(
     from agent.config import ToGSettings
 
     built: list[tuple[str, int]] = []
-    no_models.setattr("vlm.backends.load_backend",
-                      lambda model, **kw: built.append((model, kw["limits"].max_tiles)) or scripted(model, role=None))
+    no_models.setattr(
+        "vlm.backends.load_backend",
+        lambda model, **kw: built.append((model, kw["limits"].max_tiles)) or scripted(model, role=None),
+    )
     no_models.setenv("TOG_VLM_MODEL", "from/the-environment")
     settings = ToGSettings(vlm={"model": "from/the-code", "max_tiles": 6})
     assert settings.vlm.model == "from/the-code" and settings.vlm.device == "auto"

@@ -62,16 +62,25 @@ def document(engine: Any) -> dict[str, Any]:
     if not CJK_FONT.is_file():
         pytest.skip(f"the CJK font {CJK_FONT} is not installed (Debian fonts-wqy-microhei); it renders the test text")
     image, ink = _render(ENGLISH + CHINESE + STAGGERED, (560, 400))
-    return {"image": image, "ink": ink, "boxes": ocr_text_lines(image=image)["boxes"],
-            "text": read_text(image=image)["text"]}
+    return {
+        "image": image,
+        "ink": ink,
+        "boxes": ocr_text_lines(image=image)["boxes"],
+        "text": read_text(image=image)["text"],
+    }
 
 
 def test_english_and_chinese_are_read_exactly_in_reading_order(document: dict[str, Any]) -> None:
     labels = [b.label for b in document["boxes"]]
     assert labels == [text for _, text, _ in ENGLISH + CHINESE + STAGGERED]
     assert document["text"] == "\n".join(
-        ["Invoice 2024 total 318.50 EUR", "The quick brown fox jumps", "今天天气很好，我们去公园", "扫描二维码关注我们",
-         "Big and small"]  # one row: the words' boxes overlap vertically although their tops differ
+        [
+            "Invoice 2024 total 318.50 EUR",
+            "The quick brown fox jumps",
+            "今天天气很好，我们去公园",
+            "扫描二维码关注我们",
+            "Big and small",
+        ]  # one row: the words' boxes overlap vertically although their tops differ
     )
     assert all(isinstance(b, BBox) and b.score is not None and b.score >= 0.9 for b in document["boxes"])
 
@@ -134,8 +143,13 @@ def test_reading_order_groups_rows_by_vertical_overlap() -> None:
     def line(text: str, x1: float, y1: float, x2: float, y2: float) -> TextLine:
         return TextLine(text, 0.9, x1, y1, x2, y2)
 
-    pieces = [line("right", 300, 12, 400, 40), line("second", 10, 60, 120, 90), line("left", 10, 0, 120, 50),
-              line("中文", 130, 60, 180, 90), line("字", 185, 62, 200, 88)]
+    pieces = [
+        line("right", 300, 12, 400, 40),
+        line("second", 10, 60, 120, 90),
+        line("left", 10, 0, 120, 50),
+        line("中文", 130, 60, 180, 90),
+        line("字", 185, 62, 200, 88),
+    ]
     rows = reading_order(pieces)
     assert [[p.text for p in row] for row in rows] == [["left", "right"], ["second", "中文", "字"]]
     assert join_text(rows) == "left right\nsecond 中文字"  # no space between two CJK characters
@@ -144,6 +158,7 @@ def test_reading_order_groups_rows_by_vertical_overlap() -> None:
 
 def _png_header(width: int, height: int) -> bytes:
     """A PNG whose header declares ``width``x``height`` pixels (and holds none): a decompression-bomb shape."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -192,7 +207,9 @@ def test_specs_say_what_the_tools_do() -> None:
     for spec in by_name.values():
         assert "OCR" in spec.description and spec.domains == ("image-perception",)
         assert [(i.name, i.type.value, i.required) for i in spec.inputs] == [
-            ("image", "image", True), ("min_score", "number", False)]
+            ("image", "image", True),
+            ("min_score", "number", False),
+        ]
 
 
 @pytest.mark.parametrize("package", ["rapidocr", "onnxruntime"])

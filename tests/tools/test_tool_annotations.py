@@ -16,8 +16,11 @@ from tools.docstrings import DocstringError, parse_docstring
 
 
 def test_every_resource_type_has_an_alias_and_a_check() -> None:
-    aliased = {check_for_annotation(getattr(ann, name)).rtype for name in ann.__all__ if name[0].isupper()
-               and name not in {"AnnotationProblem", "ValueCheck", "ValueProblem"}}
+    aliased = {
+        check_for_annotation(getattr(ann, name)).rtype
+        for name in ann.__all__
+        if name[0].isupper() and name not in {"AnnotationProblem", "ValueCheck", "ValueProblem"}
+    }
     assert aliased == set(ResourceType)
     for rtype in ResourceType:
         assert check_for_type(rtype).rtype is rtype

@@ -298,7 +298,7 @@ def test_definition_errors_name_the_tool(func: Any, message: str) -> None:
 
 
 def test_unresolvable_hint_is_a_definition_error() -> None:
-    def local(text: "NoSuchType") -> str:  # noqa: F821
+    def local(text: NoSuchType) -> str:  # noqa: F821
         """Do it."""
         return ""
 

@@ -12,7 +12,7 @@ import pytest
 from tools.models import vlm_status
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/ is not installed, only beside the tests
-from benchmarks import tools as bench  # noqa: E402
+from benchmarks import tools as bench
 
 
 def last_line(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -27,11 +27,10 @@ def test_tools_needing_an_option_are_timed_not_skipped(capsys: pytest.CaptureFix
     assert figures["tiny_vlm"] is False
 
 
-def test_tiny_vlm_times_only_the_model_tools_and_cleans_up(
-    capsys: pytest.CaptureFixture[str]
-) -> None:
-    bench.main(["--tiny-vlm", "--repeat", "1", "--only", "caption_image", "ground_phrase", "summarize_text",
-                "crop_image"])
+def test_tiny_vlm_times_only_the_model_tools_and_cleans_up(capsys: pytest.CaptureFixture[str]) -> None:
+    bench.main(
+        ["--tiny-vlm", "--repeat", "1", "--only", "caption_image", "ground_phrase", "summarize_text", "crop_image"]
+    )
     figures = last_line(capsys)
     assert set(figures["tools_ms"]) == {"caption_image", "ground_phrase", "summarize_text"}  # type: ignore[arg-type]
     assert figures["skipped"] == {} and figures["tiny_vlm"] is True and figures["tiny_tokens"] == bench.TINY_TOKENS

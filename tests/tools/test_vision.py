@@ -64,7 +64,8 @@ def test_specs_are_gpu_tools_with_the_types_the_planner_connects() -> None:
         "transcribe_image_text": ([("image", "image", True)], ["text"]),
         "answer_document_question": ([("image", "image", True), ("question", "text", True)], ["text"]),
         "compare_images": (
-            [("first_image", "image", True), ("second_image", "image", True), ("question", "text", False)], ["text"]
+            [("first_image", "image", True), ("second_image", "image", True), ("question", "text", False)],
+            ["text"],
         ),
         "count_objects": ([("image", "image", True), ("category", "text", True)], ["number"]),
         "ground_phrase": ([("image", "image", True), ("phrase", "text", True)], ["bboxes"]),
@@ -108,17 +109,32 @@ def test_embedding_assessor_picks_the_right_tool_from_its_description(embedder: 
 WORD_TOOLS = [
     ("caption_image", {}, vision.CAPTION_PROMPT, vision.IMAGE_TILES, 64),
     ("describe_image", {}, vision.DESCRIBE_PROMPT, vision.IMAGE_TILES, 512),
-    ("answer_image_question", {"question": "What is the person holding?"}, "What is the person holding?",
-     vision.IMAGE_TILES, 256),
+    (
+        "answer_image_question",
+        {"question": "What is the person holding?"},
+        "What is the person holding?",
+        vision.IMAGE_TILES,
+        256,
+    ),
     ("transcribe_image_text", {}, vision.OCR_PROMPT, vision.DOCUMENT_TILES, 1024),
-    ("answer_document_question", {"question": " What is the total? "}, "What is the total?",
-     vision.DOCUMENT_TILES, 512),
+    (
+        "answer_document_question",
+        {"question": " What is the total? "},
+        "What is the total?",
+        vision.DOCUMENT_TILES,
+        512,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "extra", "prompt", "tiles", "tokens"), WORD_TOOLS, ids=[w[0] for w in WORD_TOOLS])
 def test_image_tools_ask_the_tiny_model_their_prompt(
-    recorded: RecordingBackend, photo: PILImage.Image, name: str, extra: dict[str, str], prompt: str, tiles: int,
+    recorded: RecordingBackend,
+    photo: PILImage.Image,
+    name: str,
+    extra: dict[str, str],
+    prompt: str,
+    tiles: int,
     tokens: int,
 ) -> None:
     result = TOOLS[name](image=photo, **extra)
@@ -237,7 +253,9 @@ def test_detection_labels_every_category_and_falls_back_to_the_name_asked(script
     backend = scripted(lambda r: answers[r.question])
     boxes = TOOLS["detect_objects"](image=PILImage.new("RGB", (200, 100)), categories="dog; cat, Dog")["boxes"]
     assert [(b.label, b.x1, b.y1, b.x2, b.y2) for b in boxes] == [
-        ("dog", 0.0, 0.0, 100.0, 50.0), ("dog", 0.0, 50.0, 200.0, 100.0), ("cat", 50.0, 25.0, 150.0, 75.0)
+        ("dog", 0.0, 0.0, 100.0, 50.0),
+        ("dog", 0.0, 50.0, 200.0, 100.0),
+        ("cat", 50.0, 25.0, 150.0, 75.0),
     ]
     assert [r.question for r in backend.requests] == [referring_prompt("dog"), referring_prompt("cat")]
 
@@ -249,8 +267,15 @@ def test_detection_without_categories_detects_everything_with_the_models_labels(
     assert backend.requests[0].question == DETECT_ALL_PROMPT
 
 
-@pytest.mark.parametrize("answer", ["I can't see a car.", "<ref>car</ref><box>[[1, 2, 3]]</box>",
-                                    "<box>[[10, 20, 30, 40]]", "<box>[[1, 2, eval(3), 4]]</box>"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I can't see a car.",
+        "<ref>car</ref><box>[[1, 2, 3]]</box>",
+        "<box>[[10, 20, 30, 40]]",
+        "<box>[[1, 2, eval(3), 4]]</box>",
+    ],
+)
 def test_malformed_grounding_output_is_a_typed_error_keeping_the_answer(answer: str, scripted: Script) -> None:
     scripted(answer)
     for name, extra in (("ground_phrase", {"phrase": "car"}), ("detect_objects", {"categories": "car"})):
@@ -260,8 +285,19 @@ def test_malformed_grounding_output_is_a_typed_error_keeping_the_answer(answer: 
         assert isinstance(info.value, ToolExecutionError)
 
 
-@pytest.mark.parametrize(("answer", "count"), [("3", 3), ("3.", 3), (" There are 4 dogs. ", 4), ("Twelve", 12),
-                                               ("none", 0), ("0", 0), ("1,024", 1024), ("7 cats, 7 in all", 7)])
+@pytest.mark.parametrize(
+    ("answer", "count"),
+    [
+        ("3", 3),
+        ("3.", 3),
+        (" There are 4 dogs. ", 4),
+        ("Twelve", 12),
+        ("none", 0),
+        ("0", 0),
+        ("1,024", 1024),
+        ("7 cats, 7 in all", 7),
+    ],
+)
 def test_counts_are_read_from_the_models_answer(answer: str, count: int, scripted: Script) -> None:
     backend = scripted(answer)
     result = TOOLS["count_objects"](image=PILImage.new("RGB", (64, 64)), category=" red  cars ")
@@ -324,8 +360,12 @@ def truncated_png() -> PILImage.Image:
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [(truncated_png, "decode"), (lambda: PILImage.new("RGB", (0, 0)), "no pixels"),
-     (lambda: PILImage.new("RGB", (64, 64)), "limit"), (lambda: b"\x89PNG not really", "PIL.Image.Image")],
+    [
+        (truncated_png, "decode"),
+        (lambda: PILImage.new("RGB", (0, 0)), "no pixels"),
+        (lambda: PILImage.new("RGB", (64, 64)), "limit"),
+        (lambda: b"\x89PNG not really", "PIL.Image.Image"),
+    ],
     ids=["truncated", "empty", "too-large", "bytes"],
 )
 def test_bad_images_are_input_errors_naming_the_argument(
@@ -344,14 +384,16 @@ def test_bad_images_are_input_errors_naming_the_argument(
 
 @pytest.mark.parametrize(
     ("name", "extra", "argument"),
-    [("answer_image_question", {"question": "  \n"}, "question"),
-     ("answer_document_question", {"question": ""}, "question"),
-     ("compare_images", {"second_image": None, "question": " "}, "question"),
-     ("ground_phrase", {"phrase": " "}, "phrase"),
-     ("ground_phrase", {"phrase": "the <box>cat</box>"}, "phrase"),
-     ("count_objects", {"category": ""}, "category"),
-     ("detect_objects", {"categories": " , ;\n"}, "categories"),
-     ("detect_objects", {"categories": ", ".join(f"thing {k}" for k in range(21))}, "categories")],
+    [
+        ("answer_image_question", {"question": "  \n"}, "question"),
+        ("answer_document_question", {"question": ""}, "question"),
+        ("compare_images", {"second_image": None, "question": " "}, "question"),
+        ("ground_phrase", {"phrase": " "}, "phrase"),
+        ("ground_phrase", {"phrase": "the <box>cat</box>"}, "phrase"),
+        ("count_objects", {"category": ""}, "category"),
+        ("detect_objects", {"categories": " , ;\n"}, "categories"),
+        ("detect_objects", {"categories": ", ".join(f"thing {k}" for k in range(21))}, "categories"),
+    ],
 )
 def test_bad_text_is_an_input_error_naming_the_argument(
     name: str, extra: dict[str, Any], argument: str, scripted: Script

@@ -46,7 +46,9 @@ def test_detect_asks_every_category_in_one_batch() -> None:
 
 
 def test_detect_all_objects_uses_the_models_labels() -> None:
-    backend = Scripted({DETECT_ALL_PROMPT: format_grounding([("person", [[0, 0, 100, 100]]), ("kite", [[900, 0, 1000, 100]])])})
+    backend = Scripted(
+        {DETECT_ALL_PROMPT: format_grounding([("person", [[0, 0, 100, 100]]), ("kite", [[900, 0, 1000, 100]])])}
+    )
     boxes = backend.detect(Image.new("RGB", (1000, 1000)))
     assert [b.label for b in boxes] == ["person", "kite"]
 

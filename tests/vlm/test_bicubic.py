@@ -37,7 +37,11 @@ def test_equals_pillow_on_random_size_pairs(rule):
         width, height, out_w, out_h = (int(v) for v in rng.integers(1, 700, 4))
         pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         assert np.array_equal(resize(pixels, (out_w, out_h), rule), pil(pixels, (out_w, out_h))), (
-            width, height, out_w, out_h)
+            width,
+            height,
+            out_w,
+            out_h,
+        )
         checked += 1
     assert checked == 400
 

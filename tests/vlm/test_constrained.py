@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,11 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "required": ["description", "task", "id", "dep", "args", "returns"],
                 "properties": {
                     "description": {"type": "string", "minLength": 1, "maxLength": 40},
-                    "task": {"type": "array", "maxItems": 2, "items": {"type": "string", "enum": ["vision", "general"]}},
+                    "task": {
+                        "type": "array",
+                        "maxItems": 2,
+                        "items": {"type": "string", "enum": ["vision", "general"]},
+                    },
                     "id": {"type": "integer", "enum": [0, 1]},
                     "dep": {"type": "array", "maxItems": 2, "items": {"type": "integer", "enum": [-1, 0, 1]}},
                     "args": {
@@ -148,7 +153,13 @@ def test_budget_is_the_longest_document_written_by_hand() -> None:
         ({"type": "integer"}, "without an enum"),
         ({"type": "object"}, "without properties"),
         ({"type": "string", "pattern": "^a+$"}, "a pattern"),
-        ({"$ref": "#/$defs/Node", "$defs": {"Node": {"type": "array", "maxItems": 2, "items": {"$ref": "#/$defs/Node"}}}}, "refers to itself"),
+        (
+            {
+                "$ref": "#/$defs/Node",
+                "$defs": {"Node": {"type": "array", "maxItems": 2, "items": {"$ref": "#/$defs/Node"}}},
+            },
+            "refers to itself",
+        ),
     ],
 )
 def test_unbounded_schemas_have_no_budget_and_say_where(schema: dict[str, Any], reason: str) -> None:
@@ -258,7 +269,9 @@ def test_streamed_constrained_answer_equals_the_batched_one(backend: Transformer
     assert_valid(streamed, PLAN_SCHEMA)
 
 
-def test_an_unenforceable_schema_fails_before_generating(backend: TransformersBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unenforceable_schema_fails_before_generating(
+    backend: TransformersBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def no_generate(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("generate must not run")
 
@@ -268,7 +281,9 @@ def test_an_unenforceable_schema_fails_before_generating(backend: TransformersBa
         backend.chat([], "Your email?", generation=GenerationConfig(max_new_tokens=8, json_schema=schema))
 
 
-def test_original_checkpoints_refuse_schemas(tmp_path: Path, tiny_internvl_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_original_checkpoints_refuse_schemas(
+    tmp_path: Path, tiny_internvl_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class RemoteModel:
         calls = 0
 
@@ -287,8 +302,14 @@ def test_original_checkpoints_refuse_schemas(tmp_path: Path, tiny_internvl_dir: 
     tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_internvl_dir)
     monkeypatch.setattr(transformers.AutoModel, "from_pretrained", lambda source, **kwargs: RemoteModel())
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda source, **kwargs: tokenizer)
-    config = {"model_type": "internvl_chat", "template": "internvl2_5", "llm_config": {"architectures": ["Qwen2ForCausalLM"]},
-              "vision_config": {"image_size": 448, "patch_size": 14}, "downsample_ratio": 0.5, "force_image_size": 448}
+    config = {
+        "model_type": "internvl_chat",
+        "template": "internvl2_5",
+        "llm_config": {"architectures": ["Qwen2ForCausalLM"]},
+        "vision_config": {"image_size": 448, "patch_size": 14},
+        "downsample_ratio": 0.5,
+        "force_image_size": 448,
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     backend = TransformersBackend(tmp_path, device="cpu", trust_remote_code=True)
     schema_config = GenerationConfig(max_new_tokens=8, json_schema={"type": "boolean"})
@@ -313,7 +334,10 @@ def test_module_examples() -> None:
 
 def test_served_model_gets_the_schema_as_response_format() -> None:
     answer = json.dumps({"subtasks": []})
-    with FakeOpenAIServer(responder=lambda body: answer) as server, OpenAICompatibleBackend(server.url, model="m") as client:
+    with (
+        FakeOpenAIServer(responder=lambda body: answer) as server,
+        OpenAICompatibleBackend(server.url, model="m") as client,
+    ):
         assert client.chat([], "Plan this.", generation=GenerationConfig(json_schema=PLAN_SCHEMA)) == answer
         client.chat([], "Free text.")
         bound, free = server.chat_bodies

@@ -116,8 +116,8 @@ def test_image_size_must_be_positive() -> None:
         ("<box>[[1, 2, 3, 4, 5]]</box>", "4 numbers"),
         ("<box>[1, 2, 3, 4]</box>", "4 numbers"),
         ("<box>[]</box>", "non-empty list"),
-        ("<box>{\"x\": 1}</box>", "non-empty list"),
-        ("<box>[[1, 2, 3, \"4\"]]</box>", "not a finite number"),
+        ('<box>{"x": 1}</box>', "non-empty list"),
+        ('<box>[[1, 2, 3, "4"]]</box>', "not a finite number"),
         ("<box>[[1, 2, 3, true]]</box>", "not a finite number"),
         ("<box>[[1, 2, 3, NaN]]</box>", "not a JSON list"),
         ("<box>[[1, 2, 3, Infinity]]</box>", "not a JSON list"),
@@ -162,12 +162,20 @@ def _normalised_box(draw: st.DrawFn) -> list[int]:
 @given(
     width=st.integers(1, 5000),
     height=st.integers(1, 5000),
-    refs=st.lists(st.tuples(st.none() | _labels, st.lists(_normalised_box(), min_size=1, max_size=4)), min_size=1, max_size=4),
+    refs=st.lists(
+        st.tuples(st.none() | _labels, st.lists(_normalised_box(), min_size=1, max_size=4)), min_size=1, max_size=4
+    ),
 )
 def test_rendered_boxes_parse_back_to_the_same_pixel_boxes(width: int, height: int, refs: list) -> None:
     boxes = parse_grounding(format_grounding(refs), width, height, default_label="query")
     expected = [
-        (label if label is not None else "query", q[0] * width / 1000, q[1] * height / 1000, q[2] * width / 1000, q[3] * height / 1000)
+        (
+            label if label is not None else "query",
+            q[0] * width / 1000,
+            q[1] * height / 1000,
+            q[2] * width / 1000,
+            q[3] * height / 1000,
+        )
         for label, quads in refs
         for q in quads
     ]
@@ -186,7 +194,12 @@ def test_pixel_boxes_survive_normalisation_within_rounding(width: int, height: i
     fx1, fx2 = sorted(fractions[:2])
     fy1, fy2 = sorted(fractions[2:])
     pixel = (fx1 * width, fy1 * height, fx2 * width, fy2 * height)
-    quad = [round(pixel[0] / width * 1000), round(pixel[1] / height * 1000), round(pixel[2] / width * 1000), round(pixel[3] / height * 1000)]
+    quad = [
+        round(pixel[0] / width * 1000),
+        round(pixel[1] / height * 1000),
+        round(pixel[2] / width * 1000),
+        round(pixel[3] / height * 1000),
+    ]
     boxes = parse_grounding(format_grounding([("o", [quad])]), width, height)
     if quad[2] <= quad[0] or quad[3] <= quad[1]:
         assert boxes == []  # too thin to survive 0-1000 rounding: dropped, never an error

@@ -20,7 +20,7 @@ from vlm.grounding import format_grounding, parse_grounding, referring_prompt
 from vlm.images import ImageLimits
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fake_openai_server import (  # noqa: E402
+from fake_openai_server import (
     FakeOpenAIServer,
     decoded_images,
     image_parts,
@@ -298,9 +298,8 @@ def test_stream_error_event_and_cut_off_stream_are_backend_errors(server, backen
 
 def test_stream_timeout_is_typed(server):
     server.delay = 1.0
-    with OpenAICompatibleBackend(server.url, model="m", timeout=0.2) as client:
-        with pytest.raises(BackendTimeoutError):
-            list(client.stream(make_request([], "slow")))
+    with OpenAICompatibleBackend(server.url, model="m", timeout=0.2) as client, pytest.raises(BackendTimeoutError):
+        list(client.stream(make_request([], "slow")))
 
 
 # --- failures and retries ------------------------------------------------------------------------

@@ -19,7 +19,6 @@ import vlm.preprocess
 import vlm.resize
 from vlm.errors import ImageInputError, TooManyImagesError
 from vlm.images import ImageLimits
-from vlm.resize import SplitResize, pass_order
 from vlm.preprocess import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -31,6 +30,7 @@ from vlm.preprocess import (
     preprocess_images,
     to_torch,
 )
+from vlm.resize import SplitResize, pass_order
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WIDE = ImageLimits(max_tiles=40)

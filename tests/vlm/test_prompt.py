@@ -50,18 +50,12 @@ def test_hermes_and_internlm2_golden_have_no_newline_after_im_end(name: str) -> 
 
 def test_phi3_golden() -> None:
     prompt = build_prompt("phi3-chat", "What is in the image?", [1], num_image_token=2)
-    assert prompt == (
-        f"<|system|>\n{SYS2}<|end|>"
-        f"<|user|>\n{IMG2}\nWhat is in the image?<|end|>"
-        "<|assistant|>\n"
-    )
+    assert prompt == (f"<|system|>\n{SYS2}<|end|><|user|>\n{IMG2}\nWhat is in the image?<|end|><|assistant|>\n")
 
 
 def test_hf_golden_has_no_system_prompt_by_default() -> None:
     prompt = build_prompt("internvl-hf", "What is in the image?", [1], num_image_token=2)
-    assert prompt == (
-        f"<|im_start|>user\n{IMG2}\nWhat is in the image?<|im_end|>\n<|im_start|>assistant\n"
-    )
+    assert prompt == (f"<|im_start|>user\n{IMG2}\nWhat is in the image?<|im_end|>\n<|im_start|>assistant\n")
 
 
 def test_hf_golden_with_given_system_prompt() -> None:

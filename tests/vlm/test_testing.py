@@ -122,7 +122,10 @@ def test_generates_on_cuda_in_bf16(tiny_internvl_dir: Path) -> None:
     encoded, pixel_values = _inputs(tokenizer, "Describe the image.", [13])
     with torch.no_grad():
         out = model.generate(
-            **encoded.to("cuda"), pixel_values=pixel_values.to("cuda", torch.bfloat16), max_new_tokens=4, do_sample=False
+            **encoded.to("cuda"),
+            pixel_values=pixel_values.to("cuda", torch.bfloat16),
+            max_new_tokens=4,
+            do_sample=False,
         )
     assert out.device.type == "cuda" and out.shape[1] > encoded["input_ids"].shape[1]
 
@@ -161,7 +164,10 @@ def test_save_load_round_trip_gives_identical_logits(loaded, tmp_path: Path) -> 
     tokenizer.save_pretrained(tmp_path)
     reloaded = transformers.AutoModelForImageTextToText.from_pretrained(tmp_path).eval()
     retokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path)
-    assert torch.equal(retokenizer(build_prompt("internvl-hf", "Describe.", [2]), return_tensors="pt")["input_ids"], encoded["input_ids"])
+    assert torch.equal(
+        retokenizer(build_prompt("internvl-hf", "Describe.", [2]), return_tensors="pt")["input_ids"],
+        encoded["input_ids"],
+    )
     with torch.no_grad():
         after = reloaded(**encoded, pixel_values=pixel_values).logits
     assert torch.equal(before, after)

@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -149,7 +150,9 @@ def test_multi_image_prompt_labels_each_image_and_concatenates_crops(backend, or
     answer = backend.chat(images, "Are they the same?", max_tiles=2, generation=SHORT)
     text = prompt_text(spy, oracle[1])
     assert text.startswith("<|im_start|>user\nImage-1: <img>")
-    assert "</img>\nImage-2: <img>" in text and text.endswith("</img>\nAre they the same?<|im_end|>\n<|im_start|>assistant\n")
+    assert "</img>\nImage-2: <img>" in text and text.endswith(
+        "</img>\nAre they the same?<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert context_runs(text) == [256, 256 * 3]  # 1 tile; 2x1 tiles + thumbnail
     batch = preprocess_images(images, max_num=2)
     assert spy.calls[0]["pixel_values"].shape[0] == 4
@@ -158,7 +161,9 @@ def test_multi_image_prompt_labels_each_image_and_concatenates_crops(backend, or
 
 def test_video_frames_are_one_tile_each_with_frame_labels(backend, oracle, spy) -> None:
     frames = [photo(10 + k, 900, 900) for k in range(3)]  # would be 2x2+1 crops as images
-    answer = backend.batch_chat([ChatRequest(question="What happens?", images=frames, kind="video", generation=SHORT)])[0]
+    answer = backend.batch_chat([ChatRequest(question="What happens?", images=frames, kind="video", generation=SHORT)])[
+        0
+    ]
     text = prompt_text(spy, oracle[1])
     assert text.startswith("<|im_start|>user\nFrame1: <img>") and "</img>\nFrame3: <img>" in text
     assert context_runs(text) == [256, 256, 256]
@@ -294,7 +299,9 @@ def eos_after(backend: TransformersBackend) -> Iterator[Any]:
 
 
 def test_generation_stops_at_the_separator_which_is_stripped(backend, eos_after, spy) -> None:
-    question = ChatRequest(question="Tell me a story.", images=[photo(40, 64, 64)], generation=GenerationConfig(max_new_tokens=20))
+    question = ChatRequest(
+        question="Tell me a story.", images=[photo(40, 64, 64)], generation=GenerationConfig(max_new_tokens=20)
+    )
     eos_after(None)
     free = backend.batch_chat([question])[0]
     eos_after(4)
@@ -311,19 +318,29 @@ def test_generation_stops_at_the_separator_which_is_stripped(backend, eos_after,
 
 
 def test_stream_concatenates_to_the_chat_answer(backend) -> None:
-    request = ChatRequest(question="Describe the image in detail.", images=[photo(41, 64, 64)], generation=GenerationConfig(max_new_tokens=24))
+    request = ChatRequest(
+        question="Describe the image in detail.",
+        images=[photo(41, 64, 64)],
+        generation=GenerationConfig(max_new_tokens=24),
+    )
     pieces = list(backend.stream(request))
     assert len(pieces) > 1
     assert "".join(pieces) == backend.batch_chat([request])[0]
 
 
 def test_closing_a_stream_early_frees_the_model_for_others(backend) -> None:
-    request = ChatRequest(question="Describe the image in detail.", images=[photo(42, 64, 64)], generation=GenerationConfig(max_new_tokens=200))
+    request = ChatRequest(
+        question="Describe the image in detail.",
+        images=[photo(42, 64, 64)],
+        generation=GenerationConfig(max_new_tokens=200),
+    )
     stream = backend.stream(request)
     next(stream)
     stream.close()  # cancels the generation thread and waits for it
     done = threading.Event()
-    threading.Thread(target=lambda: (backend.chat([], "Still there?", generation=SHORT), done.set()), daemon=True).start()
+    threading.Thread(
+        target=lambda: (backend.chat([], "Still there?", generation=SHORT), done.set()), daemon=True
+    ).start()
     assert done.wait(10)
 
 
@@ -350,7 +367,9 @@ def test_missing_hub_model_offline_is_a_checkpoint_error(monkeypatch: pytest.Mon
         load_backend("tog-tests/no-such-internvl-hf")
 
 
-def test_checkpoint_without_weights_fails_to_load_with_a_checkpoint_error(tiny_internvl_dir: Path, tmp_path: Path) -> None:
+def test_checkpoint_without_weights_fails_to_load_with_a_checkpoint_error(
+    tiny_internvl_dir: Path, tmp_path: Path
+) -> None:
     for path in tiny_internvl_dir.iterdir():
         if not path.name.endswith(".safetensors"):
             shutil.copy(path, tmp_path / path.name)
@@ -376,7 +395,9 @@ def test_limits_raise_the_tile_budget_to_forty_at_most(tiny_internvl_dir: Path) 
     assert not wide.loaded
 
 
-def test_too_many_images_and_corrupt_images_fail_before_the_model_loads(tiny_internvl_dir: Path, tmp_path: Path) -> None:
+def test_too_many_images_and_corrupt_images_fail_before_the_model_loads(
+    tiny_internvl_dir: Path, tmp_path: Path
+) -> None:
     fresh = TransformersBackend(tiny_internvl_dir, device="cpu", limits=ImageLimits(max_images=2))
     with pytest.raises(TooManyImagesError):
         fresh.chat([photo(1, 8, 8)] * 3, "What?")
@@ -408,7 +429,11 @@ def test_one_bad_request_fails_the_whole_batch_call_before_generating(backend, s
 def test_grounding_through_chat_reports_unparseable_answers(backend) -> None:
     with pytest.raises(GroundingParseError) as info:  # random weights do not write boxes
         backend.ground(photo(3, 64, 64), "the cat", generation=SHORT)
-    assert info.value.raw == backend.chat([photo(3, 64, 64)], "Please provide the bounding box coordinate of the region this sentence describes: <ref>the cat</ref>", generation=SHORT)
+    assert info.value.raw == backend.chat(
+        [photo(3, 64, 64)],
+        "Please provide the bounding box coordinate of the region this sentence describes: <ref>the cat</ref>",
+        generation=SHORT,
+    )
 
 
 # --- the worker -----------------------------------------------------------------------------------
@@ -535,14 +560,33 @@ class FakeRemoteModel:
     def eval(self) -> FakeRemoteModel:
         return self
 
-    def chat(self, tokenizer, pixel_values, question, generation_config, history=None, return_history=False, num_patches_list=None):
+    def chat(
+        self,
+        tokenizer,
+        pixel_values,
+        question,
+        generation_config,
+        history=None,
+        return_history=False,
+        num_patches_list=None,
+    ):
         if self.fail is not None:
             raise self.fail
-        self.calls.append(("chat", {
-            "question": question, "history": history, "num_patches_list": num_patches_list,
-            "crops": None if pixel_values is None else pixel_values.shape[0], "system": self.system_message,
-            "config": {k: v for k, v in generation_config.items() if k not in ("streamer", "stopping_criteria")},
-        }))
+        self.calls.append(
+            (
+                "chat",
+                {
+                    "question": question,
+                    "history": history,
+                    "num_patches_list": num_patches_list,
+                    "crops": None if pixel_values is None else pixel_values.shape[0],
+                    "system": self.system_message,
+                    "config": {
+                        k: v for k, v in generation_config.items() if k not in ("streamer", "stopping_criteria")
+                    },
+                },
+            )
+        )
         answer = f" The cat sits on the mat. {len(self.calls)} "
         streamer = generation_config.get("streamer")
         if streamer is not None:  # what generate() does with a streamer: prompt first, then each token
@@ -552,8 +596,22 @@ class FakeRemoteModel:
             streamer.end()
         return answer
 
-    def batch_chat(self, tokenizer, pixel_values, questions, generation_config, num_patches_list=None, history=None, return_history=False):
-        self.calls.append(("batch_chat", {"questions": questions, "num_patches_list": num_patches_list, "crops": pixel_values.shape[0]}))
+    def batch_chat(
+        self,
+        tokenizer,
+        pixel_values,
+        questions,
+        generation_config,
+        num_patches_list=None,
+        history=None,
+        return_history=False,
+    ):
+        self.calls.append(
+            (
+                "batch_chat",
+                {"questions": questions, "num_patches_list": num_patches_list, "crops": pixel_values.shape[0]},
+            )
+        )
         return [f"answer {k}" for k in range(len(questions))]
 
 
@@ -589,7 +647,9 @@ def test_original_checkpoint_needs_trust_remote_code(remote) -> None:
 def test_original_checkpoint_is_asked_through_its_chat(remote) -> None:
     backend = TransformersBackend(remote["path"], device="cpu", trust_remote_code=True)
     assert backend.template.name == "internvl2_5"
-    answer = backend.chat([photo(1, 896, 448)], "What colour?", [("Hi", "Hello")], system_message="Be brief.", generation=SHORT)
+    answer = backend.chat(
+        [photo(1, 896, 448)], "What colour?", [("Hi", "Hello")], system_message="Be brief.", generation=SHORT
+    )
     assert answer == "The cat sits on the mat. 1"
     assert remote["kwargs"][0]["trust_remote_code"] is True and remote["kwargs"][0]["dtype"] == torch.float32
     model = remote["model"]
@@ -615,7 +675,10 @@ def test_original_checkpoint_batches_single_image_questions_and_chats_the_rest(r
     ]
     backend.batch_chat(other)
     questions = [call["question"] for _, call in remote["model"].calls]
-    assert questions == ["Image-1: <image>\nImage-2: <image>\nSame?", "Frame1: <image>\nFrame2: <image>\nFrame3: <image>\nWhat happens?"]
+    assert questions == [
+        "Image-1: <image>\nImage-2: <image>\nSame?",
+        "Frame1: <image>\nFrame2: <image>\nFrame3: <image>\nWhat happens?",
+    ]
     assert [call["num_patches_list"] for _, call in remote["model"].calls] == [[1, 1], [1, 1, 1]]
 
 

@@ -94,9 +94,8 @@ def test_unexpected_errors_become_backend_errors():
         def batch_chat(self, requests):
             raise ZeroDivisionError("boom")
 
-    with ModelWorker(Broken()) as worker:
-        with pytest.raises(BackendError, match="ZeroDivisionError: boom") as info:
-            worker.chat([], "x", timeout=10)
+    with ModelWorker(Broken()) as worker, pytest.raises(BackendError, match="ZeroDivisionError: boom") as info:
+        worker.chat([], "x", timeout=10)
     assert info.value.retryable is False
 
 

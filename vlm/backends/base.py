@@ -7,8 +7,9 @@ here on top of ``chat`` so that a local model and a served one parse boxes the s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -122,6 +123,7 @@ class VLMBackend(ABC):
 
     def close(self) -> None:
         """Release the model or connection; the default holds nothing."""
+        return None
 
     def __enter__(self) -> VLMBackend:
         return self

@@ -39,10 +39,11 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator, Literal, Sequence, get_args
+from typing import Any, Literal, get_args
 
 import httpx
 
@@ -162,7 +163,7 @@ class OpenAICompatibleBackend(VLMBackend):
         for future in futures:
             try:
                 answers.append(future.result())
-            except BaseException as exc:  # noqa: BLE001 - re-raised below, after all requests settle
+            except BaseException as exc:
                 first_error = first_error or exc
         if first_error is not None:
             raise first_error

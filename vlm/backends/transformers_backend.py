@@ -29,11 +29,13 @@ import copy
 import gc
 import logging
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Literal, Sequence, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
@@ -356,7 +358,7 @@ def _load_hf(backend: TransformersBackend) -> _HFRunner:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
         model = model.to(backend.device).eval()
-    except Exception as exc:  # noqa: BLE001 - any loading failure means the same thing to the caller
+    except Exception as exc:
         raise CheckpointError(
             f"cannot load {backend.source} with transformers {_transformers_version()}: {type(exc).__name__}: {exc}",
             source=backend.source,
@@ -451,7 +453,7 @@ class _HFRunner:
         inputs = self._inputs(items)
         try:
             output = self._generate(inputs, config, **self._constraints(items, inputs))
-        except Exception as exc:  # noqa: BLE001 - surfaced as a typed error
+        except Exception as exc:
             _free_cuda_cache(self.device)
             raise _as_backend_error(exc, f"generating {len(items)} answer(s)")  # noqa: B904 - cause is set
         new = output[:, inputs["input_ids"].shape[1] :].tolist()
@@ -491,7 +493,7 @@ def _load_remote(backend: TransformersBackend) -> _RemoteCodeRunner:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=True, use_fast=False)
         model = AutoModel.from_pretrained(source, dtype=backend.dtype, trust_remote_code=True)
         model = model.to(backend.device).eval()
-    except Exception as exc:  # noqa: BLE001 - remote code fails in many ways; all mean "cannot load"
+    except Exception as exc:
         raise CheckpointError(
             f"cannot load {backend.source} with its remote code on transformers {version}: "
             f"{type(exc).__name__}: {exc}. Its -hf conversion (model_type 'internvl') runs natively.",
@@ -560,7 +562,7 @@ class _RemoteCodeRunner:
         try:
             with torch.inference_mode():
                 return call()
-        except Exception as exc:  # noqa: BLE001 - surfaced as a typed error naming the version
+        except Exception as exc:
             _free_cuda_cache(self.device)
             raise _as_backend_error(exc, f"{what} of {self.source}'s remote code (transformers {self.version})")  # noqa: B904
 
@@ -672,7 +674,7 @@ def _stream_through(
         try:
             with lock:
                 work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+        except BaseException as exc:
             failure.append(exc)
             streamer.end()  # generate() did not get to: unblock the consumer
 

@@ -8,8 +8,8 @@ import pytest
 
 from agent.decompose import cues
 from agent.decompose.base import Resource
-from agent.decompose.cues import wished_language
 from agent.decompose.clauses import split_clauses
+from agent.decompose.cues import wished_language
 from agent.decompose.reading import merge_context, read_clause
 from graph.types import ResourceType as T
 
@@ -22,16 +22,24 @@ def texts(request: str) -> list[str]:
     ("request_text", "expected"),
     [
         ("Find the cats and dogs in photo.jpg, then blur them.", ["Find the cats and dogs in photo.jpg", "blur them"]),
-        ("Detect the faces and blur them, then tell me how many there are",
-         ["Detect the faces", "blur them", "tell me how many there are"]),
+        (
+            "Detect the faces and blur them, then tell me how many there are",
+            ["Detect the faces", "blur them", "tell me how many there are"],
+        ),
         ("Make it black and white and then read the text aloud", ["Make it black and white", "read the text aloud"]),
-        ("What is the man holding and what colour is his shirt?",
-         ["What is the man holding", "what colour is his shirt"]),
-        ("Caption the photo. After that, read the sign; finally translate it",
-         ["Caption the photo", "read the sign", "translate it"]),
+        (
+            "What is the man holding and what colour is his shirt?",
+            ["What is the man holding", "what colour is his shirt"],
+        ),
+        (
+            "Caption the photo. After that, read the sign; finally translate it",
+            ["Caption the photo", "read the sign", "translate it"],
+        ),
         ("Rotate photo.jpg by 1.5 degrees next to nothing", ["Rotate photo.jpg by 1.5 degrees next to nothing"]),
-        ("Describe the image, e.g. the colours and the people",
-         ["Describe the image, e.g. the colours and the people"]),
+        (
+            "Describe the image, e.g. the colours and the people",
+            ["Describe the image, e.g. the colours and the people"],
+        ),
     ],
 )
 def test_english_connectives_split_steps_but_not_noun_phrases(request_text: str, expected: list[str]) -> None:
@@ -39,8 +47,10 @@ def test_english_connectives_split_steps_but_not_noun_phrases(request_text: str,
 
 
 def test_subordinate_steps_run_in_order() -> None:
-    assert texts("Before captioning the image, rotate it by 90 degrees") == ["rotate it by 90 degrees",
-                                                                              "captioning the image"]
+    assert texts("Before captioning the image, rotate it by 90 degrees") == [
+        "rotate it by 90 degrees",
+        "captioning the image",
+    ]
     assert texts("Blur the faces after detecting them") == ["detecting them", "Blur the faces"]
 
 
@@ -74,15 +84,24 @@ def test_chinese_connectives(request_text: str, expected: list[str]) -> None:
 def test_connectives_say_whether_a_step_follows_or_sits_beside() -> None:
     clauses = split_clauses("Transcribe talk.mp3, then give me a summary of it and a French translation of it.")
     assert [(c.text, c.connective) for c in clauses] == [
-        ("Transcribe talk.mp3", None), ("give me a summary of it", "seq"), ("a French translation of it", "and")]
+        ("Transcribe talk.mp3", None),
+        ("give me a summary of it", "seq"),
+        ("a French translation of it", "and"),
+    ]
     assert [c.connective for c in split_clauses("Read it, translate it and also say it")] == [None, "and", "also"]
-    assert [c.connective for c in split_clauses("把录音转成文字，然后分别做一个摘要和一个英文翻译")] == [None, "seq", "also"]
+    assert [c.connective for c in split_clauses("把录音转成文字，然后分别做一个摘要和一个英文翻译")] == [
+        None,
+        "seq",
+        "also",
+    ]
     assert [c.connective for c in split_clauses("识别图中的文字，翻译成中文，并朗读出来")] == [None, None, "seq"]
 
 
 def test_a_dash_ends_a_clause_and_a_bare_question_word_does_not_start_one() -> None:
-    assert texts("This photo is way too dark — can you lighten it?") == ["This photo is way too dark",
-                                                                         "can you lighten it"]
+    assert texts("This photo is way too dark — can you lighten it?") == [
+        "This photo is way too dark",
+        "can you lighten it",
+    ]
     assert texts("Which camera took IMG_2041.jpg, and when?") == ["Which camera took IMG_2041.jpg, and when"]
 
 
@@ -191,7 +210,9 @@ def test_a_semicolon_inside_a_word_ends_no_sentence() -> None:
 
 def test_an_adverb_before_a_contracted_question_still_splits() -> None:
     assert texts("Caption it, and independently: who's the man on the left?") == [
-        "Caption it", "independently: who's the man on the left"]
+        "Caption it",
+        "independently: who's the man on the left",
+    ]
 
 
 def test_a_polite_question_is_a_request_not_a_question() -> None:

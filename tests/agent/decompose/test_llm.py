@@ -23,7 +23,7 @@ from vlm.backends.base import ChatRequest, VLMBackend
 from vlm.constrained import check_schema, json_token_budget
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "vlm"))
-from fake_openai_server import FakeOpenAIServer, image_parts, user_text  # noqa: E402 - a test helper beside the vlm tests
+from fake_openai_server import FakeOpenAIServer, image_parts, user_text
 
 PHOTO = Resource(name="photo.jpg", type="image", value="/data/photo.jpg")
 TALK = Resource(name="talk.wav", type="audio", value="/data/talk.wav")
@@ -139,8 +139,18 @@ def test_always_invalid_answers_end_in_a_decomposition_error_with_the_raw_text()
 
 
 def test_a_missing_resource_type_ends_naming_the_argument_and_the_type() -> None:
-    speak_audio = {"subtasks": [{"description": "transcribe talk.wav", "task": ["general"], "id": 0, "dep": [-1],
-                                 "args": [{"type": "audio", "value": "talk.wav"}], "returns": [{"type": "text"}]}]}
+    speak_audio = {
+        "subtasks": [
+            {
+                "description": "transcribe talk.wav",
+                "task": ["general"],
+                "id": 0,
+                "dep": [-1],
+                "args": [{"type": "audio", "value": "talk.wav"}],
+                "returns": [{"type": "text"}],
+            }
+        ]
+    }
     backend = ScriptedBackend(json.dumps(speak_audio))
     with pytest.raises(DecompositionError) as caught:
         decomposer(backend, max_attempts=2).decompose("Transcribe talk.wav", [PHOTO])
@@ -194,7 +204,9 @@ def test_options_are_checked_and_shape_the_request() -> None:
     assert llm.generation.json_schema is None and llm.generation.max_new_tokens == 300
     assert decomposer(ScriptedBackend("{}")).max_new_tokens == MAX_NEW_TOKENS  # the default limits' budget is larger
     small = DraftLimits(max_subtasks=2, max_description=20, max_value=16, max_args=1, max_returns=1, max_domains=1)
-    assert decomposer(ScriptedBackend("{}"), limits=small).max_new_tokens == json_token_budget(output_schema(draft_model(DOMAINS, small)))
+    assert decomposer(ScriptedBackend("{}"), limits=small).max_new_tokens == json_token_budget(
+        output_schema(draft_model(DOMAINS, small))
+    )
 
 
 def test_the_schema_is_closed_bounded_and_enforceable() -> None:
@@ -245,7 +257,10 @@ def test_a_served_model_gets_the_schema_as_response_format_and_no_images() -> No
 def test_a_served_model_that_keeps_failing_ends_in_the_same_error() -> None:
     from vlm.backends.openai_compat import OpenAICompatibleBackend
 
-    with FakeOpenAIServer(responder=lambda body: "[{]") as server, OpenAICompatibleBackend(server.url, model="llm") as client:
+    with (
+        FakeOpenAIServer(responder=lambda body: "[{]") as server,
+        OpenAICompatibleBackend(server.url, model="llm") as client,
+    ):
         with pytest.raises(DecompositionError) as caught:
             decomposer(client, max_attempts=2).decompose("Caption photo.jpg", [PHOTO])
         assert len(server.chat_bodies) == 2

@@ -44,8 +44,14 @@ def decomposer(specs, embedder, planner) -> OfflineDecomposer:
 
 def shape(plan: Plan) -> list[tuple[list[str], str, list[int]]]:
     """Per subtask: input kinds (generated ones starred), target kind, deps."""
-    return [([r.type.value + ("*" if r.generated_by is not None else "") for r in s.inputs], s.target_types[0].value,
-             s.deps) for s in plan.subtasks]
+    return [
+        (
+            [r.type.value + ("*" if r.generated_by is not None else "") for r in s.inputs],
+            s.target_types[0].value,
+            s.deps,
+        )
+        for s in plan.subtasks
+    ]
 
 
 def tools(planner: ToGPlanner, plan: Plan) -> list[list[str]]:
@@ -88,8 +94,10 @@ def test_audio_requests(decomposer) -> None:
 def test_a_question_carries_its_text_to_the_tool(decomposer) -> None:
     plan = decomposer.decompose("What is the man holding?", PHOTO)
     (sub,) = plan.subtasks
-    assert {(r.type, r.value) for r in sub.inputs} == {(T.IMAGE, "/data/photo.jpg"),
-                                                       (T.TEXT, "What is the man holding?")}
+    assert {(r.type, r.value) for r in sub.inputs} == {
+        (T.IMAGE, "/data/photo.jpg"),
+        (T.TEXT, "What is the man holding?"),
+    }
     assert "visual question answering" in sub.description
 
 
@@ -98,8 +106,11 @@ def test_a_question_carries_its_text_to_the_tool(decomposer) -> None:
 
 def test_clauses_about_earlier_results_chain_to_them(decomposer) -> None:
     plan = decomposer.decompose("Find the faces in photo.jpg and blur them, then tell me how many there are", PHOTO)
-    assert shape(plan) == [(["image"], "bboxes", []), (["image", "bboxes*"], "image", [0]),
-                           (["bboxes*"], "number", [0])]
+    assert shape(plan) == [
+        (["image"], "bboxes", []),
+        (["image", "bboxes*"], "image", [0]),
+        (["bboxes*"], "number", [0]),
+    ]
     assert plan.subtasks[1].inputs[1].value == "<GENERATED>-0"
 
 
@@ -150,8 +161,10 @@ def test_steps_beside_each_other_share_their_input(decomposer) -> None:
 
 
 def test_a_named_product_is_the_result_of_the_step_that_made_it(decomposer) -> None:
-    plan = decomposer.decompose("Caption sunset.jpg, translate the caption into Japanese, and also read the "
-                                "original caption aloud", [Resource(name="sunset.jpg", type="image")])
+    plan = decomposer.decompose(
+        "Caption sunset.jpg, translate the caption into Japanese, and also read the original caption aloud",
+        [Resource(name="sunset.jpg", type="image")],
+    )
     assert [s.deps for s in plan.subtasks] == [[], [0], [0]]
 
 
@@ -169,7 +182,9 @@ def test_the_original_means_the_given_file(decomposer) -> None:
     plan = decomposer.decompose("Blur the faces, then compare the result with the original photo", PHOTO)
     last = plan.subtasks[-1]
     assert sorted(str(r.value) for r in last.inputs if r.type is T.IMAGE) == [
-        "/data/photo.jpg", f"<GENERATED>-{plan.subtasks[-2].id}"]
+        "/data/photo.jpg",
+        f"<GENERATED>-{plan.subtasks[-2].id}",
+    ]
 
 
 def test_no_resource_is_ever_invented(decomposer) -> None:
@@ -195,8 +210,9 @@ def test_descriptions_keep_the_parameters_the_filler_reads(decomposer, planner) 
     from agent.params import OfflineParameterFiller
 
     filler = OfflineParameterFiller(default_registry())
-    plan = decomposer.decompose("Detect the faces in photo.jpg, rotate the photo by 90 degrees and tell me how many "
-                                "faces there are", PHOTO)
+    plan = decomposer.decompose(
+        "Detect the faces in photo.jpg, rotate the photo by 90 degrees and tell me how many faces there are", PHOTO
+    )
     filled = {}
     for sub in plan.subtasks:
         _, _, values = filler.fill(sub, planner.search(sub).solutions[0])
@@ -247,11 +263,17 @@ def test_a_question_needs_something_to_ask_about(decomposer) -> None:
         ("Find the faces in photo.jpg and blur them", PHOTO, [["detect_faces"], ["blur_regions"]]),
         ("How many faces are in the photo?", PHOTO, [["detect_faces"], ["count_boxes"]]),
         ("Draw boxes around the text in the image", PHOTO, [["ocr_text_lines"], ["draw_boxes"]]),
-        ("Transcribe talk.wav and then summarise it", [Resource(name="talk.wav", type="audio")],
-         [["speech_to_text"], ["summarize_text"]]),
+        (
+            "Transcribe talk.wav and then summarise it",
+            [Resource(name="talk.wav", type="audio")],
+            [["speech_to_text"], ["summarize_text"]],
+        ),
         ('Say "good morning" out loud', [], [["text_to_speech"]]),
-        ("Compare a.jpg and b.jpg", [Resource(name="a.jpg", type="image"), Resource(name="b.jpg", type="image")],
-         [["compare_images"]]),
+        (
+            "Compare a.jpg and b.jpg",
+            [Resource(name="a.jpg", type="image"), Resource(name="b.jpg", type="image")],
+            [["compare_images"]],
+        ),
         ("识别图片中的文字，并用方框标出来", PHOTO, [["ocr_text_lines"], ["draw_boxes"]]),
         ("找出穿红衣服的人", PHOTO, [["ground_phrase"]]),
     ],
@@ -299,14 +321,17 @@ def test_a_given_list_is_used_rather_than_made_again(decomposer, planner) -> Non
 
 
 def test_a_narrowed_list_is_what_the_next_step_sees(decomposer) -> None:
-    plan = decomposer.decompose("From animals.json, select the bird labels and how many are there",
-                                [Resource(name="animals.json", type="labels")])
+    plan = decomposer.decompose(
+        "From animals.json, select the bird labels and how many are there",
+        [Resource(name="animals.json", type="labels")],
+    )
     assert [s.deps for s in plan.subtasks] == [[], [0]]
 
 
 def test_what_is_left_of_a_list_is_counted_as_a_list(decomposer, planner) -> None:
-    plan = decomposer.decompose("Find the bikes in photo.jpg, discard any box below 0.4 confidence, then count "
-                                "what remains", PHOTO)
+    plan = decomposer.decompose(
+        "Find the bikes in photo.jpg, discard any box below 0.4 confidence, then count what remains", PHOTO
+    )
     assert tools(planner, plan)[-1] == ["count_boxes"] and plan.subtasks[-1].deps == [1]
 
 
@@ -330,12 +355,17 @@ ESSAY = [Resource(name="essay.txt", type="text")]
         ("Caption photo.jpg in Spanish", PHOTO, "Spanish", [["caption_image"], ["translate_text"]]),
         ("Summarise essay.txt in French", ESSAY, "French", [["summarize_text"], ["translate_text"]]),
         ("What is written on the sign in German", PHOTO, "German", [["read_text"], ["translate_text"]]),
-        ("Describe the photo in German and read it aloud", PHOTO, "German",
-         [["describe_image"], ["translate_text"], ["text_to_speech"]]),
+        (
+            "Describe the photo in German and read it aloud",
+            PHOTO,
+            "German",
+            [["describe_image"], ["translate_text"], ["text_to_speech"]],
+        ),
     ],
 )
-def test_a_language_wish_translates_the_text_the_clause_makes(decomposer, planner, request_text, resources,
-                                                              language, expected) -> None:
+def test_a_language_wish_translates_the_text_the_clause_makes(
+    decomposer, planner, request_text, resources, language, expected
+) -> None:
     plan = decomposer.decompose(request_text, resources)
     assert tools(planner, plan) == expected
     assert [s.deps for s in plan.subtasks] == [[]] + [[k] for k in range(len(expected) - 1)]
@@ -346,12 +376,14 @@ def test_a_language_wish_translates_the_text_the_clause_makes(decomposer, planne
     ("request_text", "resources", "expected"),
     [
         ("Translate essay.txt into Spanish", ESSAY, [["translate_text"]]),  # the translation is the step itself
-        ("Write a caption for the photo, then translate it into Italian", PHOTO,
-         [["caption_image"], ["translate_text"]]),  # asked for once, made once
+        (
+            "Write a caption for the photo, then translate it into Italian",
+            PHOTO,
+            [["caption_image"], ["translate_text"]],
+        ),  # asked for once, made once
     ],
 )
-def test_a_translation_asked_for_by_name_is_not_doubled(decomposer, planner, request_text, resources,
-                                                        expected) -> None:
+def test_a_translation_asked_for_by_name_is_not_doubled(decomposer, planner, request_text, resources, expected) -> None:
     assert tools(planner, decomposer.decompose(request_text, resources)) == expected
 
 

@@ -19,7 +19,9 @@ TALK = Resource(name="talk.wav", type="audio", value="/data/talk.wav")
 NOTE = Resource(name="note", type="text", value="hello there")
 
 
-def step(sid: int, args: list[tuple[str, Any]], returns: list[str], dep: list[int] | None = None, **extra: Any) -> dict[str, Any]:
+def step(
+    sid: int, args: list[tuple[str, Any]], returns: list[str], dep: list[int] | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "description": extra.pop("description", f"step {sid}"),
         "task": extra.pop("task", ["general"]),
@@ -56,7 +58,11 @@ def test_a_resource_without_a_value_is_referred_to_by_its_name() -> None:
 def test_a_resource_may_be_named_by_its_value_or_by_file_name_in_any_case() -> None:
     items = [step(0, [("image", "/data/scan.png"), ("image", "PHOTO.JPG"), ("audio", "clips/talk.wav")], ["text"])]
     fixed = repair("compare", items, [PHOTO, SCAN, TALK])
-    assert inputs(fixed.plan, 0) == [("image", "/data/scan.png"), ("image", "/data/photo.jpg"), ("audio", "/data/talk.wav")]
+    assert inputs(fixed.plan, 0) == [
+        ("image", "/data/scan.png"),
+        ("image", "/data/photo.jpg"),
+        ("audio", "/data/talk.wav"),
+    ]
     assert fixed.fixes == []
 
 
@@ -165,7 +171,13 @@ def test_literals_are_kept_and_converted() -> None:
     items = [step(0, [("image", "photo.jpg"), ("text", "  a red car "), ("number", "3"), ("number", 2.5),
                       ("boolean", "Yes"), ("language", "zh")], ["image"])]  # fmt: skip
     fixed = repair("edit", items, [PHOTO])
-    assert inputs(fixed.plan, 0)[1:] == [("text", "a red car"), ("number", 3), ("number", 2.5), ("boolean", True), ("language", "zh")]
+    assert inputs(fixed.plan, 0)[1:] == [
+        ("text", "a red car"),
+        ("number", 3),
+        ("number", 2.5),
+        ("boolean", True),
+        ("language", "zh"),
+    ]
     assert fixed.fixes == []
 
 
@@ -201,7 +213,9 @@ def test_a_missing_file_type_is_refused_naming_the_argument_and_the_type() -> No
 def test_a_generated_reference_with_nothing_earlier_of_its_type_is_refused() -> None:
     # A given resource of the type is not taken for it: the model asked for a result, not a file.
     items = [step(0, [("image", "photo.jpg")], ["text"]), step(1, [("image", "<GENERATED>-4")], ["image"], dep=[4])]
-    with pytest.raises(DecompositionError, match=r"subtask 1 argument 0 \(image\).*no image was made by an earlier subtask"):
+    with pytest.raises(
+        DecompositionError, match=r"subtask 1 argument 0 \(image\).*no image was made by an earlier subtask"
+    ):
         repair("caption, then edit", items, [PHOTO])
 
 

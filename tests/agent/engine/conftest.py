@@ -23,7 +23,9 @@ LOGICAL_GPUS = 4
 
 
 def _ray_available() -> bool:
-    return importlib.util.find_spec("ray") is not None and importlib.util.find_spec("agent.engine.ray_backend") is not None
+    return (
+        importlib.util.find_spec("ray") is not None and importlib.util.find_spec("agent.engine.ray_backend") is not None
+    )
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,9 @@ def kinds(result, kind):
 
 
 def intervals(result, tool=None):
-    return sorted((e.started_at, e.ended_at) for e in kinds(result, EventKind.ACTION_FINISHED)
-                  if tool is None or e.tool == tool)
+    return sorted(
+        (e.started_at, e.ended_at) for e in kinds(result, EventKind.ACTION_FINISHED) if tool is None or e.tool == tool
+    )
 
 
 def max_overlap(spans):
@@ -69,10 +70,16 @@ def test_wide_dag_runs_independent_actions_at_the_same_time(engine):
 def test_a_failing_tool_falls_back_to_the_next_solution_reusing_what_succeeded(engine, tmp_path: Path):
     counter = tmp_path / "count"
     p = plan(subtask(0, "fragile", ("text", "x"), ("text", str(counter)), ("number", 0)))
-    first = solution(0, step("a0", "flaky", text="input:0", counter="input:1", failures="input:2"),
-                     step("a1", "always_fail", text="a0.result"))
-    second = solution(0, step("a0", "flaky", text="input:0", counter="input:1", failures="input:2"),
-                      step("a1", "append", text="a0.result"))
+    first = solution(
+        0,
+        step("a0", "flaky", text="input:0", counter="input:1", failures="input:2"),
+        step("a1", "always_fail", text="a0.result"),
+    )
+    second = solution(
+        0,
+        step("a0", "flaky", text="input:0", counter="input:1", failures="input:2"),
+        step("a1", "append", text="a0.result"),
+    )
     result = engine().run(p, {0: [first, second]})
     sub = result.subtasks[0]
     assert sub.status is SubtaskStatus.SUCCEEDED and sub.solution == 1 and sub.outputs == ["x~"]
@@ -107,8 +114,12 @@ def test_a_subtask_without_solutions_left_fails_its_dependents_are_skipped_the_r
 
 def test_a_hanging_tool_times_out_and_the_subtask_falls_back(engine):
     p = plan(subtask(0, "slow", ("text", "x"), ("number", 20)))
-    sols = {0: [solution(0, step("a0", "hang", text="input:0", seconds="input:1")),
-                solution(0, step("a0", "append", text="input:0"))]}
+    sols = {
+        0: [
+            solution(0, step("a0", "hang", text="input:0", seconds="input:1")),
+            solution(0, step("a0", "append", text="input:0")),
+        ]
+    }
     started = time.monotonic()
     result = engine(tool_timeouts={"hang": 0.5}).run(p, sols)
     assert time.monotonic() - started < 8
@@ -142,8 +153,17 @@ def test_retries_run_out(engine, tmp_path: Path):
 
 def test_cancellation_stops_pending_actions(engine):
     p = plan(subtask(0, "long chain", ("text", "x"), ("number", 0.6)))
-    sols = {0: [solution(0, *[step(f"a{k}", "wait", text="input:0" if k == 0 else f"a{k - 1}.result",
-                                   seconds="input:1") for k in range(4)])]}
+    sols = {
+        0: [
+            solution(
+                0,
+                *[
+                    step(f"a{k}", "wait", text="input:0" if k == 0 else f"a{k - 1}.result", seconds="input:1")
+                    for k in range(4)
+                ],
+            )
+        ]
+    }
     handle = engine().submit(p, sols)
     for event in handle.events(timeout=30):
         if event.kind is EventKind.ACTION_STARTED:
@@ -162,8 +182,9 @@ def test_events_arrive_in_a_consistent_order(engine):
         subtask(1, "b", ("text", "<GENERATED>-0"), deps=[0]),
         subtask(2, "c", ("text", "z")),
     )
-    sols = {i: [solution(i, step("a0", "wait", text="input:0"), step("a1", "append", text="a0.result"))]
-            for i in range(3)}
+    sols = {
+        i: [solution(i, step("a0", "wait", text="input:0"), step("a1", "append", text="a0.result"))] for i in range(3)
+    }
     streamed = list(engine().submit(p, sols).events(timeout=30))
     assert [e.seq for e in streamed] == list(range(1, len(streamed) + 1))
     assert streamed[0].kind is EventKind.RUN_STARTED and streamed[-1].kind is EventKind.RUN_FINISHED
@@ -171,8 +192,11 @@ def test_events_arrive_in_a_consistent_order(engine):
     nodes = {e.node for e in streamed if e.node}
     assert len(nodes) == 6
     for node in nodes:
-        assert position[(node, EventKind.ACTION_QUEUED)] < position[(node, EventKind.ACTION_STARTED)] \
+        assert (
+            position[(node, EventKind.ACTION_QUEUED)]
+            < position[(node, EventKind.ACTION_STARTED)]
             < position[(node, EventKind.ACTION_FINISHED)]
+        )
     finished_sub = {e.subtask: i for i, e in enumerate(streamed) if e.kind is EventKind.SUBTASK_FINISHED}
     for i, e in enumerate(streamed):
         if e.kind is EventKind.ACTION_FINISHED:
@@ -188,13 +212,17 @@ def test_a_malformed_graph_is_one_error_listing_every_problem_and_nothing_runs(e
         subtask(1, "broken", ("text", "y"), ("number", 1)),
     )
     good = solution(0, step("a0", "flaky", text="input:0", counter="input:1"))
-    broken = Solution(subtask_id=1, outputs=["a3.result"], actions=[
-        Action(id="a0", tool="no_such_tool", args={"text": "input:0"}, outputs={"result": "text"}),
-        Action(id="a1", tool="append", args={"suffix": "input:0"}, outputs={"result": "text"}),  # text unbound
-        Action(id="a2", tool="append", args={"text": "input:1"}, outputs={"result": "text"}),  # number -> text
-        Action(id="a3", tool="append", args={"text": "a4.result"}, outputs={"result": "text"}),
-        Action(id="a4", tool="append", args={"text": "a3.result"}, outputs={"result": "text"}),  # cycle
-    ])
+    broken = Solution(
+        subtask_id=1,
+        outputs=["a3.result"],
+        actions=[
+            Action(id="a0", tool="no_such_tool", args={"text": "input:0"}, outputs={"result": "text"}),
+            Action(id="a1", tool="append", args={"suffix": "input:0"}, outputs={"result": "text"}),  # text unbound
+            Action(id="a2", tool="append", args={"text": "input:1"}, outputs={"result": "text"}),  # number -> text
+            Action(id="a3", tool="append", args={"text": "a4.result"}, outputs={"result": "text"}),
+            Action(id="a4", tool="append", args={"text": "a3.result"}, outputs={"result": "text"}),  # cycle
+        ],
+    )
     with pytest.raises(ExecutionGraphError) as info:
         engine().run(p, {0: [good], 1: [broken]})
     text = str(info.value)
@@ -235,10 +263,16 @@ def test_real_image_tools_pass_images_between_calls(engine):
     image = Image.new("RGB", (64, 48), (200, 30, 30))
     grey = subtask(0, "grey then rotate", ("image", image), ("number", 90))
     p = plan({**grey, "returns": [{"type": "image"}]})
-    sol = Solution(subtask_id=0, outputs=["a1.image"], actions=[
-        Action(id="a0", tool="grayscale_image", args={"image": "input:0"}, outputs={"image": "image"}),
-        Action(id="a1", tool="rotate_image", args={"image": "a0.image", "angle": "input:1"}, outputs={"image": "image"}),
-    ])
+    sol = Solution(
+        subtask_id=0,
+        outputs=["a1.image"],
+        actions=[
+            Action(id="a0", tool="grayscale_image", args={"image": "input:0"}, outputs={"image": "image"}),
+            Action(
+                id="a1", tool="rotate_image", args={"image": "a0.image", "angle": "input:1"}, outputs={"image": "image"}
+            ),
+        ],
+    )
     result = engine(registry).run(p, {0: [sol]})
     assert result.status is RunStatus.SUCCEEDED, result.subtasks[0].error
     out = result.outputs(0)[0]

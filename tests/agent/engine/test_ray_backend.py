@@ -106,17 +106,23 @@ def test_an_actor_killed_mid_action_is_replaced_and_the_call_retried(ray_backend
     assert finished[0].attempt == 1  # a lost worker is not the tool's attempt
     pool = ray_backend.actors("gpu_wait")
     assert victim not in pool and pool
-    assert all(name.startswith("gpu_wait-actor-") for name in ray.get([w.handle.ping.remote() for w in pool],
-                                                                        timeout=30))
+    assert all(
+        name.startswith("gpu_wait-actor-") for name in ray.get([w.handle.ping.remote() for w in pool], timeout=30)
+    )
 
 
 def test_a_timed_out_gpu_call_kills_its_actor_and_a_fresh_one_takes_its_place(ray_backend):
     ray_backend.release_idle()  # the hung call gets the family's only actor
-    engine = Engine(registry(), EngineConfig(tool_timeouts={"gpu_wait": 1.0}, retry_backoff_s=0.01),
-                    backend=ray_backend)
+    engine = Engine(
+        registry(), EngineConfig(tool_timeouts={"gpu_wait": 1.0}, retry_backoff_s=0.01), backend=ray_backend
+    )
     p = plan(subtask(0, "hangs on the GPU", ("text", "x"), ("number", 60)))
-    sols = {0: [solution(0, step("a0", "gpu_wait", text="input:0", seconds="input:1")),
-                solution(0, step("a0", "append", text="input:0"))]}
+    sols = {
+        0: [
+            solution(0, step("a0", "gpu_wait", text="input:0", seconds="input:1")),
+            solution(0, step("a0", "append", text="input:0")),
+        ]
+    }
     handle = engine.submit(p, sols)
     hung = wait_for(lambda: next((w for w in ray_backend.actors("gpu_wait") if w.calls), None))
     result = handle.result(timeout=60)

@@ -17,10 +17,23 @@ from tools.registry import default_registry
 def grey_plan(*values) -> tuple[Plan, dict[int, list[Solution]]]:
     subtasks, sols = [], {}
     for i, value in enumerate(values):
-        subtasks.append({"id": i, "description": f"grey {i}", "args": [{"type": "image", "value": value}],
-                         "returns": [{"type": "image"}]})
-        sols[i] = [Solution(subtask_id=i, outputs=["a0.image"], actions=[
-            Action(id="a0", tool="grayscale_image", args={"image": "input:0"}, outputs={"image": "image"})])]
+        subtasks.append(
+            {
+                "id": i,
+                "description": f"grey {i}",
+                "args": [{"type": "image", "value": value}],
+                "returns": [{"type": "image"}],
+            }
+        )
+        sols[i] = [
+            Solution(
+                subtask_id=i,
+                outputs=["a0.image"],
+                actions=[
+                    Action(id="a0", tool="grayscale_image", args={"image": "input:0"}, outputs={"image": "image"})
+                ],
+            )
+        ]
     return Plan.parse({"request": "grey", "subtasks": subtasks}), sols
 
 

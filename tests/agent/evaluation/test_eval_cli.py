@@ -45,37 +45,83 @@ from graph.toolgraph import ToolGraph
 from tools.registry import default_registry
 
 FIXTURE = Path(__file__).resolve().parents[2] / "data" / "plans_fixture.jsonl"
-TOOLS = ["detect_faces", "blur_regions", "count_boxes", "read_text", "translate_text", "text_to_speech",
-         "speech_to_text", "summarize_text"]
+TOOLS = [
+    "detect_faces",
+    "blur_regions",
+    "count_boxes",
+    "read_text",
+    "translate_text",
+    "text_to_speech",
+    "speech_to_text",
+    "summarize_text",
+]
 
 IMG = "image"
 PLANS: dict[str, list[dict]] = {
     "Blur the faces in photo.jpg.": [
-        {"id": 0, "description": "find the faces", "args": [{"type": IMG, "value": "photo.jpg"}],
-         "returns": [{"type": "bboxes"}]},
-        {"id": 1, "description": "blur them", "dep": [0],
-         "args": [{"type": IMG, "value": "photo.jpg"}, {"type": "bboxes", "value": "<GENERATED>-0"}],
-         "returns": [{"type": IMG}]},
+        {
+            "id": 0,
+            "description": "find the faces",
+            "args": [{"type": IMG, "value": "photo.jpg"}],
+            "returns": [{"type": "bboxes"}],
+        },
+        {
+            "id": 1,
+            "description": "blur them",
+            "dep": [0],
+            "args": [{"type": IMG, "value": "photo.jpg"}, {"type": "bboxes", "value": "<GENERATED>-0"}],
+            "returns": [{"type": IMG}],
+        },
     ],
     "Read the sign, translate it into English and say it aloud.": [
-        {"id": 0, "description": "read the sign", "args": [{"type": IMG, "value": "sign.jpg"}],
-         "returns": [{"type": "text"}]},
-        {"id": 1, "description": "say it aloud", "dep": [0], "args": [{"type": "text", "value": "<GENERATED>-0"}],
-         "returns": [{"type": "audio"}]},
+        {
+            "id": 0,
+            "description": "read the sign",
+            "args": [{"type": IMG, "value": "sign.jpg"}],
+            "returns": [{"type": "text"}],
+        },
+        {
+            "id": 1,
+            "description": "say it aloud",
+            "dep": [0],
+            "args": [{"type": "text", "value": "<GENERATED>-0"}],
+            "returns": [{"type": "audio"}],
+        },
     ],
     "Transcribe memo.wav.": [
-        {"id": 0, "description": "transcribe", "args": [{"type": "audio", "value": "memo.wav"}],
-         "returns": [{"type": "text"}]},
-        {"id": 1, "description": "read a file nobody gave", "args": [{"type": IMG, "value": "ghost.png"}],
-         "returns": [{"type": "text"}]},
+        {
+            "id": 0,
+            "description": "transcribe",
+            "args": [{"type": "audio", "value": "memo.wav"}],
+            "returns": [{"type": "text"}],
+        },
+        {
+            "id": 1,
+            "description": "read a file nobody gave",
+            "args": [{"type": IMG, "value": "ghost.png"}],
+            "returns": [{"type": "text"}],
+        },
     ],
     "Count the faces in photo.jpg and summarise notes.txt.": [
-        {"id": 0, "description": "find faces", "args": [{"type": IMG, "value": "photo.jpg"}],
-         "returns": [{"type": "bboxes"}]},
-        {"id": 1, "description": "count them", "dep": [0], "args": [{"type": "bboxes", "value": "<GENERATED>-0"}],
-         "returns": [{"type": "number"}]},
-        {"id": 2, "description": "photo as text, spoken", "args": [{"type": "text", "value": "photo.jpg"}],
-         "returns": [{"type": "audio"}]},
+        {
+            "id": 0,
+            "description": "find faces",
+            "args": [{"type": IMG, "value": "photo.jpg"}],
+            "returns": [{"type": "bboxes"}],
+        },
+        {
+            "id": 1,
+            "description": "count them",
+            "dep": [0],
+            "args": [{"type": "bboxes", "value": "<GENERATED>-0"}],
+            "returns": [{"type": "number"}],
+        },
+        {
+            "id": 2,
+            "description": "photo as text, spoken",
+            "args": [{"type": "text", "value": "photo.jpg"}],
+            "returns": [{"type": "audio"}],
+        },
     ],
 }
 
@@ -116,13 +162,32 @@ def _eval(*args: str):
 
 def test_eval_command_computes_the_known_figures(catalogue, scripted, tmp_path):
     report_path = tmp_path / "report.json"
-    result, lines = _eval(str(FIXTURE), "--decomposer", scripted, "--catalogue", str(catalogue),
-                          "--assessor", "uniform", "--report", str(report_path))
+    result, lines = _eval(
+        str(FIXTURE),
+        "--decomposer",
+        scripted,
+        "--catalogue",
+        str(catalogue),
+        "--assessor",
+        "uniform",
+        "--report",
+        str(report_path),
+    )
     assert result.exit_code == 0, result.output
     figures = json.loads(lines[-1])
-    expected = {"n": 5, "node_f1": 0.7, "edge_f1": 0.5, "node_f1_macro": (1 + 0.8 + 2 / 3 + 2 / 3 + 0) / 5,
-                "edge_f1_macro": 0.6, "nr": (1 + 2 / 3 + 1 + 2 / 3) / 5, "ir": (1 / 2 + 1 / 3) / 5,
-                "hr": 0.5 / 4, "cr": (3 + 2 / 3) / 4, "errors": 1, "unsolved": 0}
+    expected = {
+        "n": 5,
+        "node_f1": 0.7,
+        "edge_f1": 0.5,
+        "node_f1_macro": (1 + 0.8 + 2 / 3 + 2 / 3 + 0) / 5,
+        "edge_f1_macro": 0.6,
+        "nr": (1 + 2 / 3 + 1 + 2 / 3) / 5,
+        "ir": (1 / 2 + 1 / 3) / 5,
+        "hr": 0.5 / 4,
+        "cr": (3 + 2 / 3) / 4,
+        "errors": 1,
+        "unsolved": 0,
+    }
     for key, value in expected.items():
         assert figures[key] == pytest.approx(value, abs=1e-4), key
     assert figures["tools"] == len(TOOLS) and figures["decomposer"] == "scripted"

@@ -31,7 +31,12 @@ def test_the_set_is_large_bilingual_and_covers_every_kind(samples):
     assert set(kinds) == {"single", "chain", "dag"} and min(kinds.values()) >= 15
     assert len({s.request for s in samples}) == len(samples)
     assert Counter(s.resources[0].type.value for s in samples if s.resources).keys() >= {
-        "image", "audio", "video", "text", "bboxes"}
+        "image",
+        "audio",
+        "video",
+        "text",
+        "bboxes",
+    }
 
 
 def test_every_gold_tool_is_a_builtin_tool_and_the_types_connect(samples, specs):
@@ -46,15 +51,22 @@ def test_the_fixture_is_valid_too(specs):
     check_tools(fixture, specs)
 
 
-LINE = ('{"id": "%s", "request": "blur the faces", "lang": "en", "kind": "%s", "resources": [{"name": "p.jpg", '
-        '"type": "image"}], "gold": {"nodes": ["detect_faces", "blur_regions"], '
-        '"edges": [["detect_faces", "blur_regions"]]}}')
+LINE = (
+    '{"id": "%s", "request": "blur the faces", "lang": "en", "kind": "%s", "resources": [{"name": "p.jpg", '
+    '"type": "image"}], "gold": {"nodes": ["detect_faces", "blur_regions"], '
+    '"edges": [["detect_faces", "blur_regions"]]}}'
+)
 
 
 def test_problems_name_their_lines():
-    lines = [LINE % ("a", "chain"), "", "{not json", LINE % ("b", "dag"), LINE % ("a", "chain"),
-             '{"id": "c", "request": "x", "lang": "fr", "kind": "single", '
-             '"gold": {"nodes": ["t"], "edges": [["t", "u"]]}}']
+    lines = [
+        LINE % ("a", "chain"),
+        "",
+        "{not json",
+        LINE % ("b", "dag"),
+        LINE % ("a", "chain"),
+        '{"id": "c", "request": "x", "lang": "fr", "kind": "single", "gold": {"nodes": ["t"], "edges": [["t", "u"]]}}',
+    ]
     with pytest.raises(DatasetError) as caught:
         parse_samples(lines, source="bad.jsonl")
     problems = caught.value.problems
@@ -68,8 +80,9 @@ def test_problems_name_their_lines():
 
 def test_unknown_tools_are_listed_with_suggestions(specs):
     sample = parse_samples([LINE % ("x", "chain")])[0]
-    wrong = sample.model_copy(update={"gold": sample.gold.model_copy(update={"nodes": ["detect_face", "blur_regions"],
-                                                                            "edges": []})})
+    wrong = sample.model_copy(
+        update={"gold": sample.gold.model_copy(update={"nodes": ["detect_face", "blur_regions"], "edges": []})}
+    )
     with pytest.raises(DatasetError) as caught:
         check_tools([wrong], specs)
     [problem] = caught.value.problems
@@ -77,9 +90,11 @@ def test_unknown_tools_are_listed_with_suggestions(specs):
 
 
 def test_type_problems_catch_annotation_mistakes(specs):
-    line = ('{"id": "t", "request": "r", "lang": "en", "kind": "chain", '
-            '"resources": [{"name": "a.wav", "type": "audio"}],'
-            ' "gold": {"nodes": ["caption_image", "crop_image"], "edges": [["caption_image", "crop_image"]]}}')
+    line = (
+        '{"id": "t", "request": "r", "lang": "en", "kind": "chain", '
+        '"resources": [{"name": "a.wav", "type": "audio"}],'
+        ' "gold": {"nodes": ["caption_image", "crop_image"], "edges": [["caption_image", "crop_image"]]}}'
+    )
     problems = type_problems(parse_samples([line])[0], specs)
     assert any("caption_image makes ['text'], which crop_image does not take" in p for p in problems)
     assert any("crop_image needs boxes (bboxes)" in p for p in problems)

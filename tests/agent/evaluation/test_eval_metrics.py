@@ -67,12 +67,24 @@ RESOURCES = [Resource(name="photo.jpg", type="image"), Resource(name="notes", ty
 
 def test_resource_references_given_generated_and_literal():
     plan = _plan(
-        {"id": 0, "description": "find faces", "args": [{"type": "image", "value": "photo.jpg"}],
-         "returns": [{"type": "bboxes"}]},
-        {"id": 1, "description": "blur", "dep": [0],
-         "args": [{"type": "image", "value": "photo.jpg"}, {"type": "bboxes", "value": "<GENERATED>-0"},
-                  {"type": "text", "value": "pixelate"}, {"type": "number", "value": 5}],
-         "returns": [{"type": "image"}]},
+        {
+            "id": 0,
+            "description": "find faces",
+            "args": [{"type": "image", "value": "photo.jpg"}],
+            "returns": [{"type": "bboxes"}],
+        },
+        {
+            "id": 1,
+            "description": "blur",
+            "dep": [0],
+            "args": [
+                {"type": "image", "value": "photo.jpg"},
+                {"type": "bboxes", "value": "<GENERATED>-0"},
+                {"type": "text", "value": "pixelate"},
+                {"type": "number", "value": 5},
+            ],
+            "returns": [{"type": "image"}],
+        },
     )
     check = check_resources(plan, RESOURCES)
     assert (check.references, check.hallucinated, check.consistent) == (3, 0, 3)  # literals not counted
@@ -81,16 +93,37 @@ def test_resource_references_given_generated_and_literal():
 
 def test_hallucinated_and_mistyped_references():
     plan = _plan(
-        {"id": 0, "description": "caption", "args": [{"type": "image", "value": "cat.png"}],  # never given
-         "returns": [{"type": "text"}]},
-        {"id": 1, "description": "boxes from nowhere", "args": [{"type": "bboxes", "value": None}],
-         "returns": [{"type": "number"}]},
-        {"id": 2, "description": "read photo as text", "args": [{"type": "text", "value": "photo.jpg"}],  # wrong type
-         "returns": [{"type": "audio"}]},
-        {"id": 3, "description": "notes by value", "args": [{"type": "text", "value": "notes.txt"}],
-         "returns": [{"type": "text"}]},
-        {"id": 4, "description": "use caption as an image", "dep": [0],
-         "args": [{"type": "image", "value": "<GENERATED>-0"}], "returns": [{"type": "image"}]},  # 0 makes text
+        {
+            "id": 0,
+            "description": "caption",
+            "args": [{"type": "image", "value": "cat.png"}],  # never given
+            "returns": [{"type": "text"}],
+        },
+        {
+            "id": 1,
+            "description": "boxes from nowhere",
+            "args": [{"type": "bboxes", "value": None}],
+            "returns": [{"type": "number"}],
+        },
+        {
+            "id": 2,
+            "description": "read photo as text",
+            "args": [{"type": "text", "value": "photo.jpg"}],  # wrong type
+            "returns": [{"type": "audio"}],
+        },
+        {
+            "id": 3,
+            "description": "notes by value",
+            "args": [{"type": "text", "value": "notes.txt"}],
+            "returns": [{"type": "text"}],
+        },
+        {
+            "id": 4,
+            "description": "use caption as an image",
+            "dep": [0],
+            "args": [{"type": "image", "value": "<GENERATED>-0"}],
+            "returns": [{"type": "image"}],
+        },  # 0 makes text
     )
     check = check_resources(plan, RESOURCES)
     assert (check.references, check.hallucinated, check.consistent) == (5, 2, 1)
@@ -99,8 +132,14 @@ def test_hallucinated_and_mistyped_references():
 
 
 def test_rates_undefined_without_references():
-    plan = _plan({"id": 0, "description": "say hello", "args": [{"type": "text", "value": "hello"}],
-                  "returns": [{"type": "audio"}]})
+    plan = _plan(
+        {
+            "id": 0,
+            "description": "say hello",
+            "args": [{"type": "text", "value": "hello"}],
+            "returns": [{"type": "audio"}],
+        }
+    )
     check = check_resources(plan, [])
     assert check.references == 0
     assert check.hallucination_rate is None and check.consistency_rate is None

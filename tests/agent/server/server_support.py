@@ -1,4 +1,6 @@
-"""Helpers for the REST tests: a REST app over a real Agent with a scripted decomposer and small real tools (no model anywhere).
+"""Helpers for the REST tests: a REST app over a real Agent with a scripted decomposer and small real tools.
+
+No model anywhere.
 
 The decomposer turns what the request came with into subtasks: an image is made grey, boxes are counted,
 and a request without inputs is a chain of ``wait`` calls (``slow`` makes each wait 0.5 s); a request
@@ -43,19 +45,36 @@ class InputsDecomposer(Decomposer):
         subtasks: list[dict[str, Any]] = []
         for r in resources:
             if r.type is ResourceType.IMAGE:
-                subtasks.append({"description": "make the photo grey", "args": [r.ref().model_dump(mode="json")],
-                                 "returns": [{"type": "image"}]})
+                subtasks.append(
+                    {
+                        "description": "make the photo grey",
+                        "args": [r.ref().model_dump(mode="json")],
+                        "returns": [{"type": "image"}],
+                    }
+                )
             elif r.type is ResourceType.BBOXES:
-                subtasks.append({"description": "count the boxes", "args": [r.ref().model_dump(mode="json")],
-                                 "returns": [{"type": "number"}]})
+                subtasks.append(
+                    {
+                        "description": "count the boxes",
+                        "args": [r.ref().model_dump(mode="json")],
+                        "returns": [{"type": "number"}],
+                    }
+                )
         if not subtasks:
             slow = "slow" in request
             for k in range(SLOW_STEPS if slow else 1):
                 text = "x" if k == 0 else f"<GENERATED>-{k - 1}"
-                subtasks.append({"description": f"wait, step {k}", "dep": [k - 1] if k else [],
-                                 "args": [{"type": "text", "value": text},
-                                          {"type": "number", "value": SLOW_SECONDS if slow else 0.0}],
-                                 "returns": [{"type": "text"}]})
+                subtasks.append(
+                    {
+                        "description": f"wait, step {k}",
+                        "dep": [k - 1] if k else [],
+                        "args": [
+                            {"type": "text", "value": text},
+                            {"type": "number", "value": SLOW_SECONDS if slow else 0.0},
+                        ],
+                        "returns": [{"type": "text"}],
+                    }
+                )
         return Plan.parse({"request": request, "subtasks": [{"id": i, **s} for i, s in enumerate(subtasks)]})
 
 
@@ -64,8 +83,14 @@ def tool_registry() -> ToolRegistry:
 
 
 def make_settings(data_dir: Path, **server: Any) -> ToGSettings:
-    return ToGSettings(data_dir=data_dir, assessor="uniform", strategy="greedy", max_depth=1, top_k=1,
-                       server=ServerSettings(**{"api_keys": [], **server}))
+    return ToGSettings(
+        data_dir=data_dir,
+        assessor="uniform",
+        strategy="greedy",
+        max_depth=1,
+        top_k=1,
+        server=ServerSettings(**{"api_keys": [], **server}),
+    )
 
 
 def make_agent(settings: ToGSettings) -> Agent:
@@ -105,8 +130,9 @@ def png_bytes(size: tuple[int, int] = (32, 24), color: tuple[int, int, int] = (2
     return buffer.getvalue()
 
 
-def wait_for(client: TestClient, task_id: str, statuses: Sequence[str], timeout_s: float = 20.0,
-             **headers: str) -> dict[str, Any]:
+def wait_for(
+    client: TestClient, task_id: str, statuses: Sequence[str], timeout_s: float = 20.0, **headers: str
+) -> dict[str, Any]:
     """Poll GET /v1/tasks/{id} until its status is one of ``statuses``."""
     deadline = time.monotonic() + timeout_s
     while True:

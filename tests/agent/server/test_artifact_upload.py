@@ -9,17 +9,18 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from server_support import GREY_AND_COUNT, png_bytes, serve, wait_for
 
 from agent.client import APIError, ToGClient
-from server_support import GREY_AND_COUNT, png_bytes, serve, wait_for
 
 FINAL = ("succeeded", "partial", "failed", "cancelled", "interrupted")
 BOXES = [{"x1": 0, "y1": 0, "x2": 4, "y2": 4}, {"x1": 5, "y1": 5, "x2": 9, "y2": 9}]
 
 
 def post(client: TestClient, *files: tuple[str, bytes]) -> httpx.Response:
-    return client.post("/v1/artifacts",
-                       files=[("files", (name, content, "application/octet-stream")) for name, content in files])
+    return client.post(
+        "/v1/artifacts", files=[("files", (name, content, "application/octet-stream")) for name, content in files]
+    )
 
 
 def error(response: httpx.Response, status: int) -> dict:
@@ -29,8 +30,9 @@ def error(response: httpx.Response, status: int) -> dict:
 
 @pytest.fixture
 def limited(data_dir: Path) -> Iterator[TestClient]:
-    test_client, agent = serve(data_dir, max_file_bytes=20_000, max_files=2, max_pixels=1_000_000,
-                               allowed_types=["image"])
+    test_client, agent = serve(
+        data_dir, max_file_bytes=20_000, max_files=2, max_pixels=1_000_000, allowed_types=["image"]
+    )
     with test_client:
         yield test_client
     agent.close()
@@ -51,8 +53,9 @@ def test_uploaded_files_are_stored_in_order_and_downloadable_byte_for_byte(clien
 
 def test_a_workflow_runs_on_an_uploaded_file(client: TestClient) -> None:
     [stored] = post(client, ("photo.png", png_bytes())).json()["artifacts"]
-    response = client.post("/v1/workflows/run", json={"workflow": GREY_AND_COUNT,
-                                                      "inputs": {"image": stored["id"], "boxes": BOXES}})
+    response = client.post(
+        "/v1/workflows/run", json={"workflow": GREY_AND_COUNT, "inputs": {"image": stored["id"], "boxes": BOXES}}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "succeeded" and client.get(f"/v1/artifacts/{body['artifacts']['total']}").json() == 2
@@ -60,8 +63,9 @@ def test_a_workflow_runs_on_an_uploaded_file(client: TestClient) -> None:
 
 def test_a_task_takes_an_uploaded_file_as_a_resource_by_id(client: TestClient) -> None:
     [stored] = post(client, ("photo.png", png_bytes())).json()["artifacts"]
-    created = client.post("/v1/tasks", json={"request": "grey",
-                                             "resources": [{"name": "photo", "type": "image", "value": stored["id"]}]})
+    created = client.post(
+        "/v1/tasks", json={"request": "grey", "resources": [{"name": "photo", "type": "image", "value": stored["id"]}]}
+    )
     assert created.status_code == 202, created.text
     task = wait_for(client, created.json()["id"], FINAL)
     assert task["status"] == "succeeded", task
@@ -83,7 +87,9 @@ def test_bad_uploads_are_4xx_with_a_json_error_and_store_nothing(limited: TestCl
     assert error(post(limited, ("big.png", b"\x00" * 30_000)), 413)
     assert error(post(limited, *[(f"p{k}.png", png_bytes()) for k in range(3)]), 413)
     assert stored() == before
-    assert post(limited, ("fine.png", png_bytes())).status_code == 201 and stored() == before + 1  # the count sees files
+    assert (
+        post(limited, ("fine.png", png_bytes())).status_code == 201 and stored() == before + 1
+    )  # the count sees files
 
 
 def test_the_typed_client_uploads_and_reports_errors(client: TestClient) -> None:

@@ -14,8 +14,10 @@ from agent.server.sse import format_event
 
 
 def sse(*events: tuple[int, str]) -> bytes:
-    return ("retry: 1000\n\n" + "".join(format_event(TaskEvent(task_id="t", seq=seq, stage="s", kind=kind, time=0.0))
-                                         for seq, kind in events)).encode()
+    return (
+        "retry: 1000\n\n"
+        + "".join(format_event(TaskEvent(task_id="t", seq=seq, stage="s", kind=kind, time=0.0)) for seq, kind in events)
+    ).encode()
 
 
 class Script:
@@ -30,10 +32,12 @@ class Script:
         if call == 1:
             raise httpx.ConnectError("connection refused", request=request)
         if call == 2:  # the connection closes early, without task_finished
-            return httpx.Response(200, content=sse((1, "task_queued"), (2, "task_started")),
-                                  headers={"content-type": "text/event-stream"})
-        return httpx.Response(200, content=sse((3, "stage_started"), (4, "task_finished")),
-                              headers={"content-type": "text/event-stream"})
+            return httpx.Response(
+                200, content=sse((1, "task_queued"), (2, "task_started")), headers={"content-type": "text/event-stream"}
+            )
+        return httpx.Response(
+            200, content=sse((3, "stage_started"), (4, "task_finished")), headers={"content-type": "text/event-stream"}
+        )
 
     async def aanswer(self, request: httpx.Request) -> httpx.Response:
         return self.answer(request)
@@ -68,5 +72,9 @@ def test_too_many_failures_raise_and_error_bodies_become_api_errors() -> None:
 
     with pytest.raises(APIError) as info:
         ToGClient("http://tog", transport=httpx.MockTransport(full)).submit("x")
-    assert (info.value.status, info.value.code, info.value.message, info.value.details) == (429, "queue_full", "busy",
-                                                                                            {"n": 1})
+    assert (info.value.status, info.value.code, info.value.message, info.value.details) == (
+        429,
+        "queue_full",
+        "busy",
+        {"n": 1},
+    )

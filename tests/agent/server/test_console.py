@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from server_support import serve
 
 from agent.server.routes_console import ASSETS, STATIC_DIR
-from server_support import serve
 
 #: XML namespace names are identifiers that are never fetched; the SVG one is how script makes SVG elements.
 NAMESPACES = {"http://www.w3.org/2000/svg"}
@@ -59,8 +59,9 @@ def test_the_page_is_served_at_the_root_with_a_strict_content_security_policy(cl
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-@pytest.mark.parametrize(("name", "media_type"), [("index.html", "text/html"), ("app.js", "text/javascript"),
-                                                   ("app.css", "text/css")])
+@pytest.mark.parametrize(
+    ("name", "media_type"), [("index.html", "text/html"), ("app.js", "text/javascript"), ("app.css", "text/css")]
+)
 def test_each_asset_has_its_content_type(client: TestClient, name: str, media_type: str) -> None:
     response = client.get(f"/static/{name}")
     assert response.status_code == 200
@@ -119,4 +120,3 @@ def test_with_keys_the_page_is_public_and_the_api_needs_the_token(data_dir: Path
         assert client.get("/v1/tools").status_code == 401
         assert client.get("/v1/tools", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     agent.close()
-

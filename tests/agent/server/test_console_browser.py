@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from server_support import GREY_AND_COUNT, InputsDecomposer, free_port, make_agent, make_settings, png_bytes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.api import Agent
@@ -31,7 +32,6 @@ from agent.engine.testing import always_fail, wait
 from agent.server.app import create_app
 from graph.plan import Plan
 from graph.types import ResourceType
-from server_support import GREY_AND_COUNT, InputsDecomposer, free_port, make_agent, make_settings, png_bytes
 from tools.image_ops import grayscale_image
 from tools.list_ops import count_boxes
 from tools.ocr import TOOLS as OCR_TOOLS
@@ -69,14 +69,21 @@ class ConsoleDecomposer(InputsDecomposer):
         for r in resources:
             ref = [r.ref().model_dump(mode="json")]
             if r.type is ResourceType.IMAGE:
-                subtasks += [{"description": "make the photo grey", "args": ref, "returns": [{"type": "image"}]},
-                             {"description": "read the text", "args": ref, "returns": [{"type": "text"}]},
-                             {"description": "find the lines of text", "args": ref, "returns": [{"type": "bboxes"}]}]
+                subtasks += [
+                    {"description": "make the photo grey", "args": ref, "returns": [{"type": "image"}]},
+                    {"description": "read the text", "args": ref, "returns": [{"type": "text"}]},
+                    {"description": "find the lines of text", "args": ref, "returns": [{"type": "bboxes"}]},
+                ]
             elif r.type is ResourceType.BBOXES:
                 subtasks.append({"description": "count the boxes", "args": ref, "returns": [{"type": "number"}]})
         if "fallback" in request:
-            subtasks.append({"description": "pass the word on", "args": [{"type": "text", "value": "word"}],
-                             "returns": [{"type": "text"}]})
+            subtasks.append(
+                {
+                    "description": "pass the word on",
+                    "args": [{"type": "text", "value": "word"}],
+                    "returns": [{"type": "text"}],
+                }
+            )
         if not subtasks:
             return super().decompose(request, resources)
         return Plan.parse({"request": request, "subtasks": [{"id": i, **s} for i, s in enumerate(subtasks)]})
@@ -128,8 +135,9 @@ class LiveServer:
 
         self.url = f"http://127.0.0.1:{free_port()}"
         port = int(self.url.rsplit(":", 1)[1])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                                    timeout_graceful_shutdown=2))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
+        )
         self.thread = threading.Thread(target=self.server.run, name="console-uvicorn", daemon=True)
 
     def __enter__(self) -> LiveServer:
@@ -210,8 +218,9 @@ class Console:
                 return value
             if time.monotonic() > deadline:
                 self.shot(f"timeout-{what.replace(' ', '-')[:40]}.png")
-                raise AssertionError(f"timed out waiting for {what}; page says: {self.text('#status')!r}, "
-                                     f"alert: {self.text('#alert')!r}")
+                raise AssertionError(
+                    f"timed out waiting for {what}; page says: {self.text('#status')!r}, alert: {self.text('#alert')!r}"
+                )
             time.sleep(0.05)
 
     def text(self, css: str) -> str:
@@ -219,8 +228,10 @@ class Console:
         return found[0].get_attribute("textContent") if found else ""
 
     def node_states(self) -> dict[str, str]:
-        return self.js("return Object.fromEntries([...document.querySelectorAll('#graph .node')].map("
-                       "n => [n.dataset.subtask + ':' + n.dataset.solution + ':' + n.dataset.tool, n.dataset.state]))")
+        return self.js(
+            "return Object.fromEntries([...document.querySelectorAll('#graph .node')].map("
+            "n => [n.dataset.subtask + ':' + n.dataset.solution + ':' + n.dataset.tool, n.dataset.state]))"
+        )
 
     def task_done(self, status: str = "succeeded") -> str:
         """Waits for the task view to show ``status`` and its results; returns the task id."""
@@ -229,8 +240,11 @@ class Console:
         return self.js("return location.hash.split('/')[2]")
 
     def image_loaded(self, css: str) -> bool:
-        return bool(self.js("const i = document.querySelector(arguments[0]); return !!i && i.complete && "
-                            "i.naturalWidth > 0", css))
+        return bool(
+            self.js(
+                "const i = document.querySelector(arguments[0]); return !!i && i.complete && i.naturalWidth > 0", css
+            )
+        )
 
     def shot(self, name: str, width: int | None = None) -> None:
         """A screenshot of the whole page (the window grown to its height), into every screens folder."""
@@ -245,8 +259,11 @@ class Console:
 
     def errors(self) -> list[str]:
         """Severe console messages other than the failed requests a test provoked on purpose."""
-        return [e["message"] for e in self.driver.get_log("browser")
-                if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+        return [
+            e["message"]
+            for e in self.driver.get_log("browser")
+            if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -267,12 +284,24 @@ def console(tmp_path_factory: pytest.TempPathFactory, screens: list[Path]) -> It
     downloads = tmp_path_factory.mktemp("console-downloads")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
-                 "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-default-apps", "--window-size=1280,900", "--lang=en-GB"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--window-size=1280,900",
+        "--lang=en-GB",
+    ):
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not fetch drivers or browsers
@@ -349,12 +378,15 @@ def test_a_photo_task_shows_its_plan_result_image_boxes_ocr_text_and_downloads(t
     tab.open(server.url + "/")
     tab.until(lambda: tab.find("#request").is_displayed(), "the form")
     tab.shot("01-new-task.png")
-    submit(tab, "grey it, read it and count the boxes", [sign],
-           [{"name": "boxes", "type": "bboxes", "value": BOXES}])
+    submit(tab, "grey it, read it and count the boxes", [sign], [{"name": "boxes", "type": "bboxes", "value": BOXES}])
     task_id = tab.task_done()
     states = tab.node_states()
-    assert states == {"0:0:grayscale_image": "done", "1:0:read_text": "done", "2:0:ocr_text_lines": "done",
-                      "3:0:count_boxes": "done"}, states
+    assert states == {
+        "0:0:grayscale_image": "done",
+        "1:0:read_text": "done",
+        "2:0:ocr_text_lines": "done",
+        "3:0:count_boxes": "done",
+    }, states
     assert len(tab.all("#graph .group")) == 4 and tab.all("#graph .source")  # the photo feeds the subtasks
     assert len(tab.all("#graph path.edge")) == 3  # photo -> grey, read, lines (the boxes are a literal)
     assert "(count_boxes): 2" in tab.text("#answer") and WORD in tab.text("#answer")
@@ -366,7 +398,9 @@ def test_a_photo_task_shows_its_plan_result_image_boxes_ocr_text_and_downloads(t
     boxes = '#results .card[data-type="bboxes"] svg.boxes'
     tab.until(lambda: tab.all(boxes + " rect.box"), "the text line boxed on the photo")
     assert tab.text(boxes + " text.box-label").startswith(WORD)
-    assert tab.js("return document.querySelector(arguments[0] + ' image').getAttribute('href')", boxes).startswith("blob:")
+    assert tab.js("return document.querySelector(arguments[0] + ' image').getAttribute('href')", boxes).startswith(
+        "blob:"
+    )
     tab.until(lambda: tab.image_loaded('#inputs .card[data-type="image"] img'), "the input photo")
     tab.shot("02-task-result.png")
 
@@ -378,8 +412,10 @@ def test_a_photo_task_shows_its_plan_result_image_boxes_ocr_text_and_downloads(t
 
     tab.driver.set_window_size(390, 900)
     try:  # at phone width the subtasks wrap onto rows of their own, drawn at full size
-        tab.until(lambda: tab.js("return document.querySelector('#graph svg').getAttribute('width') < 390"),
-                  "the graph laid out for a phone")
+        tab.until(
+            lambda: tab.js("return document.querySelector('#graph svg').getAttribute('width') < 390"),
+            "the graph laid out for a phone",
+        )
         assert tab.js("return document.documentElement.scrollWidth <= window.innerWidth + 1"), "wider than a phone"
         tab.shot("03-task-phone.png")
     finally:
@@ -421,6 +457,7 @@ def test_the_graph_changes_state_live_and_the_stream_resumes_after_a_cut(tab: Co
     assert section.get_attribute("data-reconnects") == "1"
     # every event reached the page exactly once: none lost at the cut, none replayed after it
     assert section.get_attribute("data-events") == section.get_attribute("data-last-event") == str(events)
+
 
 def test_a_failing_tool_falls_back_and_a_failing_task_or_request_shows_why(tab: Console, served, tmp_path) -> None:
     server, _ = served
@@ -474,12 +511,14 @@ def test_files_come_by_drop_and_paste_and_can_be_removed(tab: Console, served) -
     tab.open(server.url + "/")
     tab.until(lambda: tab.find("#drop").is_displayed(), "the drop zone")
     data = base64.b64encode(png_bytes((8, 8))).decode()
-    tab.js("""const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
+    tab.js(
+        """const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
       const dropped = new DataTransfer(); dropped.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));
       document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dropped, bubbles: true, cancelable: true}));
       const pasted = new DataTransfer(); pasted.items.add(new File([bytes], 'image', {type: 'image/png'}));
       document.getElementById('request').dispatchEvent(new ClipboardEvent('paste', {clipboardData: pasted, bubbles: true, cancelable: true}));""",
-           data)
+        data,
+    )
     names = [li.text for li in tab.all("#file-list li")]
     assert len(names) == 2 and names[0].startswith("dropped.png") and names[1].startswith("image.png"), names
     tab.find('#file-list button[aria-label="Remove dropped.png"]').click()
@@ -490,24 +529,37 @@ def test_files_come_by_drop_and_paste_and_can_be_removed(tab: Console, served) -
 
 def test_a_workflow_is_pasted_its_inputs_filled_and_its_outputs_shown(tab: Console, served) -> None:
     server, _ = served
-    created = httpx.post(server.url + "/v1/tasks", data={"request": "a photo"},
-                         files=[("files", ("photo.png", png_bytes((40, 30)), "image/png"))], timeout=10).json()
+    created = httpx.post(
+        server.url + "/v1/tasks",
+        data={"request": "a photo"},
+        files=[("files", ("photo.png", png_bytes((40, 30)), "image/png"))],
+        timeout=10,
+    ).json()
     deadline = time.monotonic() + 30
-    while (view := get(server, f"/v1/tasks/{created['id']}").json())["status"] not in ("succeeded", "partial", "failed"):
+    while (view := get(server, f"/v1/tasks/{created['id']}").json())["status"] not in (
+        "succeeded",
+        "partial",
+        "failed",
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     photo = view["inputs"][0]["id"]
     tab.open(server.url + "/")
     tab.until(lambda: tab.find("#request").is_displayed(), "the form")
     tab.find('input[name="mode"][value="workflow"]').click()
-    tab.js("const t = document.getElementById('workflow-text'); t.value = arguments[0];"
-           "t.dispatchEvent(new Event('input'))", GREY_AND_COUNT)
+    tab.js(
+        "const t = document.getElementById('workflow-text'); t.value = arguments[0];"
+        "t.dispatchEvent(new Event('input'))",
+        GREY_AND_COUNT,
+    )
     tab.until(lambda: tab.all("#wf-input-image") and tab.all("#wf-input-boxes"), "the workflow's input fields")
     label = tab.text('label[for="wf-input-label"]')
     assert "text, optional" in label and "only boxes with this label" in label
     assert "required" in tab.text('label[for="wf-input-image"]')
-    tab.until(lambda: tab.js(f"return !!document.querySelector('#known-image option[value=\"{photo}\"]')"),
-              "the earlier upload offered")
+    tab.until(
+        lambda: tab.js(f"return !!document.querySelector('#known-image option[value=\"{photo}\"]')"),
+        "the earlier upload offered",
+    )
     tab.find("#wf-input-image").send_keys(photo)
     tab.find("#wf-input-boxes").send_keys(json.dumps(BOXES))
     tab.find("#submit").click()
@@ -523,8 +575,11 @@ def test_a_workflow_is_pasted_its_inputs_filled_and_its_outputs_shown(tab: Conso
     tab.find("#submit").click()
     assert tab.until(lambda: tab.text("#alert"), "the form error") == "The input “boxes” must be JSON."
     assert tab.js("return document.activeElement.id") == "wf-input-boxes"
-    tab.js("const t = document.getElementById('workflow-text'); t.value = arguments[0].replace('count_boxes', "
-           "'count_sheep'); t.dispatchEvent(new Event('input'))", GREY_AND_COUNT)
+    tab.js(
+        "const t = document.getElementById('workflow-text'); t.value = arguments[0].replace('count_boxes', "
+        "'count_sheep'); t.dispatchEvent(new Event('input'))",
+        GREY_AND_COUNT,
+    )
     tab.find("#wf-input-boxes").clear()
     tab.find("#wf-input-boxes").send_keys(json.dumps(BOXES))
     time.sleep(0.4)  # the fields are rebuilt from the edited workflow, keeping what was typed
@@ -541,8 +596,11 @@ def test_a_workflow_input_file_is_uploaded_from_the_form(tab: Console, served, t
     tab.open(server.url + "/")
     tab.until(lambda: tab.find("#request").is_displayed(), "the form")
     tab.find('input[name="mode"][value="workflow"]').click()
-    tab.js("const t = document.getElementById('workflow-text'); t.value = arguments[0];"
-           "t.dispatchEvent(new Event('input'))", GREY_AND_COUNT)
+    tab.js(
+        "const t = document.getElementById('workflow-text'); t.value = arguments[0];"
+        "t.dispatchEvent(new Event('input'))",
+        GREY_AND_COUNT,
+    )
     tab.until(lambda: tab.all("#wf-input-image-upload"), "the upload control of the image input")
     assert "upload a file" in tab.text('label[for="wf-input-image-upload"]')
     tab.find("#wf-input-image-upload").send_keys(str(photo))
@@ -554,8 +612,11 @@ def test_a_workflow_input_file_is_uploaded_from_the_form(tab: Console, served, t
     tab.until(lambda: tab.find("#workflow-result").is_displayed(), "the workflow result")
     assert tab.text("#workflow-status") == "succeeded"
 
-    tab.js("const t = document.getElementById('workflow-text'); t.value = arguments[0];"
-           "t.dispatchEvent(new Event('input'))", GREY_AND_COUNT + " ")
+    tab.js(
+        "const t = document.getElementById('workflow-text'); t.value = arguments[0];"
+        "t.dispatchEvent(new Event('input'))",
+        GREY_AND_COUNT + " ",
+    )
     notes = tmp_path / "notes.xyz"  # no type can be told from the name
     notes.write_text("not an image")
     tab.until(lambda: tab.all("#wf-input-image-upload"), "the upload control again")
@@ -575,9 +636,16 @@ def test_history_pages_tasks_and_the_tool_catalogue_shows_the_graph_picture(tab:
     assert rows[0].find_element("css selector", ".badge").text == tasks[0]["status"]
     tab.shot("09-history.png")
     tab.find("#history-status").send_keys("failed")
-    tab.until(lambda: all(r.find_element("css selector", ".badge").text == "failed"
-                          for r in tab.all("#history-table tr[data-task]")) and tab.all("#history-table tr[data-task]"),
-              "only the failed tasks")
+    tab.until(
+        lambda: (
+            all(
+                r.find_element("css selector", ".badge").text == "failed"
+                for r in tab.all("#history-table tr[data-task]")
+            )
+            and tab.all("#history-table tr[data-task]")
+        ),
+        "only the failed tasks",
+    )
     tab.find("#history-table tr[data-task] a").click()
     tab.task_done("failed")
 

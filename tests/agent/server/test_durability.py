@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from agent.server.tasks import TaskStore
 from server_support import serve, wait_for
+
+from agent.server.tasks import TaskStore
 
 FINAL = ("succeeded", "partial", "failed", "cancelled", "interrupted")
 

@@ -17,9 +17,9 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from server_support import free_port, make_agent, make_settings
 
 from agent.server.app import create_app
-from server_support import free_port, make_agent, make_settings
 
 # schemathesis's own strategies trip this hypothesis deprecation; it is not about this project's code
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -30,8 +30,9 @@ def api_schema(tmp_path_factory) -> Iterator[object]:
     app_settings = make_settings(tmp_path_factory.mktemp("fuzz") / "tog")
     agent = make_agent(app_settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(app_settings, agent), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(app_settings, agent), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -52,8 +53,14 @@ def test_the_api_never_fails_and_answers_as_documented(api_schema) -> None:
         tested += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=25,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case) -> None:
             case.call_and_validate(excluded_checks=[positive_data_acceptance])
 

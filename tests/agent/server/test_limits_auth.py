@@ -14,18 +14,25 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from server_support import png_bytes, serve, wait_for
 from typer.testing import CliRunner
 
 from agent.server.config import ServerSettings, is_loopback
 from agent.server.errors import FileTooLargeError, RemoteFetchError, URLNotAllowedError
 from agent.server.remote import fetch_url
-from server_support import png_bytes, serve, wait_for
 
 
 @pytest.fixture
 def limited(data_dir: Path) -> Iterator[TestClient]:
-    test_client, agent = serve(data_dir, max_request_bytes=64 * 1024, max_file_bytes=20_000, max_files=2,
-                               max_pixels=1_000_000, max_request_chars=200, allowed_types=["image"])
+    test_client, agent = serve(
+        data_dir,
+        max_request_bytes=64 * 1024,
+        max_file_bytes=20_000,
+        max_files=2,
+        max_pixels=1_000_000,
+        max_request_chars=200,
+        allowed_types=["image"],
+    )
     with test_client:
         yield test_client
     agent.close()
@@ -40,8 +47,11 @@ def error(response: httpx.Response, status: int) -> dict:
 
 
 def upload(client: TestClient, *files: tuple[str, bytes], request: str = "make it grey") -> httpx.Response:
-    return client.post("/v1/tasks", data={"request": request},
-                       files=[("files", (name, content, "application/octet-stream")) for name, content in files])
+    return client.post(
+        "/v1/tasks",
+        data={"request": request},
+        files=[("files", (name, content, "application/octet-stream")) for name, content in files],
+    )
 
 
 def test_without_keys_no_auth_is_needed_and_none_is_documented(client: TestClient) -> None:
@@ -89,15 +99,19 @@ def test_a_public_bind_without_keys_is_refused() -> None:
 
 def test_a_body_over_the_limit_is_413_from_the_header_or_the_stream(limited: TestClient) -> None:
     big = json.dumps({"request": "x" * 100_000})
-    assert error(limited.post("/v1/tasks", content=big, headers={"Content-Type": "application/json"}),
-                 413)["code"] == "payload_too_large"
+    assert (
+        error(limited.post("/v1/tasks", content=big, headers={"Content-Type": "application/json"}), 413)["code"]
+        == "payload_too_large"
+    )
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
         for _ in range(100):
             yield b" " * 1024
 
-    assert error(limited.post("/v1/tasks", content=chunks(), headers={"Content-Type": "application/json"}),
-                 413)["code"] == "payload_too_large"
+    assert (
+        error(limited.post("/v1/tasks", content=chunks(), headers={"Content-Type": "application/json"}), 413)["code"]
+        == "payload_too_large"
+    )
     assert limited.get("/v1/tasks").json()["items"] == []
 
 
@@ -134,10 +148,14 @@ def test_json_body_limits(limited: TestClient) -> None:
     assert error(limited.post("/v1/tasks", json={"request": "x" * 201}), 422)["details"]["max_chars"] == 200
     assert error(limited.post("/v1/tasks", json={"request": "   "}), 422)["code"] == "invalid_input"
     assert error(limited.post("/v1/tasks", json={"files": []}), 422)["code"] == "invalid_request"
-    assert error(limited.post("/v1/tasks", content=b"{nope", headers={"Content-Type": "application/json"}),
-                 422)["code"] == "invalid_request"
-    assert error(limited.post("/v1/tasks", content=b"request=x", headers={"Content-Type": "text/plain"}),
-                 415)["code"] == "unsupported_media_type"
+    assert (
+        error(limited.post("/v1/tasks", content=b"{nope", headers={"Content-Type": "application/json"}), 422)["code"]
+        == "invalid_request"
+    )
+    assert (
+        error(limited.post("/v1/tasks", content=b"request=x", headers={"Content-Type": "text/plain"}), 415)["code"]
+        == "unsupported_media_type"
+    )
 
 
 def test_literal_resources_are_values_never_paths(limited: TestClient, tmp_path: Path) -> None:
@@ -148,7 +166,9 @@ def test_literal_resources_are_values_never_paths(limited: TestClient, tmp_path:
         return limited.post("/v1/tasks", json={"request": "make it grey", "resources": [resource]})
 
     assert error(post({"name": "x", "type": "image", "value": str(secret)}), 422)["code"] == "invalid_input"
-    assert error(post({"name": "x", "type": "image", "value": "image-0123456789abcdef"}), 422)["code"] == "invalid_input"
+    assert (
+        error(post({"name": "x", "type": "image", "value": "image-0123456789abcdef"}), 422)["code"] == "invalid_input"
+    )
     stored = upload(limited, ("p.png", png_bytes()))
     photo_id = wait_for(limited, stored.json()["id"], ("succeeded",))["inputs"][0]["id"]
     assert post({"name": "again", "type": "image", "value": photo_id}).status_code == 202  # a stored artifact is fine
@@ -160,8 +180,12 @@ def test_literal_resources_are_values_never_paths(limited: TestClient, tmp_path:
 
 
 def test_artifact_ids_are_opaque(limited: TestClient) -> None:
-    for path in ("/v1/artifacts/..%2F..%2Fetc%2Fpasswd", "/v1/artifacts/image-..%2F..%2Fsecret",
-                 "/v1/artifacts/%2Fetc%2Fpasswd", "/v1/artifacts/IMAGE-0123456789ABCDEF"):
+    for path in (
+        "/v1/artifacts/..%2F..%2Fetc%2Fpasswd",
+        "/v1/artifacts/image-..%2F..%2Fsecret",
+        "/v1/artifacts/%2Fetc%2Fpasswd",
+        "/v1/artifacts/IMAGE-0123456789ABCDEF",
+    ):
         response = limited.get(path)
         assert response.status_code in (404, 422) and "error" in response.json(), path
     assert error(limited.get("/v1/artifacts/image-0123456789abcdef"), 404)["code"] == "artifact_not_found"
@@ -176,8 +200,14 @@ def test_remote_urls_are_off_unless_enabled_and_never_reach_private_addresses(da
     agent.close()
     test_client, agent = serve(data_dir, allow_remote_urls=True)
     with test_client as client:
-        for url in ("http://127.0.0.1:9/p.png", "http://10.1.2.3/p.png", "http://169.254.169.254/latest",
-                    "http://[::1]/p.png", "file:///etc/passwd", "ftp://example.org/p.png"):
+        for url in (
+            "http://127.0.0.1:9/p.png",
+            "http://10.1.2.3/p.png",
+            "http://169.254.169.254/latest",
+            "http://[::1]/p.png",
+            "file:///etc/passwd",
+            "ftp://example.org/p.png",
+        ):
             response = client.post("/v1/tasks", json={**body, "files": [{"name": "p.png", "url": url}]})
             assert error(response, 403)["code"] in ("url_not_allowed",), url
     agent.close()
@@ -202,8 +232,11 @@ def test_an_enabled_fetch_is_bounded(monkeypatch) -> None:
         fetch_url("https://images.example/big", settings, transport)
     with pytest.raises(RemoteFetchError, match="302"):  # redirects are not followed
         fetch_url("https://images.example/elsewhere", settings, transport)
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: [
-        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.168.0.7", 443))])
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda *args, **kwargs: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.168.0.7", 443))],
+    )
     with pytest.raises(URLNotAllowedError, match="not a public address"):
         fetch_url("https://images.example/p.png", settings, transport)
 

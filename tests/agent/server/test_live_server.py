@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_support import free_port, png_bytes, serve, wait_for
 
 from agent.client import APIError, ToGClient
 from agent.decompose.base import Resource
-from server_support import free_port, png_bytes, serve, wait_for
 
 SUPPORT = Path(__file__).with_name("server_support.py")
 BOXES = [{"x1": 0, "y1": 0, "x2": 4, "y2": 4}, {"x1": 5, "y1": 5, "x2": 9, "y2": 9}]
@@ -56,8 +56,11 @@ def test_the_client_runs_a_task_end_to_end_and_streams_its_events(live) -> None:
         assert client.health().status == "ok"
         assert {t.name for t in client.tools().tools} == {"wait", "grayscale_image", "count_boxes"}
         photo = png_bytes((16, 12))
-        created = client.submit("grey it and count", files=[("photo.png", photo)],
-                                resources=[Resource(name="boxes", type="bboxes", value=BOXES)])
+        created = client.submit(
+            "grey it and count",
+            files=[("photo.png", photo)],
+            resources=[Resource(name="boxes", type="bboxes", value=BOXES)],
+        )
         events = list(client.events(created.id))
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert events[-1].kind == "task_finished" and events[-1].data["status"] == "succeeded"

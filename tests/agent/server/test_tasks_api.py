@@ -10,11 +10,14 @@ import time
 import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
-
 from server_support import GREY_AND_COUNT, SLOW_SECONDS, SLOW_STEPS, png_bytes, serve, wait_for
 
 FINAL = ("succeeded", "partial", "failed", "cancelled", "interrupted")
-BOXES = [{"x1": 0, "y1": 0, "x2": 4, "y2": 4}, {"x1": 5, "y1": 5, "x2": 9, "y2": 9}, {"x1": 1, "y1": 1, "x2": 2, "y2": 2}]
+BOXES = [
+    {"x1": 0, "y1": 0, "x2": 4, "y2": 4},
+    {"x1": 5, "y1": 5, "x2": 9, "y2": 9},
+    {"x1": 1, "y1": 1, "x2": 2, "y2": 2},
+]
 
 
 def sse_events(client: TestClient, task_id: str, **headers: str) -> list[dict]:
@@ -34,10 +37,14 @@ def sse_events(client: TestClient, task_id: str, **headers: str) -> list[dict]:
 
 def test_multipart_task_with_an_image_and_boxes_runs_to_an_answer_and_artifacts(client: TestClient) -> None:
     photo = png_bytes((40, 30), (200, 30, 30))
-    response = client.post("/v1/tasks", data={"request": "make it grey and count the boxes",
-                                              "resources": json.dumps([{"name": "boxes", "type": "bboxes",
-                                                                        "value": BOXES}])},
-                           files=[("files", ("photo.png", photo, "image/png"))])
+    response = client.post(
+        "/v1/tasks",
+        data={
+            "request": "make it grey and count the boxes",
+            "resources": json.dumps([{"name": "boxes", "type": "bboxes", "value": BOXES}]),
+        },
+        files=[("files", ("photo.png", photo, "image/png"))],
+    )
     assert response.status_code == 202, response.text
     created = response.json()
     assert set(created) == {"id", "status", "links"} and created["status"] == "queued"
@@ -75,16 +82,18 @@ def test_json_task_with_a_base64_image(client: TestClient) -> None:
 
 
 def test_events_arrive_in_order_and_resume_after_last_event_id(client: TestClient) -> None:
-    task_id = client.post("/v1/tasks", json={"request": "count", "resources": [
-        {"name": "b", "type": "bboxes", "value": BOXES}]}).json()["id"]
+    task_id = client.post(
+        "/v1/tasks", json={"request": "count", "resources": [{"name": "b", "type": "bboxes", "value": BOXES}]}
+    ).json()["id"]
     events = sse_events(client, task_id)  # live: the stream ends after task_finished
     kinds = [e["kind"] for e in events]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert kinds[:2] == ["task_queued", "task_started"] and kinds[-1] == "task_finished"
     assert (events[-2]["stage"], events[-2]["kind"]) == ("done", "run_finished")  # the agent's last event
     stages = [(e["stage"], e["kind"]) for e in events if e["kind"].startswith("stage_")]
-    assert stages == [(s, k) for s in ("decompose", "plan", "execute", "respond")
-                      for k in ("stage_started", "stage_finished")]
+    assert stages == [
+        (s, k) for s in ("decompose", "plan", "execute", "respond") for k in ("stage_started", "stage_finished")
+    ]
     assert {"action_started", "action_finished"} <= set(kinds)
     assert events[-1]["data"]["status"] == "succeeded"
     resumed = sse_events(client, task_id, **{"Last-Event-ID": str(events[4]["seq"])})
@@ -100,8 +109,11 @@ def test_a_running_task_can_be_cancelled(client: TestClient) -> None:
     time.sleep(SLOW_SECONDS / 2)
     started = time.monotonic()
     response = client.delete(f"/v1/tasks/{task_id}")
-    assert response.status_code == 202 and response.json() == {"id": task_id, "status": "running",
-                                                                "cancel_requested": True}
+    assert response.status_code == 202 and response.json() == {
+        "id": task_id,
+        "status": "running",
+        "cancel_requested": True,
+    }
     view = wait_for(client, task_id, FINAL)
     assert view["status"] == "cancelled"
     assert time.monotonic() - started < SLOW_STEPS * SLOW_SECONDS - SLOW_SECONDS  # the later waits never ran
@@ -158,8 +170,9 @@ def test_tasks_are_paged_newest_first(client: TestClient) -> None:
 
 
 def test_plan_only_decomposes_and_plans_without_running(client: TestClient) -> None:
-    response = client.post("/v1/plan", json={"request": "count", "resources": [
-        {"name": "b", "type": "bboxes", "value": BOXES}]})
+    response = client.post(
+        "/v1/plan", json={"request": "count", "resources": [{"name": "b", "type": "bboxes", "value": BOXES}]}
+    )
     assert response.status_code == 200, response.text
     planned = response.json()
     assert planned["status"] == "planned" and planned["plan"]["subtasks"][0]["description"] == "count the boxes"
@@ -175,8 +188,13 @@ def test_tools_graph_and_types(client: TestClient) -> None:
     assert {t["name"] for t in tools["tools"]} == {"wait", "grayscale_image", "count_boxes"}
     assert all(t["available"] and t["reason"] is None for t in tools["tools"])
     graph = client.get("/v1/graph").json()
-    assert {"source": "type:bboxes", "target": "tool:count_boxes", "relation": "accepts", "arg": "boxes",
-            "required": True} in graph["edges"]
+    assert {
+        "source": "type:bboxes",
+        "target": "tool:count_boxes",
+        "relation": "accepts",
+        "arg": "boxes",
+        "required": True,
+    } in graph["edges"]
     assert "image" in graph["types"] and len(graph["tools"]) == 3
     png = client.get("/v1/graph", params={"format": "png"})
     assert png.headers["content-type"] == "image/png" and Image.open(io.BytesIO(png.content)).size[0] > 100
@@ -186,8 +204,9 @@ def test_tools_graph_and_types(client: TestClient) -> None:
 
 
 def test_unavailable_tools_are_listed_with_their_reason(data_dir) -> None:
-    from agent.api import Agent
     from server_support import InputsDecomposer, make_settings
+
+    from agent.api import Agent
     from tools.registry import default_registry
 
     settings = make_settings(data_dir)
@@ -222,16 +241,16 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
             float(line.rsplit(" ", 1)[1])
 
 
-
-
 def test_a_workflow_runs_on_uploaded_artifacts(client: TestClient) -> None:
-    created = client.post("/v1/tasks", files=[("files", ("photo.png", png_bytes(), "image/png"))],
-                          data={"request": "grey"}).json()
+    created = client.post(
+        "/v1/tasks", files=[("files", ("photo.png", png_bytes(), "image/png"))], data={"request": "grey"}
+    ).json()
     task = wait_for(client, created["id"], FINAL)
     [given] = task["inputs"]
     image_id = given["id"]
-    response = client.post("/v1/workflows/run", json={"workflow": GREY_AND_COUNT,
-                                                      "inputs": {"image": image_id, "boxes": BOXES}})
+    response = client.post(
+        "/v1/workflows/run", json={"workflow": GREY_AND_COUNT, "inputs": {"image": image_id, "boxes": BOXES}}
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "succeeded"
@@ -249,8 +268,9 @@ def test_a_bad_workflow_is_a_422_listing_every_problem(client: TestClient) -> No
     assert error["code"] == "invalid_workflow"
     text = json.dumps(error["details"])
     assert "count_sheep" in text and "picture" in text
-    paths = client.post("/v1/workflows/run", json={"workflow": GREY_AND_COUNT,
-                                                   "inputs": {"image": "/etc/passwd", "boxes": BOXES}})
+    paths = client.post(
+        "/v1/workflows/run", json={"workflow": GREY_AND_COUNT, "inputs": {"image": "/etc/passwd", "boxes": BOXES}}
+    )
     assert paths.status_code == 422 and paths.json()["error"]["code"] == "invalid_workflow_input"
 
 

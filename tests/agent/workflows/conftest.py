@@ -100,4 +100,3 @@ def document(inputs_dir: Path, astronaut: Path) -> Path:
     path = inputs_dir / "document.png"
     page.save(path)
     return path
-

@@ -58,9 +58,10 @@ def test_validate_ok_and_every_problem_with_its_position(tmp_path: Path) -> None
     result = invoke("validate", str(bad))
     assert result.exit_code == 2
     lines = [line.strip() for line in result.output.splitlines() if line.strip().startswith(str(bad))]
-    assert lines == [f"{bad}:7:22: unknown tool 'crop_imag'; did you mean 'crop_image', 'compare_images', "
-                     "'rotate_image'?",
-                     f"{bad}:8:77: ${{inputs.scal}} names no input (inputs: image, boxes, scale)"]
+    assert lines == [
+        f"{bad}:7:22: unknown tool 'crop_imag'; did you mean 'crop_image', 'compare_images', 'rotate_image'?",
+        f"{bad}:8:77: ${{inputs.scal}} names no input (inputs: image, boxes, scale)",
+    ]
     as_json = json.loads(invoke("validate", str(bad), "--json").output)
     assert not as_json["valid"] and [p["line"] for p in as_json["problems"]] == [7, 8]
 
@@ -74,8 +75,18 @@ def test_validate_reports_malformed_yaml(tmp_path: Path) -> None:
 
 def test_run_converts_inputs_by_their_declared_type(crop_file: Path, photos: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = invoke("run", str(crop_file), "--input", f"image={photos / 'photo1.png'}", "--input", f"boxes={BOX}",
-                    "--input", "scale=0.25", "--out", str(out))
+    result = invoke(
+        "run",
+        str(crop_file),
+        "--input",
+        f"image={photos / 'photo1.png'}",
+        "--input",
+        f"boxes={BOX}",
+        "--input",
+        "scale=0.25",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     assert Image.open(out / "crop.png").size == (30, 20) and Image.open(out / "small.png").size == (30, 22)
     assert json.loads((out / "result.json").read_text())["status"] == "succeeded"
@@ -88,22 +99,30 @@ def test_a_folder_runs_once_per_file(crop_file: Path, photos: Path, tmp_path: Pa
     assert sorted(p.name for p in out.iterdir()) == ["batch.json", "photo0", "photo1", "photo2"]
     assert Image.open(out / "photo1" / "small.png").size == (60, 45)
     assert [r["status"] for r in json.loads((out / "batch.json").read_text())] == ["succeeded"] * 3
-    globbed = invoke("run", str(crop_file), "-i", f"image={photos}/photo[01].png", "-i", f"boxes={BOX}", "-o",
-                     str(tmp_path / "glob"))
-    assert globbed.exit_code == 0 and sorted(p.name for p in (tmp_path / "glob").iterdir()) == \
-        ["batch.json", "photo0", "photo1"]
+    globbed = invoke(
+        "run", str(crop_file), "-i", f"image={photos}/photo[01].png", "-i", f"boxes={BOX}", "-o", str(tmp_path / "glob")
+    )
+    assert globbed.exit_code == 0 and sorted(p.name for p in (tmp_path / "glob").iterdir()) == [
+        "batch.json",
+        "photo0",
+        "photo1",
+    ]
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["-i", "image=missing.png", "-i", f"boxes={BOX}"], "file 'missing.png' not found"),
-    (["-i", "image={photo}", "-i", "boxes=[{\"x1\": 1}]"], "not a valid bboxes value"),
-    (["-i", "image={photo}", "-i", f"boxes={BOX}", "-i", "scale=half"], "'half' is not a number"),
-    (["-i", "image={photo}", "-i", f"boxes={BOX}", "-i", "colour=red"], "no input 'colour'"),
-    (["-i", "image={photo}"], "input 'boxes' (bboxes) is required"),
-    (["-i", "image", "-i", f"boxes={BOX}"], "write NAME=VALUE"),
-])
-def test_bad_inputs_exit_2_and_nothing_runs(crop_file: Path, photos: Path, tmp_path: Path, args: list[str],
-                                            says: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["-i", "image=missing.png", "-i", f"boxes={BOX}"], "file 'missing.png' not found"),
+        (["-i", "image={photo}", "-i", 'boxes=[{"x1": 1}]'], "not a valid bboxes value"),
+        (["-i", "image={photo}", "-i", f"boxes={BOX}", "-i", "scale=half"], "'half' is not a number"),
+        (["-i", "image={photo}", "-i", f"boxes={BOX}", "-i", "colour=red"], "no input 'colour'"),
+        (["-i", "image={photo}"], "input 'boxes' (bboxes) is required"),
+        (["-i", "image", "-i", f"boxes={BOX}"], "write NAME=VALUE"),
+    ],
+)
+def test_bad_inputs_exit_2_and_nothing_runs(
+    crop_file: Path, photos: Path, tmp_path: Path, args: list[str], says: str
+) -> None:
     out = tmp_path / "never"
     args = [a.replace("{photo}", str(photos / "photo0.png")) for a in args]
     result = invoke("run", str(crop_file), *args, "-o", str(out))

@@ -44,19 +44,22 @@ def test_comparisons_with_a_literal_on_either_side() -> None:
     assert parse_condition("false") == Const(False)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("${steps.count.outputs.count} > 2", True),
-    ("${steps.count.outputs.count} > 3", False),
-    ("${steps.count.outputs.count} == 3 and ${inputs.text} != 'x'", True),
-    ("not ${steps.count.outputs.count} <= 3 or ${inputs.empty}", False),
-    ("${inputs.empty}", False),
-    ("${inputs.blank}", False),
-    ("${inputs.text}", True),
-    ("${inputs.none} == null", True),
-    ("${inputs.none} != null", False),
-    ("${inputs.none} > 1", False),
-    ("true and not false", True),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${steps.count.outputs.count} > 2", True),
+        ("${steps.count.outputs.count} > 3", False),
+        ("${steps.count.outputs.count} == 3 and ${inputs.text} != 'x'", True),
+        ("not ${steps.count.outputs.count} <= 3 or ${inputs.empty}", False),
+        ("${inputs.empty}", False),
+        ("${inputs.blank}", False),
+        ("${inputs.text}", True),
+        ("${inputs.none} == null", True),
+        ("${inputs.none} != null", False),
+        ("${inputs.none} > 1", False),
+        ("true and not false", True),
+    ],
+)
 def test_evaluation(text: str, expected: bool) -> None:
     assert holds(text) is expected
 
@@ -72,18 +75,21 @@ def test_and_or_short_circuit() -> None:
     assert seen == ["empty"]
 
 
-@pytest.mark.parametrize(("text", "offset"), [
-    ("", 0),
-    ("${inputs.a} >", 13),
-    ("${inputs.a} > ${inputs.b}", 14),
-    ("3", 0),
-    ("${inputs.a} ${inputs.b}", 12),
-    ("(${inputs.a}", 12),
-    ("${inputs.a} = 3", 12),
-    ("os.system('x')", 0),
-    ("${inputs.a} > 1 && ${inputs.b}", 16),
-    ("${inputs.a.b}", 0),
-])
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("", 0),
+        ("${inputs.a} >", 13),
+        ("${inputs.a} > ${inputs.b}", 14),
+        ("3", 0),
+        ("${inputs.a} ${inputs.b}", 12),
+        ("(${inputs.a}", 12),
+        ("${inputs.a} = 3", 12),
+        ("os.system('x')", 0),
+        ("${inputs.a} > 1 && ${inputs.b}", 16),
+        ("${inputs.a.b}", 0),
+    ],
+)
 def test_anything_outside_the_language_is_a_syntax_error(text: str, offset: int) -> None:
     with pytest.raises(ConditionSyntaxError) as info:
         parse_condition(text)

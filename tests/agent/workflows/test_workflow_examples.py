@@ -29,7 +29,7 @@ def pixels(image: Image.Image) -> np.ndarray:
 def inside(boxes: list, shape: tuple[int, ...]) -> np.ndarray:
     mask = np.zeros(shape[:2], dtype=bool)
     for box in boxes:
-        mask[int(box.y1):int(np.ceil(box.y2)), int(box.x1):int(np.ceil(box.x2))] = True
+        mask[int(box.y1) : int(np.ceil(box.y2)), int(box.x1) : int(np.ceil(box.x2))] = True
     return mask
 
 
@@ -44,8 +44,9 @@ def test_there_are_at_least_five_examples() -> None:
     assert len(list(EXAMPLES.glob("*.yaml"))) >= 5
 
 
-def test_redact_document_hides_faces_and_text_and_nothing_else(builtin: ToolRegistry, engine: Engine,
-                                                               document: Path) -> None:
+def test_redact_document_hides_faces_and_text_and_nothing_else(
+    builtin: ToolRegistry, engine: Engine, document: Path
+) -> None:
     result = example("redact_document", builtin).run({"image": str(document)}, engine=engine)
     faces, lines = result.value("faces"), result.value("text_lines")
     assert len(faces) >= 1 and all(f.x2 <= 256 for f in faces)  # found in the portrait
@@ -86,8 +87,9 @@ def test_face_gallery_makes_one_thumbnail_per_face(builtin: ToolRegistry, engine
     assert result.steps["thumbnail"].items == len(faces)
 
 
-def test_privacy_check_redacts_only_when_there_are_faces(builtin: ToolRegistry, engine: Engine, astronaut: Path,
-                                                         inputs_dir: Path) -> None:
+def test_privacy_check_redacts_only_when_there_are_faces(
+    builtin: ToolRegistry, engine: Engine, astronaut: Path, inputs_dir: Path
+) -> None:
     workflow = example("privacy_check", builtin)
     found = workflow.run({"image": str(astronaut)}, engine=engine)
     assert 1 <= found.value("faces") <= 3
@@ -118,15 +120,17 @@ def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from vlm.images import ImageLimits
     from vlm.testing import tiny_internvl
 
-    backend = TransformersBackend(tiny_internvl(tmp_path_factory.mktemp("tiny-internvl")), device="cpu",
-                                  limits=ImageLimits(max_tiles=2))
+    backend = TransformersBackend(
+        tiny_internvl(tmp_path_factory.mktemp("tiny-internvl")), device="cpu", limits=ImageLimits(max_tiles=2)
+    )
     backend.load()
     yield backend
     backend.close()
 
 
-def test_detect_crop_caption_captions_every_crop_with_internvl(builtin: ToolRegistry, engine: Engine,
-                                                               astronaut: Path, tiny_vlm: object) -> None:
+def test_detect_crop_caption_captions_every_crop_with_internvl(
+    builtin: ToolRegistry, engine: Engine, astronaut: Path, tiny_vlm: object
+) -> None:
     configure_vlm(tiny_vlm)  # the autouse fixture unconfigures it afterwards
     result = example("detect_crop_caption", builtin).run({"image": str(astronaut), "max_regions": 2}, engine=engine)
     regions, crops, captions = result.value("regions"), result.value("crops"), result.value("captions")

@@ -27,13 +27,27 @@ class FacesPlan(Decomposer):
 
     def decompose(self, request: str, resources: Sequence[Resource] = ()) -> Plan:
         image = next(r for r in resources if r.type.value == "image").ref().model_dump()
-        return Plan.parse({"request": request, "subtasks": [
-            {"id": 0, "description": "find the faces", "args": [image], "returns": [{"type": "bboxes"}]},
-            {"id": 1, "description": "pixelate the faces", "dep": [0],
-             "args": [image, {"type": "bboxes", "value": "<GENERATED>-0"}], "returns": [{"type": "image"}]},
-            {"id": 2, "description": "how many faces are in the photo", "args": [image],
-             "returns": [{"type": "number"}]},
-        ]})
+        return Plan.parse(
+            {
+                "request": request,
+                "subtasks": [
+                    {"id": 0, "description": "find the faces", "args": [image], "returns": [{"type": "bboxes"}]},
+                    {
+                        "id": 1,
+                        "description": "pixelate the faces",
+                        "dep": [0],
+                        "args": [image, {"type": "bboxes", "value": "<GENERATED>-0"}],
+                        "returns": [{"type": "image"}],
+                    },
+                    {
+                        "id": 2,
+                        "description": "how many faces are in the photo",
+                        "args": [image],
+                        "returns": [{"type": "number"}],
+                    },
+                ],
+            }
+        )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +59,9 @@ def agent_run(tmp_path_factory: pytest.TempPathFactory, astronaut: Path) -> Iter
         yield agent, result
 
 
-def test_the_exported_workflow_reruns_to_the_same_results(agent_run: tuple[Agent, AgentResult], astronaut: Path,
-                                                          builtin: ToolRegistry, engine: Engine) -> None:
+def test_the_exported_workflow_reruns_to_the_same_results(
+    agent_run: tuple[Agent, AgentResult], astronaut: Path, builtin: ToolRegistry, engine: Engine
+) -> None:
     agent, result = agent_run
     spec = export_workflow(result, name="faces")
     text = workflow_yaml(spec)
@@ -67,8 +82,9 @@ def test_the_exported_workflow_reruns_to_the_same_results(agent_run: tuple[Agent
     assert rerun.value(list(rerun.outputs)[2]) >= 1  # the faces were counted
 
 
-def test_a_subtask_result_feeds_the_next_step_by_reference(agent_run: tuple[Agent, AgentResult],
-                                                           builtin: ToolRegistry) -> None:
+def test_a_subtask_result_feeds_the_next_step_by_reference(
+    agent_run: tuple[Agent, AgentResult], builtin: ToolRegistry
+) -> None:
     _, result = agent_run
     spec = export_workflow(result)
     assert spec.name == "pixelate-the-faces-and-count-them" and spec.description == result.request
@@ -83,16 +99,18 @@ def test_a_subtask_result_feeds_the_next_step_by_reference(agent_run: tuple[Agen
 
 def test_a_run_that_did_not_succeed_cannot_be_exported(agent_run: tuple[Agent, AgentResult]) -> None:
     _, result = agent_run
-    failed = result.model_copy(update={"subtasks": [result.subtasks[0].model_copy(update={"status": "failed"}),
-                                                    *result.subtasks[1:]]})
+    failed = result.model_copy(
+        update={"subtasks": [result.subtasks[0].model_copy(update={"status": "failed"}), *result.subtasks[1:]]}
+    )
     with pytest.raises(WorkflowExportError, match="subtask 0 .* is failed"):
         export_workflow(failed)
     with pytest.raises(WorkflowExportError, match="has no plan"):
         export_workflow(result.model_copy(update={"plan": None}))
 
 
-def test_tog_export_workflow_writes_a_runnable_file(agent_run: tuple[Agent, AgentResult], tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch, astronaut: Path) -> None:
+def test_tog_export_workflow_writes_a_runnable_file(
+    agent_run: tuple[Agent, AgentResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astronaut: Path
+) -> None:
     agent, result = agent_run
     monkeypatch.setenv("TOG_DATA_DIR", str(agent.settings.data_dir))
     monkeypatch.setenv("TOG_ASSESSOR", "uniform")
@@ -101,8 +119,9 @@ def test_tog_export_workflow_writes_a_runnable_file(agent_run: tuple[Agent, Agen
     done = runner.invoke(app, ["export-workflow", result.run_id, "-o", str(out)], catch_exceptions=False)
     assert done.exit_code == 0, done.output
     assert "--input image=..." in done.output
-    ran = runner.invoke(app, ["run", str(out), "--input", f"image={astronaut}", "-o", str(tmp_path / "res")],
-                        catch_exceptions=False)
+    ran = runner.invoke(
+        app, ["run", str(out), "--input", f"image={astronaut}", "-o", str(tmp_path / "res")], catch_exceptions=False
+    )
     assert ran.exit_code == 0, ran.output
     assert (tmp_path / "res" / "result.json").is_file()
     missing = runner.invoke(app, ["export-workflow", "no-such-run", "-o", str(out)], catch_exceptions=False)

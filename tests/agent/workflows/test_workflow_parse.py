@@ -62,12 +62,15 @@ def test_yaml_scalars_keep_their_types() -> None:
     assert data == {"a": 3, "b": 2.5, "c": True, "d": None, "e": "3", "f": [1, "x"]}
 
 
-@pytest.mark.parametrize(("text", "line", "column"), [
-    ("name: [a\nsteps: b\n", 2, 6),                    # unclosed flow sequence
-    ("name: w\n  steps: x\n", 2, 8),                   # bad indentation
-    ("name: 'open\n", 2, 1),                           # unterminated quote
-    ("name: w\nsteps:\n\t- id: a\n", 3, 1),            # a tab
-])
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("name: [a\nsteps: b\n", 2, 6),  # unclosed flow sequence
+        ("name: w\n  steps: x\n", 2, 8),  # bad indentation
+        ("name: 'open\n", 2, 1),  # unterminated quote
+        ("name: w\nsteps:\n\t- id: a\n", 3, 1),  # a tab
+    ],
+)
 def test_malformed_yaml_is_a_syntax_problem_with_its_position(text: str, line: int, column: int) -> None:
     [(got_line, got_column, code, message)] = problems_of(text)
     assert code == "syntax" and message.startswith("malformed YAML")
@@ -76,8 +79,9 @@ def test_malformed_yaml_is_a_syntax_problem_with_its_position(text: str, line: i
 
 def test_an_empty_file_and_a_non_mapping_are_reported() -> None:
     assert problems_of("")[0][2] == "syntax"
-    assert problems_of("- a\n- b\n") == [(1, 1, "schema", "a workflow is a mapping with name, inputs, steps and "
-                                                           "outputs, not a list")]
+    assert problems_of("- a\n- b\n") == [
+        (1, 1, "schema", "a workflow is a mapping with name, inputs, steps and outputs, not a list")
+    ]
 
 
 def test_duplicate_keys_are_reported_not_silently_resolved() -> None:
@@ -101,7 +105,13 @@ outputs: {}
 """
     found = problems_of(text)
     assert [(line, code) for line, _, code, _ in found] == [
-        (3, "schema"), (4, "schema"), (8, "schema"), (9, "schema"), (10, "schema"), (11, "schema")]
+        (3, "schema"),
+        (4, "schema"),
+        (8, "schema"),
+        (9, "schema"),
+        (10, "schema"),
+        (11, "schema"),
+    ]
     messages = " | ".join(m for *_, m in found)
     assert "unknown resource type 'imgae'" in messages
     assert "'2bad' is not a name" in messages
@@ -118,8 +128,7 @@ def test_a_missing_file_is_a_clear_problem(tmp_path: Path) -> None:
 
 
 def test_the_published_schema_is_current() -> None:
-    assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), \
-        "regenerate with: python -m agent.workflows.model"
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), "regenerate with: python -m agent.workflows.model"
 
 
 def test_the_schema_accepts_every_example_and_rejects_a_bad_field() -> None:
@@ -129,8 +138,9 @@ def test_the_schema_accepts_every_example_and_rejects_a_bad_field() -> None:
     for path in examples:
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"name": "w", "steps": [{"id": "a", "tool": "t", "colour": 1}], "outputs": {"a": "b"}},
-                            schema)
+        jsonschema.validate(
+            {"name": "w", "steps": [{"id": "a", "tool": "t", "colour": 1}], "outputs": {"a": "b"}}, schema
+        )
     assert json.loads(SCHEMA_PATH.read_text())["title"] == "ToG workflow"
     assert WorkflowSpec.model_json_schema(by_alias=True)["properties"]["outputs"]
 

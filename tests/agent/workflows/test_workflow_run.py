@@ -40,8 +40,9 @@ outputs:
 def test_independent_steps_run_at_the_same_time(test_tools: ToolRegistry, test_engine: Engine) -> None:
     events: list[WorkflowEvent] = []
     started = time.time()
-    result = Workflow.load(PARALLEL, registry=test_tools).run({"x": "x", "y": "y"}, engine=test_engine,
-                                                                on_event=events.append)
+    result = Workflow.load(PARALLEL, registry=test_tools).run(
+        {"x": "x", "y": "y"}, engine=test_engine, on_event=events.append
+    )
     wall = time.time() - started
     assert result.value("joined") == "x.+y."
     finished = {e.step: e.engine for e in events if e.kind == "action_finished"}
@@ -54,10 +55,12 @@ def test_independent_steps_run_at_the_same_time(test_tools: ToolRegistry, test_e
     assert [e.kind for e in events][:2] == ["wave_started", "run_started"]
 
 
-def test_step_retries_map_onto_the_engine_for_that_run(test_tools: ToolRegistry, test_engine: Engine,
-                                                       tmp_path: Path) -> None:
+def test_step_retries_map_onto_the_engine_for_that_run(
+    test_tools: ToolRegistry, test_engine: Engine, tmp_path: Path
+) -> None:
     def flaky(retries: int, name: str) -> Workflow:
-        return Workflow.load(f"""\
+        return Workflow.load(
+            f"""\
 name: flaky
 steps:
   - id: f
@@ -65,7 +68,9 @@ steps:
     retries: {retries}
     args: {{text: x, counter: "{tmp_path / name}", failures: 2}}
 outputs: {{out: "${{steps.f.outputs.result}}"}}
-""", registry=test_tools)
+""",
+            registry=test_tools,
+        )
 
     ok = flaky(2, "enough").run(engine=test_engine)
     assert ok.value("out") == "x~" and ok.steps["f"].attempts == 3
@@ -75,9 +80,11 @@ outputs: {{out: "${{steps.f.outputs.result}}"}}
     assert test_engine.config.tool_retries == {}  # the engine's own settings are untouched
 
 
-def test_a_step_timeout_fails_that_step_and_partial_keeps_the_rest(test_tools: ToolRegistry,
-                                                                   test_engine: Engine) -> None:
-    workflow = Workflow.load("""\
+def test_a_step_timeout_fails_that_step_and_partial_keeps_the_rest(
+    test_tools: ToolRegistry, test_engine: Engine
+) -> None:
+    workflow = Workflow.load(
+        """\
 name: slow
 steps:
   - {id: stuck, tool: hang, timeout_s: 0.3, args: {text: x, seconds: 5}}
@@ -85,7 +92,9 @@ steps:
 outputs:
   stuck: ${steps.stuck.outputs.result}
   fine: ${steps.fine.outputs.result}
-""", registry=test_tools)
+""",
+        registry=test_tools,
+    )
     started = time.time()
     result = workflow.run(engine=test_engine, partial=True)
     assert time.time() - started < 2.5
@@ -95,9 +104,11 @@ outputs:
     assert result.outputs["stuck"].status == "missing"
 
 
-def test_steps_of_one_tool_with_different_settings_go_to_different_waves(test_tools: ToolRegistry,
-                                                                         test_engine: Engine) -> None:
-    result = Workflow.load("""\
+def test_steps_of_one_tool_with_different_settings_go_to_different_waves(
+    test_tools: ToolRegistry, test_engine: Engine
+) -> None:
+    result = Workflow.load(
+        """\
 name: waves
 steps:
   - {id: quick, tool: append, timeout_s: 5, args: {text: a, suffix: "1"}}
@@ -105,7 +116,9 @@ steps:
   - {id: plain, tool: wait, args: {text: c}}
 outputs: {quick: "${steps.quick.outputs.result}", patient: "${steps.patient.outputs.result}",
           plain: "${steps.plain.outputs.result}"}
-""", registry=test_tools).run(engine=test_engine)
+""",
+        registry=test_tools,
+    ).run(engine=test_engine)
     assert [result.value(n) for n in ("quick", "patient", "plain")] == ["a1", "b2", "c."]
     assert (result.steps["quick"].wave, result.steps["patient"].wave, result.steps["plain"].wave) == (0, 1, 0)
     assert test_engine.config.tool_timeouts == {}
@@ -134,8 +147,9 @@ def test_without_partial_the_first_failure_stops_the_run(test_tools: ToolRegistr
     assert all(o.status == "missing" and o.value is None for o in result.outputs.values())
 
 
-def test_with_partial_independent_steps_finish_and_dependents_are_skipped(test_tools: ToolRegistry,
-                                                                          test_engine: Engine) -> None:
+def test_with_partial_independent_steps_finish_and_dependents_are_skipped(
+    test_tools: ToolRegistry, test_engine: Engine
+) -> None:
     result = Workflow.load(FAILING, registry=test_tools).run(engine=test_engine, partial=True)
     assert result.status == "partial"
     assert result.steps["bad"].status == "failed"
@@ -146,8 +160,11 @@ def test_with_partial_independent_steps_finish_and_dependents_are_skipped(test_t
 
 # --- foreach and when on the built-in tools --------------------------------------------------------------
 
-BOXES = [{"x1": 0, "y1": 0, "x2": 20, "y2": 10}, {"x1": 10, "y1": 10, "x2": 50, "y2": 40},
-         {"x1": 60, "y1": 5, "x2": 90, "y2": 75}]
+BOXES = [
+    {"x1": 0, "y1": 0, "x2": 20, "y2": 10},
+    {"x1": 10, "y1": 10, "x2": 50, "y2": 40},
+    {"x1": 60, "y1": 5, "x2": 90, "y2": 75},
+]
 
 FOREACH = """\
 name: crops
@@ -185,8 +202,9 @@ def picture() -> Image.Image:
 
 def test_foreach_runs_a_step_per_item_and_chains(builtin: ToolRegistry, engine: Engine, picture: Image.Image) -> None:
     events: list[WorkflowEvent] = []
-    result = Workflow.load(FOREACH, registry=builtin).run({"image": picture, "boxes": BOXES}, engine=engine,
-                                                          on_event=events.append)
+    result = Workflow.load(FOREACH, registry=builtin).run(
+        {"image": picture, "boxes": BOXES}, engine=engine, on_event=events.append
+    )
     crops = result.value("crops")
     assert [c.size for c in crops] == [(20, 10), (40, 30), (30, 70)]
     expected = np.asarray(picture)[10:40, 10:50][::-1]
@@ -198,8 +216,9 @@ def test_foreach_runs_a_step_per_item_and_chains(builtin: ToolRegistry, engine: 
     assert sorted(e.item for e in events if e.kind == "action_finished" and e.step == "crop") == [0, 1, 2]
 
 
-def test_foreach_over_an_empty_list_succeeds_with_empty_lists(builtin: ToolRegistry, engine: Engine,
-                                                              picture: Image.Image) -> None:
+def test_foreach_over_an_empty_list_succeeds_with_empty_lists(
+    builtin: ToolRegistry, engine: Engine, picture: Image.Image
+) -> None:
     result = Workflow.load(FOREACH, registry=builtin).run({"image": picture, "boxes": []}, engine=engine)
     assert result.ok and result.value("crops") == [] and result.value("info") == [] and result.value("count") == 0
 
@@ -268,11 +287,18 @@ def test_bad_inputs_are_all_reported_and_nothing_runs(builtin: ToolRegistry, eng
     events: list[WorkflowEvent] = []
     workflow = Workflow.load(INPUTS, registry=builtin)
     with pytest.raises(WorkflowInputError) as info:
-        workflow.run({"image": str(corrupt), "boxes": [{"x1": 0}], "k": "3", "colour": "red"}, engine=engine,
-                     on_event=events.append)
+        workflow.run(
+            {"image": str(corrupt), "boxes": [{"x1": 0}], "k": "3", "colour": "red"},
+            engine=engine,
+            on_event=events.append,
+        )
     codes = sorted((p.code, p.path) for p in info.value.problems)
-    assert codes == [("bad_input", "inputs.boxes"), ("bad_input", "inputs.image"), ("bad_input", "inputs.k"),
-                     ("unknown_input", "inputs.colour")]
+    assert codes == [
+        ("bad_input", "inputs.boxes"),
+        ("bad_input", "inputs.image"),
+        ("bad_input", "inputs.k"),
+        ("unknown_input", "inputs.colour"),
+    ]
     assert "numeric strings are not converted" in info.value.message
     assert events == []
     with pytest.raises(WorkflowInputError) as info:
@@ -282,24 +308,29 @@ def test_bad_inputs_are_all_reported_and_nothing_runs(builtin: ToolRegistry, eng
     assert events == []
 
 
-def test_an_optional_input_left_out_keeps_the_tools_default(builtin: ToolRegistry, engine: Engine,
-                                                            picture: Image.Image) -> None:
+def test_an_optional_input_left_out_keeps_the_tools_default(
+    builtin: ToolRegistry, engine: Engine, picture: Image.Image
+) -> None:
     boxes = [{**b, "label": "face" if i else "cat", "score": 0.5 + i / 10} for i, b in enumerate(BOXES)]
     workflow = Workflow.load(INPUTS, registry=builtin)
     assert workflow.run({"image": picture, "boxes": boxes}, engine=engine).value("n") == 3
     assert workflow.run({"image": picture, "boxes": boxes, "label": "cat"}, engine=engine).value("n") == 1
 
 
-def test_a_tool_that_cannot_run_here_refuses_to_start_unless_partial(builtin: ToolRegistry, engine: Engine,
-                                                                     picture: Image.Image) -> None:
-    workflow = Workflow.load("""\
+def test_a_tool_that_cannot_run_here_refuses_to_start_unless_partial(
+    builtin: ToolRegistry, engine: Engine, picture: Image.Image
+) -> None:
+    workflow = Workflow.load(
+        """\
 name: caption
 inputs: {image: {type: image}}
 steps:
   - {id: caption, tool: caption_image, args: {image: "${inputs.image}"}}
   - {id: info, tool: image_info, args: {image: "${inputs.image}"}}
 outputs: {caption: "${steps.caption.outputs.caption}", info: "${steps.info.outputs.info}"}
-""", registry=builtin)
+""",
+        registry=builtin,
+    )
     events: list[WorkflowEvent] = []
     with pytest.raises(WorkflowUnavailableError) as info:
         workflow.run({"image": picture}, engine=engine, on_event=events.append)
@@ -321,22 +352,30 @@ def test_a_batch_runs_in_the_same_waves(builtin: ToolRegistry, engine: Engine, p
     assert {r.waves for r in results} == {3}
 
 
-def test_results_are_saved_as_files_and_json(builtin: ToolRegistry, engine: Engine, picture: Image.Image,
-                                             tmp_path: Path) -> None:
+def test_results_are_saved_as_files_and_json(
+    builtin: ToolRegistry, engine: Engine, picture: Image.Image, tmp_path: Path
+) -> None:
     result = Workflow.load(FOREACH, registry=builtin).run({"image": picture, "boxes": BOXES[:2]}, engine=engine)
     folder = result.save_to(tmp_path / "out")
     saved = json.loads((folder / "result.json").read_text())
     assert saved["status"] == "succeeded" and saved["workflow"] == "crops"
     assert saved["outputs"]["crops"]["files"] == ["crops/000.png", "crops/001.png"]
-    assert saved["outputs"]["count"] == {"type": "number", "many": False, "status": "ok", "reason": "",
-                                         "file": "count.json", "value": 2}
+    assert saved["outputs"]["count"] == {
+        "type": "number",
+        "many": False,
+        "status": "ok",
+        "reason": "",
+        "file": "count.json",
+        "value": 2,
+    }
     assert Image.open(folder / "crops" / "001.png").size == (40, 30)
     assert json.loads((folder / "info" / "000.json").read_text())["width"] == 20
     assert saved["steps"]["crop"]["items"] == 2 and saved["inputs"]["image"] == "<image 100x80>"
 
 
-def test_outputs_go_into_an_artifact_store(builtin: ToolRegistry, engine: Engine, picture: Image.Image,
-                                          tmp_path: Path) -> None:
+def test_outputs_go_into_an_artifact_store(
+    builtin: ToolRegistry, engine: Engine, picture: Image.Image, tmp_path: Path
+) -> None:
     from graph.artifacts import ArtifactStore
 
     store = ArtifactStore(tmp_path / "store")
@@ -346,8 +385,9 @@ def test_outputs_go_into_an_artifact_store(builtin: ToolRegistry, engine: Engine
     assert store.load(ids["crops"][1]).size == (40, 30)
 
 
-def test_run_workflow_takes_a_json_spec_and_artifact_ids(builtin: ToolRegistry, picture: Image.Image,
-                                                         tmp_path: Path) -> None:
+def test_run_workflow_takes_a_json_spec_and_artifact_ids(
+    builtin: ToolRegistry, picture: Image.Image, tmp_path: Path
+) -> None:
     """What a service calls: the spec as JSON, uploaded files as artifact ids of the engine's store."""
     import yaml
 
@@ -366,9 +406,12 @@ def test_run_workflow_takes_a_json_spec_and_artifact_ids(builtin: ToolRegistry, 
         with pytest.raises(WorkflowInputError, match="give the id of an uploaded artifact, not a path"):
             run_workflow(spec, {"image": "/etc/hostname", "boxes": []}, engine=with_store, allow_paths=False)
         assert run_workflow(spec, {"image": image_id, "boxes": []}, engine=with_store, allow_paths=False).ok
-        literal = {**spec, "inputs": {"boxes": spec["inputs"]["boxes"]},
-                   "steps": [{"id": "info", "tool": "image_info", "args": {"image": "/etc/hostname"}}],
-                   "outputs": {"info": "${steps.info.outputs.info}"}}
+        literal = {
+            **spec,
+            "inputs": {"boxes": spec["inputs"]["boxes"]},
+            "steps": [{"id": "info", "tool": "image_info", "args": {"image": "/etc/hostname"}}],
+            "outputs": {"info": "${steps.info.outputs.info}"},
+        }
         with pytest.raises(WorkflowValidationError, match="file paths are not allowed here"):
             run_workflow(literal, {"boxes": []}, engine=with_store, allow_paths=False)
         with pytest.raises(WorkflowInputError, match="file paths are not allowed here"):  # loaded with paths allowed
@@ -376,9 +419,11 @@ def test_run_workflow_takes_a_json_spec_and_artifact_ids(builtin: ToolRegistry, 
         with pytest.raises(WorkflowValidationError) as info:
             run_workflow({**spec, "steps": spec["steps"][:1]}, {}, engine=with_store)
         problems = [str(p) for p in info.value.problems]
-        assert problems[:3] == ["outputs.crops: ${steps.flipped.outputs.image}: there is no step 'flipped'",
-                                "outputs.info: ${steps.info.outputs.info}: there is no step 'info'",
-                                "outputs.count: ${steps.count.outputs.count}: there is no step 'count'"]
+        assert problems[:3] == [
+            "outputs.crops: ${steps.flipped.outputs.image}: there is no step 'flipped'",
+            "outputs.info: ${steps.info.outputs.info}: there is no step 'info'",
+            "outputs.count: ${steps.count.outputs.count}: there is no step 'count'",
+        ]
         assert problems[3].startswith("steps.0.id: step 'crop' (crop_image) makes image")
 
 

@@ -57,23 +57,29 @@ def test_unknown_argument_is_placed_at_its_key(builtin: ToolRegistry) -> None:
 
 
 def test_missing_required_argument(builtin: ToolRegistry) -> None:
-    code, line, _, message = only(problems("  - id: last\n    tool: blur_regions\n    args: {image: "
-                                           "\"${inputs.image}\"}\n", builtin))
+    code, line, _, message = only(
+        problems('  - id: last\n    tool: blur_regions\n    args: {image: "${inputs.image}"}\n', builtin)
+    )
     assert (code, line) == ("missing_argument", 10)
     assert "'boxes' (bboxes)" in message
 
 
-@pytest.mark.parametrize(("reference", "says"), [
-    ("${inputs.imgae}", "names no input (inputs: image, boxes, k, flag)"),
-    ("${steps.nope.outputs.image}", "there is no step 'nope'"),
-    ("${steps.grey.outputs.picture}", "has no output 'picture'; its outputs: image"),
-    ("${item}", "only defined in a step with foreach"),
-    ("${steps.grey}", "unknown reference"),
-    ("photo ${inputs.image}", "a reference is the whole value"),
-])
+@pytest.mark.parametrize(
+    ("reference", "says"),
+    [
+        ("${inputs.imgae}", "names no input (inputs: image, boxes, k, flag)"),
+        ("${steps.nope.outputs.image}", "there is no step 'nope'"),
+        ("${steps.grey.outputs.picture}", "has no output 'picture'; its outputs: image"),
+        ("${item}", "only defined in a step with foreach"),
+        ("${steps.grey}", "unknown reference"),
+        ("photo ${inputs.image}", "a reference is the whole value"),
+    ],
+)
 def test_unknown_references(builtin: ToolRegistry, reference: str, says: str) -> None:
-    body = f'  - id: grey\n    tool: grayscale_image\n    args: {{image: "${{inputs.image}}"}}\n' \
-           f'  - id: last\n    tool: flip_image\n    args: {{image: "{reference}"}}\n'
+    body = (
+        f'  - id: grey\n    tool: grayscale_image\n    args: {{image: "${{inputs.image}}"}}\n'
+        f'  - id: last\n    tool: flip_image\n    args: {{image: "{reference}"}}\n'
+    )
     outputs = "outputs:\n  out: ${steps.last.outputs.image}\n  grey: ${steps.grey.outputs.image}\n"
     code, line, column, message = only(problems(body, builtin, outputs))
     assert (code, line, column) == ("unknown_reference", 13, 19)
@@ -88,8 +94,10 @@ def test_type_mismatch_between_a_reference_and_its_argument(builtin: ToolRegistr
 
 
 def test_literals_are_checked_against_the_argument(builtin: ToolRegistry) -> None:
-    body = ('  - id: last\n    tool: blur_regions\n'
-            '    args: {image: "${inputs.image}", boxes: "${inputs.boxes}", method: smear, strength: "12"}\n')
+    body = (
+        "  - id: last\n    tool: blur_regions\n"
+        '    args: {image: "${inputs.image}", boxes: "${inputs.boxes}", method: smear, strength: "12"}\n'
+    )
     found = problems(body, builtin)
     assert [(c, line) for c, line, *_ in found] == [("type_mismatch", 10), ("type_mismatch", 10)]
     assert "one of 'blur', 'pixelate', got 'smear'" in found[0][3]
@@ -112,7 +120,7 @@ def test_a_foreach_output_is_a_list_that_only_foreach_can_feed_to_a_tool(builtin
 
 
 def test_foreach_needs_a_list(builtin: ToolRegistry) -> None:
-    body = "  - id: last\n    tool: flip_image\n    foreach: ${inputs.image}\n    args: {image: \"${item}\"}\n"
+    body = '  - id: last\n    tool: flip_image\n    foreach: ${inputs.image}\n    args: {image: "${item}"}\n'
     code, line, column, message = only(problems(body, builtin))
     assert (code, line, column) == ("type_mismatch", 10, 14)
     assert "foreach iterates over a list" in message and "${inputs.image} is image" in message
@@ -142,17 +150,20 @@ def test_a_step_nothing_uses_is_reported(builtin: ToolRegistry) -> None:
     assert "step 'faces' (detect_faces) makes faces (bboxes)" in message
 
 
-@pytest.mark.parametrize(("condition", "code", "column", "says"), [
-    ("${inputs.k} >", "bad_condition", 24, "expected a literal"),
-    ("${inputs.k} > 1 or", "bad_condition", 29, "ends too early"),
-    ("__import__('os')", "bad_condition", 11, "unknown word '__import__'"),
-    ("${inputs.k} > 'two'", "type_mismatch", 11, "is a number, compared with 'two'"),
-    ("${inputs.flag} == 1", "type_mismatch", 11, "is a boolean"),
-    ("not ${inputs.image} > 3", "type_mismatch", 15, "test it alone"),
-    ("${inputs.k} > 1 and ${inputs.nope}", "unknown_reference", 11, "names no input"),
-    ("${item}", "bad_condition", 11, "cannot read ${item}"),
-    ("${inputs.k} > ${inputs.k}", "bad_condition", 25, "not with another reference"),
-])
+@pytest.mark.parametrize(
+    ("condition", "code", "column", "says"),
+    [
+        ("${inputs.k} >", "bad_condition", 24, "expected a literal"),
+        ("${inputs.k} > 1 or", "bad_condition", 29, "ends too early"),
+        ("__import__('os')", "bad_condition", 11, "unknown word '__import__'"),
+        ("${inputs.k} > 'two'", "type_mismatch", 11, "is a number, compared with 'two'"),
+        ("${inputs.flag} == 1", "type_mismatch", 11, "is a boolean"),
+        ("not ${inputs.image} > 3", "type_mismatch", 15, "test it alone"),
+        ("${inputs.k} > 1 and ${inputs.nope}", "unknown_reference", 11, "names no input"),
+        ("${item}", "bad_condition", 11, "cannot read ${item}"),
+        ("${inputs.k} > ${inputs.k}", "bad_condition", 25, "not with another reference"),
+    ],
+)
 def test_bad_conditions(builtin: ToolRegistry, condition: str, code: str, column: int, says: str) -> None:
     body = LAST + f"    when: {condition}\n"
     found = only(problems(body, builtin))
@@ -173,13 +184,21 @@ def test_every_problem_is_reported_at_once_in_file_order(builtin: ToolRegistry) 
     tool: flip_image
 """
     found = problems(body, builtin, outputs="outputs:\n  out: ${steps.last.outputs.image}\n  n: ${steps.n.outputs.x}\n")
-    assert [c for c, *_ in found] == ["unknown_tool", "bad_condition", "unknown_reference", "type_mismatch",
-                                      "duplicate_step", "unknown_reference"]
+    assert [c for c, *_ in found] == [
+        "unknown_tool",
+        "bad_condition",
+        "unknown_reference",
+        "type_mismatch",
+        "duplicate_step",
+        "unknown_reference",
+    ]
     assert [line for _, line, *_ in found] == sorted(line for _, line, *_ in found)
 
 
 def test_a_valid_workflow_is_typed_and_ordered(builtin: ToolRegistry) -> None:
-    text = HEAD + """\
+    text = (
+        HEAD
+        + """\
   - id: last
     tool: blur_regions
     args: {image: "${steps.grey.outputs.image}", boxes: "${inputs.boxes}", method: pixelate}
@@ -195,6 +214,7 @@ outputs:
   out: ${steps.last.outputs.image}
   crops: ${steps.crops.outputs.image}
 """
+    )
     checked = Workflow.load(text, registry=builtin).checked
     assert [s.id for s in checked.steps] == ["grey", "last", "crops"]
     last = checked.step("last")
@@ -206,8 +226,10 @@ outputs:
 
 
 def test_a_tool_that_cannot_run_here_is_a_warning_not_an_error(builtin: ToolRegistry) -> None:
-    text = HEAD + "  - id: last\n    tool: caption_image\n    args: {image: \"${inputs.image}\"}\n" \
-                  "outputs:\n  caption: ${steps.last.outputs.caption}\n"
+    text = (
+        HEAD + '  - id: last\n    tool: caption_image\n    args: {image: "${inputs.image}"}\n'
+        "outputs:\n  caption: ${steps.last.outputs.caption}\n"
+    )
     warnings = Workflow.load(text, registry=builtin).checked.warnings
     assert [(w.code, w.line, w.column) for w in warnings] == [("unavailable_tool", 9, 11)]
     assert "no InternVL model configured" in warnings[0].message
@@ -215,8 +237,10 @@ def test_a_tool_that_cannot_run_here_is_a_warning_not_an_error(builtin: ToolRegi
 
 def test_a_literal_file_argument_must_exist(builtin: ToolRegistry, tmp_path) -> None:
     path = tmp_path / "w.yaml"
-    path.write_text(HEAD + "  - id: last\n    tool: concat_images\n    args: {image: \"${inputs.image}\", "
-                           "second: logo.png}\n" + "outputs:\n  out: ${steps.last.outputs.image}\n")
+    path.write_text(
+        HEAD + '  - id: last\n    tool: concat_images\n    args: {image: "${inputs.image}", '
+        "second: logo.png}\n" + "outputs:\n  out: ${steps.last.outputs.image}\n"
+    )
     with pytest.raises(WorkflowValidationError) as info:
         Workflow.load(path, registry=builtin)
     [problem] = info.value.problems
@@ -226,6 +250,12 @@ def test_a_literal_file_argument_must_exist(builtin: ToolRegistry, tmp_path) -> 
 
 def test_a_spec_given_as_json_names_paths(builtin: ToolRegistry) -> None:
     with pytest.raises(WorkflowValidationError) as info:
-        Workflow.from_spec({"name": "w", "steps": [{"id": "a", "tool": "flip_image", "args": {}}],
-                            "outputs": {"out": "${steps.a.outputs.image}"}}, builtin)
+        Workflow.from_spec(
+            {
+                "name": "w",
+                "steps": [{"id": "a", "tool": "flip_image", "args": {}}],
+                "outputs": {"out": "${steps.a.outputs.image}"},
+            },
+            builtin,
+        )
     assert [str(p) for p in info.value.problems] == ["steps.0.tool: tool 'flip_image' needs argument 'image' (image)"]
