@@ -305,7 +305,7 @@ class _Staging:
 
 def _parse_id(artifact_id: str) -> bool:
     match = _ID.match(artifact_id)
-    return bool(match) and match.group("type") in _TYPE_NAMES
+    return match is not None and match.group("type") in _TYPE_NAMES
 
 
 def _sha256(path: Path) -> str:

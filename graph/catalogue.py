@@ -220,6 +220,7 @@ def _read(source: str | Path) -> Any:
 
 
 def _entries(data: Any, where: str) -> list[Any]:
+    entries: list[Any]
     if isinstance(data, dict) and isinstance(data.get("nodes"), list):
         entries = data["nodes"]
     elif isinstance(data, list):

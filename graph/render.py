@@ -176,8 +176,12 @@ def _tool_graph_diagram(tg: ToolGraph, split_types: bool) -> _Diagram:
     specs = tg.specs
     accepted = sorted({i.type for s in specs for i in s.inputs})
     produced = sorted({o.type for s in specs for o in s.outputs})
-    in_key = (lambda t: f"in:{t.value}") if split_types else (lambda t: f"type:{t.value}")
-    out_key = (lambda t: f"out:{t.value}") if split_types else (lambda t: f"type:{t.value}")
+    in_key: Callable[[ResourceType], str] = (
+        (lambda t: f"in:{t.value}") if split_types else (lambda t: f"type:{t.value}")
+    )
+    out_key: Callable[[ResourceType], str] = (
+        (lambda t: f"out:{t.value}") if split_types else (lambda t: f"type:{t.value}")
+    )
     for rtype in accepted if split_types else sorted(set(accepted) | set(produced)):
         diagram.add(in_key(rtype), rtype.value, "type", 0)
     for spec in specs:
@@ -337,7 +341,7 @@ def _draw(diagrams: list[_Diagram], path: Path, fmt: str, edge_labels: bool, tit
     from matplotlib.font_manager import FontProperties
 
     fig = Figure(dpi=_DPI)
-    renderer = FigureCanvasAgg(fig).get_renderer()
+    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]  # backend_agg is unannotated
     font = FontProperties(size=_FONT)
     small = FontProperties(size=_SMALL_FONT)
 
@@ -389,10 +393,10 @@ def _place(diagram: _Diagram, measure: _Measure, measure_small: _Measure, edge_l
     routes: list[list[str]] = []
     for index, edge in enumerate(diagram.edges):
         route = [edge.source]
-        for layer in range(layer_of[edge.source] + 1, layer_of[edge.target]):
-            waypoint = f"\0{index}:{layer}"
-            layers[layer].append(waypoint)
-            layer_of[waypoint] = layer
+        for depth in range(layer_of[edge.source] + 1, layer_of[edge.target]):
+            waypoint = f"\0{index}:{depth}"
+            layers[depth].append(waypoint)
+            layer_of[waypoint] = depth
             sizes[waypoint] = (0.0, 0.0)
             route.append(waypoint)
         routes.append([*route, edge.target])
@@ -453,13 +457,14 @@ def _type_colour(rtype: ResourceType | None) -> str:
 
     if rtype is None:
         return "#718096"
-    pairs = colormaps["tab20"].colors  # dark/light pairs: dark ones first, they read better as thin lines
-    palette = [*pairs[0::2], *colormaps["Dark2"].colors, *pairs[1::2]]
+    tab20, dark2 = colormaps["tab20"], colormaps["Dark2"]  # listed maps: entry i is the map at integer i
+    pairs = [tab20(i) for i in range(tab20.N)]  # dark/light pairs: dark ones first, they read better as thin lines
+    palette = [*pairs[0::2], *(dark2(i) for i in range(dark2.N)), *pairs[1::2]]
     return to_hex(palette[list(ResourceType).index(rtype) % len(palette)])
 
 
 def _paint(ax: Axes, placed: _Placed, edge_labels: bool) -> None:
-    from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
+    from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
 
     ax.set_xlim(0, placed.width)
     ax.set_ylim(0, placed.height)
@@ -499,6 +504,7 @@ def _paint(ax: Axes, placed: _Placed, edge_labels: bool) -> None:
     for node in diagram.nodes:
         style = _STYLES[node.kind]
         (x, y), (w, h) = placed.centres[node.key], placed.sizes[node.key]
+        shape: Patch
         if style.shape == "ellipse":
             shape = Ellipse((x, y), w, h, fc=style.fill, ec=style.stroke, lw=1.2, zorder=2)
         else:

@@ -273,17 +273,19 @@ class ToGPlanner:
         targets: Sequence[ResourceType | str],
         description: str = "plan",
         domains: Iterable[str] = (),
+        *,
+        config: SearchConfig | None = None,
         **overrides: object,
     ) -> SearchResult:
-        """Convenience: search from bare input types to target types."""
+        """Convenience: search from bare input types to target types (type names are resolved)."""
         subtask = Subtask(
             id=0,
             description=description,
             task=list(domains),
-            args=[ResourceRef(type=t, value=None) for t in inputs],
-            returns=[ResourceRef(type=t, value=None) for t in targets],
+            args=[ResourceRef.model_validate({"type": t, "value": None}) for t in inputs],
+            returns=[ResourceRef.model_validate({"type": t, "value": None}) for t in targets],
         )
-        return self.search(subtask, **overrides)
+        return self.search(subtask, config, **overrides)
 
     # --- preparation ----------------------------------------------------------------------------
 
