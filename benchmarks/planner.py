@@ -3,7 +3,7 @@
 Every subtask is searched by every strategy with and without reachability pruning, in one run, on:
 
 * ``builtin``   — the specs of :func:`tools.registry.default_registry` (every registered tool);
-* ``controlllm``— ControlLLM's 59-tool graph from ``../shared/data/controlllm_tools.json``;
+* ``controlllm``— ControlLLM's 59-tool graph from ``tests/data/catalogues/controlllm_tools.json``;
 * ``synthetic`` — a seeded catalogue of 1,000 tools over every resource type (:func:`synthetic_catalogue`),
   searched whole; ``synthetic-domains`` — the same tools, with subtasks that name a domain, as
   ControlLLM's decomposer writes them; ``synthetic-embedding`` (opt-in) — the whole one scored by MiniLM.
@@ -48,7 +48,7 @@ from graph.toolgraph import ToolGraph
 from graph.types import ResourceType as R
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONTROLLLM_CATALOGUE = REPO_ROOT.parent / "shared" / "data" / "controlllm_tools.json"
+CONTROLLLM_CATALOGUE = REPO_ROOT / "tests" / "data" / "catalogues" / "controlllm_tools.json"
 STRATEGIES: tuple[Strategy, ...] = tuple(Strategy)
 CATALOGUES = ("builtin", "controlllm", "synthetic", "synthetic-domains", "synthetic-embedding")
 DEFAULT_CATALOGUES = CATALOGUES[:4]  # synthetic-embedding (MiniLM on 1,000 invented tools) is opt-in

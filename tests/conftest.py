@@ -13,7 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+TEST_DATA = REPO_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,7 +35,6 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"third-party catalogues not found at {SHARED_DATA}")
-    return SHARED_DATA
+def catalogues() -> Path:
+    """Third-party tool catalogues copied into the repo (see tests/data/THIRD_PARTY.md)."""
+    return TEST_DATA / "catalogues"

@@ -15,8 +15,8 @@ def test_plan_with_python_example_finds_the_expected_chains(monkeypatch):
     assert ["Image Captioner", "Translator", "Speaker"] in chains
 
 
-def test_example_plans_over_controlllm_catalogue(monkeypatch, shared_data):
+def test_example_plans_over_controlllm_catalogue(monkeypatch, catalogues):
     monkeypatch.setenv("TOG_ASSESSOR", "uniform")
     module = runpy.run_path(str(EXAMPLES / "plan_with_python.py"))
-    chains = module["main"](str(shared_data / "controlllm_tools.json"))
+    chains = module["main"](str(catalogues / "controlllm_tools.json"))
     assert ["image_captioning", "text_to_speech"] in chains

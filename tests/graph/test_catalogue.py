@@ -15,13 +15,9 @@ from graph.errors import CatalogueError
 from graph.spec import Device, InputSpec, OutputSpec, ToolSpec
 from graph.types import ResourceType as RT
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-CONTROLLLM = SHARED_DATA / "controlllm_tools.json"
-TASKBENCH = SHARED_DATA / "taskbench_multimedia_tool_desc.json"
-needs_shared = pytest.mark.skipif(
-    not (CONTROLLLM.is_file() and TASKBENCH.is_file()),
-    reason=f"third-party catalogues not found in {SHARED_DATA} (the shared data folder beside the repo)",
-)
+CATALOGUES = Path(__file__).resolve().parents[1] / "data" / "catalogues"
+CONTROLLLM = CATALOGUES / "controlllm_tools.json"
+TASKBENCH = CATALOGUES / "taskbench_multimedia_tool_desc.json"
 
 
 def _io(spec: ToolSpec) -> tuple[list[tuple[str, RT]], list[tuple[str, RT]]]:
@@ -37,7 +33,6 @@ def _problems(source: object, **kwargs: object) -> list[str]:
 # --- real catalogues --------------------------------------------------------------------------------
 
 
-@needs_shared
 def test_controlllm_catalogue_loads_with_mapped_types() -> None:
     specs = {s.name: s for s in load_catalogue(CONTROLLLM)}
     assert len(specs) == 59
@@ -53,7 +48,6 @@ def test_controlllm_catalogue_loads_with_mapped_types() -> None:
     assert RT.NUMBER not in used and RT.URL not in used
 
 
-@needs_shared
 def test_taskbench_catalogue_names_repeated_arguments_and_keeps_ids() -> None:
     specs = {s.name: s for s in load_catalogue(str(TASKBENCH))}
     assert len(specs) == 40
@@ -66,13 +60,11 @@ def test_taskbench_catalogue_names_repeated_arguments_and_keeps_ids() -> None:
     assert specs["Image Stitcher"].description.startswith("Stitches together two input images")
 
 
-@needs_shared
 def test_taskbench_bare_node_list_equals_wrapped_file() -> None:
     nodes = json.loads(TASKBENCH.read_text())["nodes"]
     assert load_catalogue(nodes) == load_catalogue(TASKBENCH)
 
 
-@needs_shared
 def test_real_catalogues_round_trip_through_our_shape(tmp_path: Path) -> None:
     for source in (CONTROLLLM, TASKBENCH):
         specs = load_catalogue(source)

@@ -18,7 +18,7 @@ from graph.render import graph_to_mermaid, plan_to_mermaid, render_graph, render
 from graph.spec import InputSpec, OutputSpec, ToolSpec
 from graph.toolgraph import ToolGraph
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+CATALOGUES = Path(__file__).resolve().parents[1] / "data" / "catalogues"
 
 NODE = re.compile(r'^    (?P<id>[A-Za-z0-9_]+)(\(\[|\[|\()"(?P<label>[^"]*)"(\]\)|\]|\)):::tog_[a-z]+$')
 EDGE = re.compile(r'^    (?P<src>[A-Za-z0-9_]+) -->(\|"[^"]*"\|)? (?P<dst>[A-Za-z0-9_]+)$')
@@ -26,10 +26,7 @@ CLASS = re.compile(r"^    classDef tog_[a-z]+ fill:#[0-9a-f]{6},stroke:#[0-9a-f]
 
 
 def _catalogue(name: str) -> ToolGraph:
-    path = SHARED_DATA / name
-    if not path.is_file():
-        pytest.skip(f"{name} not found in {SHARED_DATA} (the shared data folder beside the repo)")
-    return ToolGraph(load_catalogue(path))
+    return ToolGraph(load_catalogue(CATALOGUES / name))
 
 
 @pytest.fixture(scope="module")
