@@ -270,7 +270,7 @@ def decode_audio(path: Path, argument: str = "audio") -> np.ndarray:
         raise ToolInputError(f"{path.name!r} is not a readable audio file: {exc}", argument=argument) from exc
     _check_duration(seconds, argument)
     try:
-        samples = ffmpeg_decode(str(path), sampling_rate=SAMPLE_RATE)
+        samples: np.ndarray = ffmpeg_decode(str(path), sampling_rate=SAMPLE_RATE)
     except Exception as exc:
         raise ToolInputError(f"cannot decode the audio in {path.name!r}: {exc}", argument=argument) from exc
     _check_duration(len(samples) / SAMPLE_RATE, argument)

@@ -173,8 +173,12 @@ class Tool:
     def setup(self) -> None:
         """Load heavy state (a model). Called once, under a lock, before the first call."""
 
-    def forward(self, **kwargs: Any) -> Any:
-        """Do the work on checked arguments; return the value (one output) or a mapping (several)."""
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Do the work on checked arguments; return the value (one output) or a mapping (several).
+
+        Called with keyword arguments only. The base signature is ``(*args, **kwargs)`` so that a subclass
+        may declare its own typed arguments (type checkers accept any override of it).
+        """
         raise NotImplementedError
 
     # --- the call -------------------------------------------------------------------------------------
@@ -197,8 +201,9 @@ class Tool:
 
     def _value_checks(self) -> _Checks:
         spec = self.spec
-        if spec is type(self)._class_spec and type(self)._class_checks is not None:
-            return type(self)._class_checks
+        class_checks = type(self)._class_checks
+        if spec is type(self)._class_spec and class_checks is not None:
+            return class_checks
         cached = self.__dict__.get("_spec_checks")
         if cached is None or cached[0] is not spec:
             cached = (spec, _Checks.from_spec(spec))
@@ -340,8 +345,9 @@ class FunctionTool(Tool):
     def __reduce__(self) -> str | tuple[Any, ...]:
         # A module-level @tool replaces its function under the same name, so pickle it by reference.
         module = sys.modules.get(self.func.__module__)
-        if module is not None and getattr(module, self.func.__qualname__, None) is self:
-            return self.func.__qualname__
+        qualname: str = self.func.__qualname__  # typed Any on a Callable
+        if module is not None and getattr(module, qualname, None) is self:
+            return qualname
         return super().__reduce__()
 
 
@@ -452,14 +458,17 @@ def build_spec(
 
     outputs, output_checks = _outputs(hints, doc.returns, fail)
     try:
-        spec = ToolSpec(
-            name=name,
-            description=description,
-            domains=tuple(domains),
-            inputs=tuple(inputs),
-            outputs=tuple(outputs),
-            device=device,
-            expected_seconds=expected_seconds,
+        # Validated from a mapping: ``device`` may be a string (e.g. "gpu"), which the model converts.
+        spec = ToolSpec.model_validate(
+            {
+                "name": name,
+                "description": description,
+                "domains": tuple(domains),
+                "inputs": tuple(inputs),
+                "outputs": tuple(outputs),
+                "device": device,
+                "expected_seconds": expected_seconds,
+            }
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors())

@@ -102,7 +102,8 @@ def face_cascade() -> Cascade:
                 from skimage import data
                 from skimage.feature import Cascade
 
-                _cascade = Cascade(data.lbp_frontal_face_cascade_filename())
+                # scikit-image ships py.typed but leaves this function unannotated.
+                _cascade = Cascade(data.lbp_frontal_face_cascade_filename())  # type: ignore[no-untyped-call]
             except Exception as exc:
                 _cascade_error = f"the scikit-image face cascade cannot be loaded: {type(exc).__name__}: {exc}"
                 raise ToolUnavailableError(_cascade_error) from exc
@@ -227,7 +228,8 @@ def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    return np.clip(w, 0, None) * np.clip(h, 0, None)
+    areas: np.ndarray = np.clip(w, 0, None) * np.clip(h, 0, None)
+    return areas
 
 
 class DetectFaces(Tool):

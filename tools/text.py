@@ -9,6 +9,7 @@ the tools out of the tool graph. Decoding is greedy; an empty answer is a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from tools.annotations import Language, Text
@@ -43,7 +44,7 @@ _NLP = ("natural-language-processing",)
 class LLMTool(Tool):
     """Base of the text tools: availability from the provider, one greedy text-only question."""
 
-    domains = _NLP
+    domains: ClassVar[Sequence[str]] = _NLP
     device = "gpu"
     expected_seconds = 2.0
     max_new_tokens: ClassVar[int] = 512

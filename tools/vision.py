@@ -98,7 +98,7 @@ class InternVLTool(Tool):
     """
 
     device = Device.GPU
-    domains = _PERCEPTION
+    domains: ClassVar[Sequence[str]] = _PERCEPTION
     expected_seconds = 2.0
     max_new_tokens: ClassVar[int] = 256
 
