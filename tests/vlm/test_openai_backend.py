@@ -496,3 +496,41 @@ def test_batch_chat_raises_the_first_failure_after_the_rest_finish(server):
 def test_chat_request_objects_are_accepted_directly(server, backend):
     request = ChatRequest(question="q", images=[photo(6, 6)])
     assert backend.batch_chat([request]) == ["images=1 sizes=6x6 text=q"]
+
+
+# --- the retry policy with an injected clock ------------------------------------------------------
+
+
+def test_retry_waits_follow_backoff_then_retry_after_without_really_sleeping(server):
+    server.fail(500, times=2)
+    server.fail(429, retry_after="7")
+    waits: list[float] = []
+    with OpenAICompatibleBackend(server.url, model="m", backoff=1.5, max_retries=3, max_retry_after=10.0) as client:
+        client._sleep = waits.append
+        started = time.monotonic()
+        assert client.chat([], "q").endswith("text=q")
+
+    assert waits == [1.5, 3.0, 7.0]  # backoff · 2^n, then the server's own Retry-After
+    assert time.monotonic() - started < 2.0
+    assert len(server.chat_bodies) == 4
+
+
+def test_without_retries_one_failure_gives_up_at_once(server):
+    server.fail(503)
+    waits: list[float] = []
+    with OpenAICompatibleBackend(server.url, model="m", max_retries=0) as client:
+        client._sleep = waits.append
+        with pytest.raises(BackendError, match=r"gave up after 1 attempts") as caught:
+            client.chat([], "q")
+    assert caught.value.retryable is True and caught.value.details["status"] == 503
+    assert waits == []
+
+
+def test_a_backend_closed_while_waiting_to_retry_stops(server):
+    server.fail(503, times=5)
+    client = OpenAICompatibleBackend(server.url, model="m", max_retries=4)
+    client._sleep = lambda seconds: client.close()
+    with pytest.raises(BackendError, match="closed") as caught:
+        client.chat([], "q")
+    assert caught.value.retryable is False
+    assert len(server.chat_bodies) == 1

@@ -3,8 +3,9 @@
 Images travel as ``image_url`` content parts holding ``data:image/png;base64,…`` URLs, after the same
 validation and limits as local backends (:func:`vlm.images.load_image`), so a corrupt image fails
 before anything is sent. Transient server trouble (connection refused, 5xx, 429) is retried with
-exponential backoff; what is left surfaces as a typed :class:`BackendError` whose ``retryable`` flag
-tells the engine whether to try again later. Raw ``httpx`` exceptions never escape.
+exponential backoff or after the server's ``Retry-After`` (a :mod:`tenacity` policy); what is left
+surfaces as a typed :class:`BackendError` whose ``retryable`` flag tells the engine whether to try
+again later. Raw ``httpx`` exceptions never escape.
 
 How multi-image and video prompts reach InternVL differs per server, so ``prompt_style`` decides:
 
@@ -39,13 +40,16 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, Literal, get_args
 
 import httpx
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity.wait import wait_base
 
 from vlm.backends.base import ChatRequest, GenerationConfig, VLMBackend
 from vlm.errors import BackendError, BackendTimeoutError, TooManyImagesError, VideoInputError
@@ -119,6 +123,7 @@ class OpenAICompatibleBackend(VLMBackend):
         self.prompt_style = prompt_style
         self.max_concurrency = max_concurrency
         self.max_retry_after = max_retry_after
+        self._sleep: Callable[[float], None] = time.sleep  # tests may swap in a fake clock
         self._model = model
         self._server: ServerInfo | None = None
         self._server_lock = threading.Lock()
@@ -285,41 +290,63 @@ class OpenAICompatibleBackend(VLMBackend):
         return ServerInfo(model, style)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None, stream: bool) -> httpx.Response:
-        """One request with retries; the caller closes a streamed response."""
-        attempts = self.max_retries + 1
-        for attempt in range(attempts):
-            wait = self.backoff * 2**attempt
-            if self._client.is_closed:
-                raise BackendError(f"the backend for {self.base_url} is closed", retryable=False)
-            try:
-                request = self._client.build_request(method, path, json=body)
-                response = self._client.send(request, stream=stream)
-            except httpx.TimeoutException as exc:
-                raise BackendTimeoutError(
-                    f"{self.base_url}{path} did not answer within {self.timeout}s", timeout=self.timeout
-                ) from exc
-            except httpx.TransportError as exc:
-                failure = BackendError(f"cannot reach {self.base_url}: {exc}", retryable=True)
-            except httpx.HTTPError as exc:  # decoding trouble, redirect loops: not worth retrying
-                raise BackendError(f"{self.base_url}{path} failed: {exc}", retryable=False) from exc
-            else:
-                if response.status_code < 400:
-                    return response
-                failure, retry_after = self._failure(response, path)
-                if not failure.retryable:
-                    raise failure
-                if retry_after is not None:
-                    if retry_after > self.max_retry_after:
-                        raise failure  # the server asks for a longer pause than is worth blocking for
-                    wait = retry_after
-            if attempt + 1 < attempts:
-                logger.info("%s; retrying in %.2fs (attempt %d of %d)", failure.message, wait, attempt + 2, attempts)
-                time.sleep(wait)
-        details = {k: v for k, v in failure.details.items() if k != "retryable"}
-        raise BackendError(f"{failure.message} (gave up after {attempts} attempts)", retryable=True, **details)
+        """One request with retries (policy: :meth:`_retrying`); the caller closes a streamed response."""
+        try:
+            return self._retrying()(self._attempt, method, path, body, stream)
+        except RetryError as exc:
+            failure = exc.last_attempt.exception()
+            if not isinstance(failure, BackendError):  # only BackendErrors are retried
+                raise
+            details = {k: v for k, v in failure.details.items() if k != "retryable"}
+            attempts = exc.last_attempt.attempt_number
+            raise BackendError(
+                f"{failure.message} (gave up after {attempts} attempts)", retryable=True, **details
+            ) from None
 
-    def _failure(self, response: httpx.Response, path: str) -> tuple[BackendError, float | None]:
-        """A typed error for an HTTP error status, and the server's ``Retry-After`` if it sent one."""
+    def _retrying(self) -> Retrying:
+        """The retry policy, built per request so changed attributes (``max_retries``, ``backoff``) apply.
+
+        A retryable failure is tried again up to ``max_retries`` times; a non-retryable one, a timeout
+        (the server already had ``timeout`` seconds) and a ``Retry-After`` beyond ``max_retry_after`` end
+        it at once, as does a closed backend (the next attempt refuses to send).
+        """
+        attempts = self.max_retries + 1
+        return Retrying(
+            retry=retry_if_exception(self._worth_retrying),
+            stop=stop_after_attempt(attempts),
+            wait=_RetryAfterOrBackoff(self.backoff),
+            sleep=self._sleep,
+            before_sleep=partial(_log_retry, attempts),
+        )
+
+    def _worth_retrying(self, exc: BaseException) -> bool:
+        if not isinstance(exc, BackendError) or not exc.retryable or isinstance(exc, BackendTimeoutError):
+            return False
+        retry_after = exc.details.get("retry_after")
+        # A server asking for a longer pause than is worth blocking for gets its answer straight away.
+        return retry_after is None or retry_after <= self.max_retry_after
+
+    def _attempt(self, method: str, path: str, body: dict[str, Any] | None, stream: bool) -> httpx.Response:
+        """One try: the response, or a typed error whose ``retryable`` / ``retry_after`` steer the retries."""
+        if self._client.is_closed:
+            raise BackendError(f"the backend for {self.base_url} is closed", retryable=False)
+        try:
+            request = self._client.build_request(method, path, json=body)
+            response = self._client.send(request, stream=stream)
+        except httpx.TimeoutException as exc:
+            raise BackendTimeoutError(
+                f"{self.base_url}{path} did not answer within {self.timeout}s", timeout=self.timeout
+            ) from exc
+        except httpx.TransportError as exc:
+            raise BackendError(f"cannot reach {self.base_url}: {exc}", retryable=True) from exc
+        except httpx.HTTPError as exc:  # decoding trouble, redirect loops: not worth retrying
+            raise BackendError(f"{self.base_url}{path} failed: {exc}", retryable=False) from exc
+        if response.status_code < 400:
+            return response
+        raise self._failure(response, path)
+
+    def _failure(self, response: httpx.Response, path: str) -> BackendError:
+        """A typed error for an HTTP error status; ``details["retry_after"]`` holds a 429/503's ``Retry-After``."""
         try:
             text = response.read().decode("utf-8", errors="replace")
         except httpx.HTTPError:
@@ -334,14 +361,32 @@ class OpenAICompatibleBackend(VLMBackend):
         details: dict[str, Any] = {"status": status}
         if retry_after is not None:
             details["retry_after"] = retry_after
-        error = BackendError(f"{self.base_url}{path} {verb} (HTTP {status}): {message}", retryable, **details)
-        return error, retry_after
+        return BackendError(f"{self.base_url}{path} {verb} (HTTP {status}): {message}", retryable, **details)
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="openai-backend")
             return self._pool
+
+
+class _RetryAfterOrBackoff(wait_base):
+    """Wait what a 429/503's ``Retry-After`` asked for, else ``backoff · 2^(attempt-1)`` seconds."""
+
+    def __init__(self, backoff: float) -> None:
+        self._backoff = wait_exponential(multiplier=backoff, exp_base=2, min=0)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        failure = retry_state.outcome.exception() if retry_state.outcome is not None else None
+        retry_after = failure.details.get("retry_after") if isinstance(failure, BackendError) else None
+        return float(retry_after) if retry_after is not None else self._backoff(retry_state)
+
+
+def _log_retry(attempts: int, retry_state: RetryCallState) -> None:
+    failure = retry_state.outcome.exception() if retry_state.outcome is not None else None
+    wait = retry_state.next_action.sleep if retry_state.next_action is not None else 0.0
+    message = failure.message if isinstance(failure, BackendError) else str(failure)
+    logger.info("%s; retrying in %.2fs (attempt %d of %d)", message, wait, retry_state.attempt_number + 1, attempts)
 
 
 # --- pure helpers -------------------------------------------------------------------------------
