@@ -1,8 +1,9 @@
 """Assessors score how well each candidate tool fits a subtask; the ToG strategies rank by these scores.
 
-ControlLLM asks its LLM once per candidate tool (hundreds of calls per subtask). Here an assessor
-scores *all* candidates of a subtask in one call, and the search looks scores up from then on; an LLM
-assessor fits the same slot with one batched prompt (:class:`BatchScorer`).
+ControlLLM asks its LLM once per candidate tool, so a subtask costs one model call per tool in the
+catalogue, paid again at every search step. Here an assessor scores *all* candidates of a subtask at
+once, before the search, which then only looks scores up: the embedding assessor with one encode, the
+LLM assessor with one chat call that rates every tool (:class:`BatchScorer`), cached per subtask.
 """
 
 from __future__ import annotations
@@ -10,12 +11,39 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol
+from concurrent.futures import Future
+from typing import Any, Protocol
 
 import numpy as np
 
 from graph.embedding import Embedder, shared_embedder
+from graph.errors import ToGError
 from graph.spec import ToolSpec
+
+
+class AssessmentError(ToGError):
+    """The candidates of a subtask could not be scored. ``retryable`` says whether asking again may help
+    (a transient model-server failure) or not (the same prompt would fail the same way)."""
+
+    code = "assessment_failed"
+
+    def __init__(self, message: str, *, retryable: bool = False, **details: Any) -> None:
+        super().__init__(message, retryable=retryable, **details)
+        self.retryable = retryable
+
+
+class UnusableScoresError(AssessmentError, ValueError):
+    """Scores that do not fit the candidates: unparsable, missing for a tool, off the scale, or too few.
+
+    ``raw`` keeps the model's answer. Not retryable: decoding is greedy, so the same prompt gets the
+    same answer.
+    """
+
+    code = "unusable_scores"
+
+    def __init__(self, message: str, *, raw: str = "", **details: Any) -> None:
+        super().__init__(message, retryable=False, raw=raw, **details)
+        self.raw = raw
 
 
 class Assessor(ABC):
@@ -95,7 +123,10 @@ class EmbeddingAssessor(Assessor):
 
 
 class BatchScorer(Protocol):
-    """What an LLM assessor needs from a model: one prompt in, one score per candidate out."""
+    """What an LLM assessor needs from a model: one prompt in, one score per candidate out.
+
+    Scores come back in the candidates' order, each in [0, 1]; a failure is an :class:`AssessmentError`.
+    """
 
     def score_candidates(self, task: str, candidates: Sequence[ToolSpec]) -> Sequence[float]: ...
 
@@ -103,8 +134,10 @@ class BatchScorer(Protocol):
 class LLMAssessor(Assessor):
     """Scores all candidates with one batched model call, cached per (task, candidate set).
 
-    The scorer is supplied by the agent layer (it owns the LLM); this class only enforces the contract:
-    one call per subtask, one score in [0, 1] per candidate.
+    The scorer is supplied by the agent layer (it owns the LLM); this class enforces the contract (one
+    score in [0, 1] per candidate) and that a subtask costs one call: subtasks planned in parallel
+    threads share the cache, and a second thread asking for a subtask in flight waits for its answer.
+    Failures are not cached, so a retryable one can be tried again.
     """
 
     name = "llm"
@@ -112,12 +145,39 @@ class LLMAssessor(Assessor):
     def __init__(self, scorer: BatchScorer) -> None:
         self._scorer = scorer
         self._cache: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+        self._pending: dict[tuple[str, tuple[str, ...]], Future[dict[str, float]]] = {}
+        self._lock = threading.Lock()
 
     def score(self, task: str, candidates: Sequence[ToolSpec]) -> dict[str, float]:
         key = (task, tuple(s.name for s in candidates))
-        if key not in self._cache:
-            scores = list(self._scorer.score_candidates(task, candidates))
-            if len(scores) != len(candidates):
-                raise ValueError(f"LLM scorer returned {len(scores)} scores for {len(candidates)} tools")
-            self._cache[key] = {s.name: min(1.0, max(0.0, float(v))) for s, v in zip(candidates, scores)}
-        return self._cache[key]
+        with self._lock:
+            if key in self._cache:
+                return dict(self._cache[key])
+            waiting = self._pending.get(key)
+            if waiting is None:
+                mine: Future[dict[str, float]] = Future()
+                self._pending[key] = mine
+        if waiting is not None:
+            return dict(waiting.result())
+        try:
+            scores = self._ask(task, candidates)
+        except BaseException as exc:
+            with self._lock:
+                del self._pending[key]
+            mine.set_exception(exc)
+            raise
+        with self._lock:
+            self._cache[key] = scores
+            del self._pending[key]
+        mine.set_result(scores)
+        return dict(scores)
+
+    def _ask(self, task: str, candidates: Sequence[ToolSpec]) -> dict[str, float]:
+        scores = list(self._scorer.score_candidates(task, candidates))
+        if len(scores) != len(candidates):
+            raise UnusableScoresError(
+                f"LLM scorer returned {len(scores)} scores for {len(candidates)} tools",
+                scores=len(scores),
+                tools=len(candidates),
+            )
+        return {s.name: min(1.0, max(0.0, float(v))) for s, v in zip(candidates, scores)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graph.assessors import EmbeddingAssessor, LLMAssessor, UniformAssessor
+from graph.assessors import AssessmentError, EmbeddingAssessor, LLMAssessor, UniformAssessor, UnusableScoresError
 from graph.spec import InputSpec, OutputSpec, ToolSpec
 
 
@@ -89,5 +89,24 @@ def test_uniform_and_llm_slots():
     }
     llm.score("task", TOOLS)
     assert scorer.calls == 1  # one batched call per subtask, then cached
-    with pytest.raises(ValueError, match="returned 4 scores for 3 tools"):
+    with pytest.raises(UnusableScoresError, match="returned 4 scores for 3 tools") as caught:
         LLMAssessor(scorer).score("other", TOOLS[:3])
+    assert caught.value.retryable is False
+
+
+def test_llm_assessor_does_not_cache_failures():
+    answers: list[object] = [AssessmentError("server busy", retryable=True), [0.5, 0.5, 0.5, 0.5]]
+
+    class Flaky:
+        def score_candidates(self, task, candidates):
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    llm = LLMAssessor(Flaky())
+    with pytest.raises(AssessmentError, match="server busy") as caught:
+        llm.score("task", TOOLS)
+    assert caught.value.retryable is True
+    assert set(llm.score("task", TOOLS).values()) == {0.5}  # asked again, then cached
+    assert llm.score("task", TOOLS) == llm.score("task", TOOLS) and answers == []
