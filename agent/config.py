@@ -28,7 +28,7 @@ class ToGSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOG_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(default=Path(".tog"), description="SQLite database and artifact store live here")
-    assessor: Literal["embedding", "uniform"] = "embedding"
+    assessor: Literal["embedding", "uniform", "llm"] = "embedding"
     strategy: Strategy = Strategy.ADAPTIVE
     max_depth: int = Field(default=5, ge=1, le=12)
     beam_width: int = Field(default=3, ge=1)
