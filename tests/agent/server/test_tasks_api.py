@@ -6,10 +6,13 @@ import base64
 import io
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
 from server_support import GREY_AND_COUNT, SLOW_SECONDS, SLOW_STEPS, png_bytes, serve, wait_for
 
 FINAL = ("succeeded", "partial", "failed", "cancelled", "interrupted")
@@ -230,15 +233,43 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     wait_for(client, task_id, FINAL)
     client.get("/v1/tasks/" + "0" * 32)
     metrics = client.get("/metrics")
-    assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
-    text = metrics.text
-    assert 'tog_http_requests_total{method="POST",route="/v1/tasks",status="202"} 1' in text
-    assert 'tog_http_requests_total{method="GET",route="/v1/tasks/{task_id}",status="404"} 1' in text
-    assert "tog_tasks_submitted_total 1" in text and 'tog_tasks_finished_total{status="succeeded"} 1' in text
-    assert "# TYPE tog_http_request_duration_seconds histogram" in text and "tog_queue_depth 0" in text
-    for line in text.splitlines():  # every sample line is `name{labels} value`
-        if line and not line.startswith("#"):
-            float(line.rsplit(" ", 1)[1])
+    assert metrics.headers["content-type"] == CONTENT_TYPE_LATEST
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.text)
+        for s in family.samples
+    }
+    assert samples[("tog_http_requests_total", (("method", "POST"), ("route", "/v1/tasks"), ("status", "202")))] == 1
+    assert (
+        samples[("tog_http_requests_total", (("method", "GET"), ("route", "/v1/tasks/{task_id}"), ("status", "404")))]
+        == 1
+    )
+    assert all("0" * 32 not in value for _, labels in samples for _, value in labels)  # route templates, not paths
+    assert samples[("tog_tasks_submitted_total", ())] == 1 and samples[("tog_tasks_rejected_total", ())] == 0
+    assert samples[("tog_tasks_finished_total", (("status", "succeeded"),))] == 1
+    healthz = (("route", "/healthz"),)
+    buckets = [
+        labels[0][1]
+        for name, labels in samples
+        if name == "tog_http_request_duration_seconds_bucket" and labels[1:] == healthz
+    ]
+    assert buckets == ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "+Inf"]
+    assert samples[("tog_http_request_duration_seconds_count", healthz)] == 1
+    assert samples[("tog_queue_depth", ())] == 0 and samples[("tog_tasks_running", ())] == 0
+    assert samples[("tog_workers_alive", ())] == 2 and 0 < samples[("tog_start_time_seconds", ())] <= time.time()
+
+
+def test_an_idle_event_stream_gets_heartbeats_after_the_retry_delay(data_dir: Path) -> None:
+    test_client, agent = serve(data_dir, sse_heartbeat_s=0.2)
+    with test_client as client:
+        task_id = client.post("/v1/tasks", json={"request": "slow"}).json()["id"]  # 0.5 s steps, silent meanwhile
+        with client.stream("GET", f"/v1/tasks/{task_id}/events") as response:
+            assert response.headers["cache-control"] == "no-cache"
+            text = response.read().decode()
+    agent.close()
+    blocks = text.split("\n\n")
+    assert blocks[0] == "retry: 1000" and ": keep-alive" in blocks
+    assert blocks[-1] == "" and "event: task_finished" in blocks[-2].splitlines()
 
 
 def test_a_workflow_runs_on_uploaded_artifacts(client: TestClient) -> None:
