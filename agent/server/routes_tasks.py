@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from agent.server import views
@@ -25,7 +27,7 @@ from agent.server.models import (
     WorkflowRun,
     WorkflowRunResult,
 )
-from agent.server.sse import MEDIA_TYPE, task_events
+from agent.server.sse import task_events
 from agent.server.state import ServerState, get_state
 from agent.server.views import PREFIX
 from graph.artifacts import ArtifactMeta
@@ -64,6 +66,32 @@ TASK_BODY: dict[str, Any] = {
     }
 }
 _BODY_ERRORS = (401, 403, 413, 415, 422, 429)
+
+
+def _json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """:func:`error_responses` with the JSON content spelled out: FastAPI files a model under the route's own media
+    type, which for an event stream would document the JSON error bodies as ``text/event-stream``."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}  # in the components: every other route refers to it
+    return {
+        status: {"description": response["description"], "content": {"application/json": {"schema": schema}}}
+        for status, response in error_responses(*statuses).items()
+    }
+
+
+def _resume_point(
+    task_id: TaskId,
+    state: State,
+    last_event_id: Annotated[
+        int | None, Header(alias="Last-Event-ID", ge=0, le=2**53, description="resume after this event")
+    ] = None,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=2**53, description="resume after this event (for clients that cannot set headers)"),
+    ] = None,
+) -> int:
+    """The seq to resume after; a dependency so that an unknown task is a 404 before the stream starts."""
+    state.store.get(task_id)
+    return max(last_event_id or 0, after or 0)
 
 
 def task_routes() -> APIRouter:
@@ -118,35 +146,24 @@ def task_routes() -> APIRouter:
 
     @router.get(
         "/tasks/{task_id}/events",
-        response_class=StreamingResponse,
+        response_class=EventSourceResponse,
         responses={
             200: {
-                "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
-                "description": "server-sent events; each `data` is a TaskEvent (JSON), `id` its "
+                "description": "server-sent events; each `data` is a TaskEvent (JSON), `event` its kind, `id` its "
                 "seq; the stream ends after `task_finished`",
             },
-            **error_responses(401, 404, 422),
+            **_json_errors(401, 404, 422),
         },
         summary="Follow a task's events (SSE, resumable)",
     )
-    def task_event_stream(
-        task_id: TaskId,
-        state: State,
-        last_event_id: Annotated[
-            int | None, Header(alias="Last-Event-ID", ge=0, le=2**53, description="resume after this event")
-        ] = None,
-        after: Annotated[
-            int | None,
-            Query(ge=0, le=2**53, description="resume after this event (for clients that cannot set headers)"),
-        ] = None,
-    ) -> StreamingResponse:
-        state.store.get(task_id)  # 404 before the stream starts
-        start = max(last_event_id or 0, after or 0)
+    async def task_event_stream(
+        task_id: TaskId, state: State, start: Annotated[int, Depends(_resume_point)]
+    ) -> AsyncIterator[ServerSentEvent]:
         server = state.settings.server
-        stream = task_events(state.store, task_id, start, poll_s=server.sse_poll_s, heartbeat_s=server.sse_heartbeat_s)
-        return StreamingResponse(
-            stream, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        )
+        async for message in task_events(
+            state.store, task_id, start, poll_s=server.sse_poll_s, heartbeat_s=server.sse_heartbeat_s
+        ):
+            yield message
 
     @router.delete(
         "/tasks/{task_id}",

@@ -1,17 +1,15 @@
-"""Server-sent events of a task, replayed from the task store: ``id`` is the event's per-task seq, so a
-client that reconnects with ``Last-Event-ID: N`` (or ``?after=N``) gets exactly the events after N.
+"""A task's server-sent events, replayed from the task store; FastAPI's ``EventSourceResponse`` writes the wire format.
 
-The stream reads the store (the workers only wake it, through the store's
-:class:`~agent.server.wakeups.EventWakeups`), so it works the same for a task that is running, one that
-finished before the client connected, and one recorded by an earlier server process. It ends after the
-task's ``task_finished`` event.
+What is ours is which events to send and when: ``id`` is the event's per-task seq, so a client that reconnects
+with ``Last-Event-ID: N`` (or ``?after=N``) gets exactly the events after N. The stream reads the store (the
+workers only wake it, through the store's :class:`~agent.server.wakeups.EventWakeups`), so it works the same for a
+task that is running, one that finished before the client connected, and one recorded by an earlier server
+process. It ends after the task's ``task_finished`` event.
 
     >>> from agent.server.models import TaskEvent
-    >>> print(format_event(TaskEvent(task_id="t", seq=3, stage="server", kind="task_started", time=1.0)), end="")
-    id: 3
-    event: task_started
-    data: {"task_id":"t","seq":3,"stage":"server","kind":"task_started","time":1.0,"data":{}}
-    <BLANKLINE>
+    >>> message = event_message(TaskEvent(task_id="t", seq=3, stage="server", kind="task_started", time=1.0))
+    >>> message.id, message.event, message.data.seq
+    ('3', 'task_started', 3)
 """
 
 from __future__ import annotations
@@ -19,28 +17,32 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
+from fastapi.sse import ServerSentEvent
+
 from agent.server.models import FINAL_STATUSES, TASK_FINISHED, TaskEvent
 from agent.server.tasks import TaskStore
 
-MEDIA_TYPE = "text/event-stream"
 #: The client's reconnection delay, sent once at the start of a stream (milliseconds).
 RETRY_MS = 1000
+#: The comment sent on a stream idle for ``heartbeat_s``, so proxies keep it open (FastAPI adds its own
+#: ``: ping`` after 15 s of silence whatever the setting; both are comments, which clients ignore).
+HEARTBEAT = ServerSentEvent(comment="keep-alive")
 
 
-def format_event(event: TaskEvent) -> str:
-    """One SSE message (the JSON has no newlines, so one ``data`` line)."""
-    return f"id: {event.seq}\nevent: {event.kind}\ndata: {event.model_dump_json()}\n\n"
+def event_message(event: TaskEvent) -> ServerSentEvent:
+    """The SSE message of one event: its kind names it, its seq is the id, the event itself (JSON) the data."""
+    return ServerSentEvent(data=event, event=event.kind, id=str(event.seq))
 
 
 async def task_events(
     store: TaskStore, task_id: str, after: int, *, poll_s: float, heartbeat_s: float
-) -> AsyncIterator[str]:
-    """The task's events after seq ``after`` as SSE text, live until ``task_finished``.
+) -> AsyncIterator[ServerSentEvent]:
+    """The task's events after seq ``after``, live until ``task_finished``; first the ``retry`` delay.
 
     Between reads it sleeps until this process records an event for the task (no polling), or at
     most ``poll_s`` (events written by another server process) or until a keep-alive is due.
     """
-    yield f"retry: {RETRY_MS}\n\n"
+    yield ServerSentEvent(retry=RETRY_MS)
     last_sent = time.monotonic()
     quiet_after_final = False
     while True:
@@ -48,7 +50,7 @@ async def task_events(
         try:
             events = store.events(task_id, after=after, limit=500)
             for event in events:
-                yield format_event(event)
+                yield event_message(event)
                 after = event.seq
                 if event.kind == TASK_FINISHED:
                     return
@@ -60,7 +62,7 @@ async def task_events(
                 return  # the client has seen everything (it resumed after task_finished), or the task
                 # ended without one (an earlier process stopped) and a whole wait brought nothing
             if time.monotonic() - last_sent >= heartbeat_s:
-                yield ": keep-alive\n\n"
+                yield HEARTBEAT
                 last_sent = time.monotonic()
             woke = await store.wakeups.wait(woken, min(poll_s, max(0.0, heartbeat_s - (time.monotonic() - last_sent))))
             # the status is set a moment before task_finished is recorded: wait for it once

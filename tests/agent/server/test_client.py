@@ -7,17 +7,19 @@ import asyncio
 
 import httpx
 import pytest
+from fastapi.sse import format_sse_event
 
 from agent.client import APIError, ToGClient
 from agent.server.models import TaskEvent
-from agent.server.sse import format_event
+from agent.server.sse import RETRY_MS
 
 
 def sse(*events: tuple[int, str]) -> bytes:
-    return (
-        "retry: 1000\n\n"
-        + "".join(format_event(TaskEvent(task_id="t", seq=seq, stage="s", kind=kind, time=0.0)) for seq, kind in events)
-    ).encode()
+    """The stream the server would send, framed by FastAPI's SSE encoder."""
+    messages = [TaskEvent(task_id="t", seq=seq, stage="s", kind=kind, time=0.0) for seq, kind in events]
+    return format_sse_event(retry=RETRY_MS) + b"".join(
+        format_sse_event(data_str=m.model_dump_json(), event=m.kind, id=str(m.seq)) for m in messages
+    )
 
 
 class Script:

@@ -13,6 +13,7 @@ import base64
 import importlib.util
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -117,10 +118,11 @@ class StreamCutter:
                 return
             await send(message)
             body = message.get("body", b"") if message["type"] == "http.response.body" else b""
-            if body.startswith(b"id: "):
+            seq = re.search(rb"^id: (\d+)$", body, re.MULTILINE)  # one SSE message per body chunk
+            if seq:
                 budget -= 1
                 if budget == 0:
-                    self.cut_at.append(int(body.split(b"\n", 1)[0][4:]))
+                    self.cut_at.append(int(seq[1]))
                     ended = True
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
 

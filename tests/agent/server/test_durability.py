@@ -6,6 +6,7 @@ Policy under test: a task that was running when the server stopped ends ``interr
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def test_a_server_stopped_mid_task_marks_it_interrupted_and_runs_the_queued_ones
         assert listed == {running: "interrupted", queued: "succeeded"}
         with client.stream("GET", f"/v1/tasks/{running}/events") as response:
             text = response.read().decode()
-        assert text.rstrip().endswith('"data":{"status":"interrupted","message":"' + stopped["message"] + '"}}')
+        last = dict(line.split(": ", 1) for line in text.rstrip().split("\n\n")[-1].splitlines())
+        assert last["event"] == "task_finished"
+        assert json.loads(last["data"])["data"] == {"status": "interrupted", "message": stopped["message"]}
     agent.close()
 
 
