@@ -10,7 +10,7 @@ agent.store)`` writes the files.
     ...     def decompose(self, request, resources=()):
     ...         return Plan.parse({"request": request, "subtasks": [{"id": 0, "description": request,
     ...             "args": [r.ref().model_dump() for r in resources], "returns": [{"type": "number"}]}]})
-    >>> agent = Agent(ToGSettings(data_dir=tempfile.mkdtemp(), assessor="uniform"), decomposer=CountIt())
+    >>> agent = Agent(ToGSettings(agent={"data_dir": tempfile.mkdtemp(), "assessor": "uniform"}), decomposer=CountIt())
     >>> result = agent.run("count the boxes", resources=[Resource(name="boxes", type="bboxes",
     ...     value=[{"x1": 0, "y1": 0, "x2": 4, "y2": 4}, {"x1": 5, "y1": 5, "x2": 9, "y2": 9}])])
     >>> result.status, result.answer
@@ -61,7 +61,7 @@ class RunNotFoundError(ToGError, KeyError):
 def default_decomposer(settings: ToGSettings) -> Decomposer:
     """The decomposer the settings name: ``offline`` needs no model; ``llm`` uses the configured LLM
     (``TOG_LLM_URL``, else InternVL through ``TOG_VLM_*``) with schema-constrained output."""
-    if settings.decomposer == "llm":
+    if settings.agent.decomposer == "llm":
         from agent.decompose.llm import LLMDecomposer
         from tools.models import get_llm
 
@@ -74,7 +74,7 @@ def default_decomposer(settings: ToGSettings) -> Decomposer:
 def _models_differ_from_environment(settings: ToGSettings) -> bool:
     from tools.model_settings import LLMSettings, VLMSettings
 
-    return settings.vlm != VLMSettings() or settings.llm != LLMSettings()
+    return settings.vlm != VLMSettings.from_environment() or settings.llm != LLMSettings.from_environment()
 
 
 class Agent:
@@ -103,7 +103,7 @@ class Agent:
             self._own_model_settings = True
         self.settings = settings or ToGSettings()
         self.registry = registry or default_registry()
-        self.store = store or ArtifactStore(self.settings.artifacts_dir)
+        self.store = store or ArtifactStore(self.settings.agent.artifacts_dir)
         self.planner = build_planner(self.registry.tool_graph(), self.settings)
         self.engine = Engine(self.registry, self.settings.engine, backend=backend, store=self.store)
         self._stages = Stages(
@@ -115,8 +115,8 @@ class Agent:
             responder=responder or default_responder(llm_status()[0]),
             store=self.store,
         )
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.settings.data_dir / "runs.sqlite", check_same_thread=False)
+        self.settings.agent.data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.settings.agent.data_dir / "runs.sqlite", check_same_thread=False)
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         self._graph = build_graph(self._stages, checkpointer=SqliteSaver(self._db))

@@ -45,11 +45,23 @@ def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
             raise typer.Exit(2) from None
         except ValidationError as exc:  # a bad TOG_* setting
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or e.get('input')}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{_setting_name(e['loc']) or e.get('input')}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
+            )
             err_console.print(f"[bold red]error:[/] invalid settings: {problems}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _setting_name(loc: tuple[Any, ...]) -> str:
+    """``TOG_AGENT_MAX_DEPTH`` for a settings error at ``("agent", "max_depth")``; else the dotted location."""
+    from agent.config import ToGSettings
+    from tools.model_settings import env_name
+
+    if len(loc) >= 2 and loc[0] in ToGSettings.model_fields:
+        return env_name(*loc)
+    return ".".join(map(str, loc))
 
 
 def _specs(catalogue: Path | None):
@@ -97,6 +109,38 @@ def tools(
         return
     title = f"{len(registry)} tools, {len(registry) - len(unavailable)} available"
     console.print(tools_table(registry.specs(), title=title, unavailable=unavailable))
+
+
+@app.command()
+@_friendly_errors
+def config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Print the effective settings (TOG_<SECTION>_<FIELD>) and where each value came from."""
+    from rich.table import Table
+
+    from agent.config import unknown_variables
+    from agent.settings_report import effective_settings
+
+    try:
+        rows = effective_settings()
+    except ValueError as exc:  # pydantic's ValidationError is handled by _friendly_errors
+        if isinstance(exc, ValidationError):
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    unknown = unknown_variables()
+    if as_json:
+        payload = {"settings": [row.model_dump() for row in rows], "ignored": unknown}
+        console.print_json(json.dumps(payload, default=str))
+        return
+    table = Table(title="ToG settings")
+    for column in ("variable", "value", "source"):
+        table.add_column(column)
+    for row in rows:
+        value = row.value if isinstance(row.value, str) else json.dumps(row.value, default=str)
+        table.add_row(row.name, value, row.source)
+    console.print(table)  # unknown TOG_* variables were warned about when the settings were read
 
 
 @app.command()
@@ -213,7 +257,7 @@ def plan(
     beam_width: Annotated[int | None, typer.Option(help="k for the beam strategy.")] = None,
     threshold: Annotated[float | None, typer.Option(help="Score threshold for the adaptive strategy.")] = None,
     top_k: Annotated[int | None, typer.Option(help="How many ranked solutions to keep.")] = None,
-    assessor: Annotated[str | None, typer.Option(help="embedding | uniform")] = None,
+    assessor: Annotated[str | None, typer.Option(help="embedding | uniform | llm")] = None,
     catalogue: CatalogueOpt = None,
     render: Annotated[Path | None, typer.Option(help="Also draw the solutions to this .png/.svg.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the search result as JSON.")] = False,
@@ -239,9 +283,9 @@ def plan(
     }
     if "strategy" in overrides and overrides["strategy"] not in set(Strategy):
         raise _usage(f"unknown strategy {strategy!r}; choose one of {', '.join(Strategy)}")
-    if "assessor" in overrides and overrides["assessor"] not in ("embedding", "uniform"):
-        raise _usage(f"unknown assessor {assessor!r}; choose embedding or uniform")
-    settings = ToGSettings(**overrides)
+    if "assessor" in overrides and overrides["assessor"] not in ("embedding", "uniform", "llm"):
+        raise _usage(f"unknown assessor {assessor!r}; choose embedding, uniform or llm")
+    settings = ToGSettings(agent=overrides)
     if request is not None:
         _plan_request(request, inputs, settings, render, as_json)
         return
@@ -290,7 +334,7 @@ def _plan_request(request: str, inputs: list[str] | None, settings: Any, render:
                     sub,
                     SearchResult(
                         solutions=solutions,
-                        strategy=settings.strategy,
+                        strategy=settings.agent.strategy,
                         expanded=0,
                         candidates=0,
                         found=len(solutions),

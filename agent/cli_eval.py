@@ -34,7 +34,7 @@ def plans(
         ),
     ] = None,
     strategy: Annotated[str | None, typer.Option(help="greedy | beam | adaptive | exhaustive")] = None,
-    assessor: Annotated[str | None, typer.Option(help="embedding | uniform")] = None,
+    assessor: Annotated[str | None, typer.Option(help="embedding | uniform | llm")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N samples.")] = None,
     rows: Annotated[bool, typer.Option("--rows", help="List every sample, not only the imperfect ones.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write the full report (every row) as JSON.")] = None,
@@ -67,14 +67,14 @@ def _plans(
 
     if strategy is not None and strategy not in set(Strategy):
         raise _usage(f"unknown strategy {strategy!r}; choose one of {', '.join(Strategy)}")
-    if assessor is not None and assessor not in ("embedding", "uniform"):
-        raise _usage(f"unknown assessor {assessor!r}; choose embedding or uniform")
+    if assessor is not None and assessor not in ("embedding", "uniform", "llm"):
+        raise _usage(f"unknown assessor {assessor!r}; choose embedding, uniform or llm")
     samples = load_samples(dataset)
     specs = _all_specs(catalogue)
     check_tools(samples, specs)  # the whole file, so --limit never hides a bad line
     samples = samples[:limit]
     overrides: dict[str, Any] = {k: v for k, v in dict(strategy=strategy, assessor=assessor).items() if v is not None}
-    planner = build_planner(ToolGraph(specs), ToGSettings(**overrides))
+    planner = build_planner(ToolGraph(specs), ToGSettings(agent=overrides))
     chosen = make_decomposer(decomposer, EvalContext(specs=specs, planner=planner))
     with err_console.status(f"evaluating {len(samples)} requests…") as status:
         result = evaluate(chosen, planner, samples, progress=lambda row: status.update(f"evaluating… {row.id} done"))

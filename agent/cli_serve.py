@@ -16,7 +16,7 @@ def serve(
 ) -> None:
     """Serve the agent over HTTP: POST /v1/tasks, follow /v1/tasks/{id}/events, docs at /docs.
 
-    Without API keys (TOG_API_KEYS) the server only binds loopback, unless --insecure is given.
+    Without API keys (TOG_SERVER_API_KEYS) the server only binds loopback, unless --insecure is given.
     """
     from pydantic import ValidationError
     from rich.console import Console
@@ -46,6 +46,6 @@ def serve(
 
     errors.print(
         f"ToG serving on http://{server.host}:{server.port} (docs at /docs; "
-        f"auth {'on' if server.api_keys else 'off'}; data in {settings.data_dir})"
+        f"auth {'on' if server.api_keys else 'off'}; data in {settings.agent.data_dir})"
     )
     uvicorn.run(create_app(settings), host=server.host, port=server.port, log_level=log_level)

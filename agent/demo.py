@@ -39,7 +39,7 @@ def run_demo(out: Path, console: Console, settings: ToGSettings | None = None) -
     from graph.render import render_solutions
     from graph.search import SearchResult
 
-    settings = settings or ToGSettings(data_dir=out / ".tog")
+    settings = settings or ToGSettings(agent={"data_dir": out / ".tog"})
     out.mkdir(parents=True, exist_ok=True)
     photo = make_demo_photo(out / "inputs" / "photo.png")
     request = demo_request()
@@ -65,7 +65,7 @@ def run_demo(out: Path, console: Console, settings: ToGSettings | None = None) -
                     sub,
                     SearchResult(
                         solutions=solutions,
-                        strategy=settings.strategy,
+                        strategy=settings.agent.strategy,
                         expanded=0,
                         candidates=0,
                         found=len(solutions),

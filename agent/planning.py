@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from vlm.backends.base import VLMBackend
 
 #: The variable that chooses the assessor (read as :func:`assessor_setting`), for messages.
-ASSESSOR_VARIABLE = "TOG_ASSESSOR"
+ASSESSOR_VARIABLE = "TOG_AGENT_ASSESSOR"
 
 
 class AssessorConfigError(ToGError, ValueError):
@@ -25,7 +25,7 @@ class AssessorConfigError(ToGError, ValueError):
 
 def assessor_setting(settings: ToGSettings) -> str:
     """Which assessor the settings choose; the one place that knows where that setting lives."""
-    return settings.assessor
+    return settings.agent.assessor
 
 
 def make_assessor(settings: ToGSettings) -> Assessor:
@@ -62,8 +62,8 @@ def build_planner(graph: ToolGraph, settings: ToGSettings | None = None) -> ToGP
     """A planner over ``graph`` with the configured assessor and search defaults.
 
     >>> from graph.toolgraph import ToolGraph
-    >>> build_planner(ToolGraph([]), ToGSettings(assessor="uniform")).config.max_depth
+    >>> build_planner(ToolGraph([]), ToGSettings(agent={"assessor": "uniform"})).config.max_depth
     5
     """
     settings = settings or ToGSettings()
-    return ToGPlanner(graph, assessor=make_assessor(settings), config=settings.search_config())
+    return ToGPlanner(graph, assessor=make_assessor(settings), config=settings.agent.search_config())

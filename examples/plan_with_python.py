@@ -3,7 +3,7 @@
     .venv/bin/python examples/plan_with_python.py [path/to/tools.json]
 
 With no argument the second part plans over a tiny inline catalogue written in TaskBench's shape.
-Set TOG_ASSESSOR=uniform to skip loading the embedding model.
+Set TOG_AGENT_ASSESSOR=uniform to skip loading the embedding model.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main(catalogue_path: str | None = None) -> list[list[str]]:
         ],
         returns=[{"type": "image"}],
     )
-    # exhaustive: with a uniform assessor (TOG_ASSESSOR=uniform) beam would keep the first tools by name
+    # exhaustive: with a uniform assessor (TOG_AGENT_ASSESSOR=uniform) beam would keep the first tools by name
     result = planner.search(redact, strategy="exhaustive", top_k=3)
     for rank, solution in enumerate(result.solutions, 1):
         print(f"built-in #{rank} score={solution.score:.3f}: {' -> '.join(solution.tools)}")

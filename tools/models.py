@@ -53,7 +53,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from tools.errors import ToolError, ToolExecutionError, ToolInputError, ToolUnavailableError
-from tools.model_settings import DEFAULT_MAX_TILES, LLMSettings, ModelSettings, VLMSettings, settings_problem
+from tools.model_settings import (
+    CONFIG_FILE_VARIABLE,
+    DEFAULT_MAX_TILES,
+    LLMSettings,
+    ModelSettings,
+    VLMSettings,
+    settings_problem,
+)
 from vlm.errors import (
     BackendError,
     CheckpointError,
@@ -214,14 +221,17 @@ class _Slot(Generic[S]):
         if self._given is not None:
             return self._given
         prefix = self._kind.env_name("")
-        snapshot = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(prefix)))
+        snapshot = tuple(
+            sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(prefix) or k == CONFIG_FILE_VARIABLE)
+        )
         cached = self._environment
         if cached is not None and cached[0] == snapshot:
             return cached[1]
         try:
-            settings = self._kind()
-        except ValidationError as exc:
-            raise ToolUnavailableError(settings_problem(self._kind, exc)) from None
+            settings = self._kind.from_environment()
+        except (ValidationError, ValueError) as exc:
+            problem = settings_problem(exc) if isinstance(exc, ValidationError) else str(exc)
+            raise ToolUnavailableError(problem) from None
         self._environment = (snapshot, settings)
         return settings
 

@@ -1,7 +1,7 @@
 """Engine settings: which backend, how many workers, timeouts, retries, GPU shares.
 
-They are a nested part of :class:`agent.config.ToGSettings` (``TOG_ENGINE__BACKEND=ray``,
-``TOG_ENGINE__MAX_RETRIES=3``), and can be built directly for library use.
+They are a nested part of :class:`agent.config.ToGSettings` (``TOG_ENGINE_BACKEND=ray``,
+``TOG_ENGINE_MAX_RETRIES=3``), and can be built directly for library use.
 
     >>> EngineConfig(backend="local", max_retries=1).timeout_for("caption_image")
     300.0

@@ -48,7 +48,7 @@ def create_app(settings: ToGSettings | None = None, agent: Agent | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         the_agent = agent if agent is not None else await run_in_threadpool(Agent, settings)
-        store = TaskStore(settings.data_dir / "server.sqlite")
+        store = TaskStore(settings.agent.data_dir / "server.sqlite")
         runner = TaskRunner(
             the_agent,
             store,

@@ -1,4 +1,4 @@
-"""Bearer-token auth: on when the server has API keys (``TOG_API_KEYS``), off otherwise.
+"""Bearer-token auth: on when the server has API keys (``TOG_SERVER_API_KEYS``), off otherwise.
 
 Off is only allowed on loopback: ``tog serve`` refuses a public bind without keys (see
 :meth:`~agent.server.config.ServerSettings.bind_problem`). Keys are compared in constant time.
@@ -15,7 +15,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.server.errors import UnauthorizedError
 
-_bearer = HTTPBearer(auto_error=False, description="one of the server's API keys (TOG_API_KEYS), when it has any")
+_bearer = HTTPBearer(
+    auto_error=False, description="one of the server's API keys (TOG_SERVER_API_KEYS), when it has any"
+)
 
 
 def bearer_auth(keys: Sequence[str]) -> Callable[..., Awaitable[None]]:

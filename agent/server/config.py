@@ -1,7 +1,7 @@
 """Settings of the REST server (``tog serve``): where it listens, who may call it, and what a request may ask.
 
-:class:`ServerSettings` is the ``server`` field of :class:`agent.config.ToGSettings` and reads its own
-``TOG_SERVER_<FIELD>`` variables; the API keys also come from ``TOG_API_KEYS`` (comma-separated).
+:class:`ServerSettings` is the ``server`` section of :class:`agent.config.ToGSettings`, set by
+``TOG_SERVER_<FIELD>`` variables (the API keys as ``TOG_SERVER_API_KEYS=key1,key2``).
 
     >>> ServerSettings(api_keys="a, b").api_keys
     ['a', 'b']
@@ -15,8 +15,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import NoDecode
 
 from graph.artifacts import DEFAULT_MAX_PIXELS
 from graph.types import FILE_TYPES, ResourceType
@@ -33,20 +33,17 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
-class ServerSettings(BaseSettings):
+class ServerSettings(BaseModel):
     """The REST server's settings; limits are enforced before anything is stored or queued."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="TOG_SERVER_", extra="ignore", env_ignore_empty=True, populate_by_name=True
-    )
+    model_config = ConfigDict(extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="address to bind; anything but loopback needs API keys")
     port: int = Field(default=8000, ge=1, le=65535)
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         repr=False,
-        validation_alias=AliasChoices("api_keys", "TOG_API_KEYS", "TOG_SERVER_API_KEYS"),
-        description="bearer tokens any of which is accepted (TOG_API_KEYS=key1,key2); none = no auth (loopback only)",
+        description="bearer tokens any of which is accepted (TOG_SERVER_API_KEYS=key1,key2); none = no auth",
     )
     insecure: bool = Field(default=False, description="allow a non-loopback bind without API keys (not recommended)")
     max_request_bytes: int = Field(default=100 * MiB, ge=1024, description="largest request body (413 beyond)")
@@ -96,7 +93,7 @@ class ServerSettings(BaseSettings):
             return None
         return (
             f"refusing to serve on {host!r} without API keys: anyone who can reach it could run tools and read "
-            "results. Set TOG_API_KEYS=<secret>[,<secret>...], bind 127.0.0.1, or pass --insecure"
+            "results. Set TOG_SERVER_API_KEYS=<secret>[,<secret>...], bind 127.0.0.1, or pass --insecure"
         )
 
 

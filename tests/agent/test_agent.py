@@ -72,8 +72,8 @@ def photo(tmp_path_factory) -> Path:
     return path
 
 
-def settings(tmp_path: Path, **extra) -> ToGSettings:
-    return ToGSettings(data_dir=tmp_path / "tog", **extra)
+def settings(tmp_path: Path, vlm: dict | None = None, **extra) -> ToGSettings:
+    return ToGSettings(agent={"data_dir": tmp_path / "tog", **extra}, vlm=vlm or {})
 
 
 @pytest.fixture
@@ -313,9 +313,9 @@ def test_the_settings_choose_the_decomposer() -> None:
 
     assert isinstance(default_decomposer(ToGSettings()), OfflineDecomposer)
     with pytest.raises(ToolUnavailableError):  # no LLM configured: says so instead of guessing
-        default_decomposer(ToGSettings(decomposer="llm"))
+        default_decomposer(ToGSettings(agent={"decomposer": "llm"}))
     models.configure_llm(Canned())
     try:
-        assert isinstance(default_decomposer(ToGSettings(decomposer="llm")), LLMDecomposer)
+        assert isinstance(default_decomposer(ToGSettings(agent={"decomposer": "llm"})), LLMDecomposer)
     finally:
         models.configure_llm(None)

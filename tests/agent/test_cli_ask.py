@@ -43,7 +43,7 @@ class GreyAndCount:
 @pytest.fixture
 def scripted(monkeypatch, tmp_path, embedder):
     monkeypatch.setattr(agent.api, "default_decomposer", lambda settings: GreyAndCount())
-    monkeypatch.setenv("TOG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TOG_AGENT_DATA_DIR", str(tmp_path / "data"))
     return make_sample_photo(tmp_path / "street.png")
 
 
@@ -98,7 +98,7 @@ def test_plan_a_whole_request(scripted, tmp_path) -> None:
 
 
 def test_a_bad_setting_is_a_one_line_error(monkeypatch) -> None:
-    monkeypatch.setenv("TOG_MAX_DEPTH", "deep")
+    monkeypatch.setenv("TOG_AGENT_MAX_DEPTH", "deep")
     result = runner.invoke(app, ["plan", "count the regions"])
     assert result.exit_code == 2
-    assert "invalid settings: max_depth" in result.output and "Traceback" not in result.output
+    assert "invalid settings: TOG_AGENT_MAX_DEPTH='deep'" in result.output and "Traceback" not in result.output

@@ -25,12 +25,12 @@ def test_literals_and_json_values():
 
 
 def test_settings_read_the_environment(monkeypatch):
-    monkeypatch.setenv("TOG_STRATEGY", "beam")
-    monkeypatch.setenv("TOG_MAX_DEPTH", "3")
+    monkeypatch.setenv("TOG_AGENT_STRATEGY", "beam")
+    monkeypatch.setenv("TOG_AGENT_MAX_DEPTH", "3")
     settings = ToGSettings()
-    config = settings.search_config()
+    config = settings.agent.search_config()
     assert config.strategy is Strategy.BEAM and config.max_depth == 3
-    monkeypatch.setenv("TOG_MAX_DEPTH", "0")
+    monkeypatch.setenv("TOG_AGENT_MAX_DEPTH", "0")
     with pytest.raises(ValueError):
         ToGSettings()
 

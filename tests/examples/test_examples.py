@@ -7,7 +7,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_plan_with_python_example_finds_the_expected_chains(monkeypatch):
-    monkeypatch.setenv("TOG_ASSESSOR", "uniform")
+    monkeypatch.setenv("TOG_AGENT_ASSESSOR", "uniform")
     module = runpy.run_path(str(EXAMPLES / "plan_with_python.py"))
     chains = module["main"]()
     assert ["blur_regions"] in chains
@@ -16,7 +16,7 @@ def test_plan_with_python_example_finds_the_expected_chains(monkeypatch):
 
 
 def test_example_plans_over_controlllm_catalogue(monkeypatch, catalogues):
-    monkeypatch.setenv("TOG_ASSESSOR", "uniform")
+    monkeypatch.setenv("TOG_AGENT_ASSESSOR", "uniform")
     module = runpy.run_path(str(EXAMPLES / "plan_with_python.py"))
     chains = module["main"](str(catalogues / "controlllm_tools.json"))
     assert ["image_captioning", "text_to_speech"] in chains

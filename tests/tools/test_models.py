@@ -159,7 +159,7 @@ def test_settings_are_one_definition_read_by_the_tools_and_by_tog_settings(
     no_models.setenv("tog_llm_url", "http://llm:8000/v1")  # any case, as every TOG_* variable
     no_models.setenv("TOG_LLM_API_KEY", "sk-secret")
     settings = ToGSettings()
-    assert settings.vlm == VLMSettings() and settings.llm == LLMSettings()
+    assert settings.vlm == VLMSettings.from_environment() and settings.llm == LLMSettings.from_environment()
     assert (settings.vlm.model, settings.vlm.device, settings.vlm.dtype) == (
         "/models/InternVL3-8B-hf",
         "cuda:1",

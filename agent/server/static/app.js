@@ -159,7 +159,7 @@
   function askForKey(why, retry) {
     state.retry = retry || null;
     const form = $("key-form");
-    $("key-why").textContent = (why ? "This server needs an API key (one of its TOG_API_KEYS). " : "") +
+    $("key-why").textContent = (why ? "This server needs an API key (one of its TOG_SERVER_API_KEYS). " : "") +
       "The key is kept in this browser tab only (session storage) and sent as a bearer token.";
     form.hidden = false;
     $("key-button").setAttribute("aria-expanded", "true");

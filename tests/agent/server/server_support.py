@@ -84,11 +84,7 @@ def tool_registry() -> ToolRegistry:
 
 def make_settings(data_dir: Path, **server: Any) -> ToGSettings:
     return ToGSettings(
-        data_dir=data_dir,
-        assessor="uniform",
-        strategy="greedy",
-        max_depth=1,
-        top_k=1,
+        agent={"data_dir": data_dir, "assessor": "uniform", "strategy": "greedy", "max_depth": 1, "top_k": 1},
         server=ServerSettings(**{"api_keys": [], **server}),
     )
 

@@ -158,7 +158,9 @@ class LiveServer:
 
 def console_settings(data_dir: Path, **server: Any) -> ToGSettings:
     """Two ranked solutions per subtask (so a failing first one can fall back), two workers."""
-    return make_settings(data_dir, workers=2, **server).model_copy(update={"strategy": "exhaustive", "top_k": 2})
+    settings = make_settings(data_dir, workers=2, **server)
+    settings.agent = settings.agent.model_copy(update={"strategy": "exhaustive", "top_k": 2})
+    return settings
 
 
 @pytest.fixture(scope="module")

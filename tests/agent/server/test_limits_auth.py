@@ -78,22 +78,25 @@ def test_with_keys_every_v1_route_and_metrics_need_a_bearer_token(data_dir: Path
     agent.close()
 
 
-def test_keys_come_from_tog_api_keys(monkeypatch) -> None:
-    monkeypatch.setenv("TOG_API_KEYS", "one, two ,")
-    assert ServerSettings().api_keys == ["one", "two"]
-    assert "one" not in repr(ServerSettings())
+def test_keys_come_from_tog_server_api_keys(monkeypatch) -> None:
+    from agent.config import ToGSettings
+
+    monkeypatch.setenv("TOG_SERVER_API_KEYS", "sk-first, sk-second ,")
+    assert ToGSettings().server.api_keys == ["sk-first", "sk-second"]
+    assert "sk-first" not in repr(ToGSettings())
+    assert ServerSettings(api_keys="a, b").api_keys == ["a", "b"]
 
 
 def test_a_public_bind_without_keys_is_refused() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.org")
     assert ServerSettings(host="127.0.0.1").bind_problem() is None
-    assert "TOG_API_KEYS" in ServerSettings(host="0.0.0.0").bind_problem()
+    assert "TOG_SERVER_API_KEYS" in ServerSettings(host="0.0.0.0").bind_problem()
     assert ServerSettings(host="0.0.0.0", api_keys=["k"]).bind_problem() is None
     assert ServerSettings(host="0.0.0.0", insecure=True).bind_problem() is None
     from agent.cli import app
 
-    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8765"], env={"TOG_API_KEYS": ""})
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8765"], env={"TOG_SERVER_API_KEYS": ""})
     assert result.exit_code == 2 and "refusing to serve on '0.0.0.0'" in result.output
 
 

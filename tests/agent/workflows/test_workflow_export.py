@@ -53,7 +53,7 @@ class FacesPlan(Decomposer):
 @pytest.fixture(scope="module")
 def agent_run(tmp_path_factory: pytest.TempPathFactory, astronaut: Path) -> Iterator[tuple[Agent, AgentResult]]:
     data = tmp_path_factory.mktemp("agent")
-    with Agent(ToGSettings(data_dir=data, assessor="uniform"), decomposer=FacesPlan()) as agent:
+    with Agent(ToGSettings(agent={"data_dir": data, "assessor": "uniform"}), decomposer=FacesPlan()) as agent:
         result = agent.run("pixelate the faces and count them", files=[astronaut])
         assert result.status == "succeeded", result.subtasks
         yield agent, result
@@ -112,8 +112,8 @@ def test_tog_export_workflow_writes_a_runnable_file(
     agent_run: tuple[Agent, AgentResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astronaut: Path
 ) -> None:
     agent, result = agent_run
-    monkeypatch.setenv("TOG_DATA_DIR", str(agent.settings.data_dir))
-    monkeypatch.setenv("TOG_ASSESSOR", "uniform")
+    monkeypatch.setenv("TOG_AGENT_DATA_DIR", str(agent.settings.agent.data_dir))
+    monkeypatch.setenv("TOG_AGENT_ASSESSOR", "uniform")
     out = tmp_path / "exported.yaml"
     runner = CliRunner()
     done = runner.invoke(app, ["export-workflow", result.run_id, "-o", str(out)], catch_exceptions=False)
