@@ -1,1 +1,2 @@
-"""The agent layer: configuration, CLI, and (later) decomposition, execution and serving."""
+"""The agent layer: settings, decomposition, parameter binding, execution, answers, and the ways in
+(Python API, ``tog`` CLI, REST server, YAML workflows)."""

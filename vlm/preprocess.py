@@ -1,9 +1,10 @@
 """InternVL's dynamic high-resolution tiling, bit-exact with the reference, with less work around PIL.
 
-The reference (InternVL 1.5+, REFERENCE.md §1) picks a grid of ``cols × rows`` 448-px tiles whose aspect
-ratio is closest to the image's, resizes the whole image once to ``(448·cols, 448·rows)`` with PIL
-bicubic, crops the tiles row-major, appends a 448×448 thumbnail of the whole image when there is more
-than one tile, and normalises every crop with ImageNet mean/std the way torchvision does
+The reference (InternVL 1.5+'s ``dynamic_preprocess``, restated step by step in
+``benchmarks/naive_internvl_tiling.py``) picks a grid of ``cols × rows`` 448-px tiles whose aspect ratio
+is closest to the image's, resizes the whole image once to ``(448·cols, 448·rows)`` with PIL bicubic,
+crops the tiles row-major, appends a 448×448 thumbnail of the whole image when there is more than one
+tile, and normalises every crop with ImageNet mean/std the way torchvision does
 (``ToTensor``: ``x / 255`` in float32; ``Normalize``: ``(x - mean) / std`` in float32).
 
 This module produces the same float32 bits with less work:
