@@ -6,7 +6,19 @@ Three shapes are recognised, per entry, by the keys they use:
 - ControlLLM's ``tools.json``: ``{name, description, domain, args:[{name,type,description}], returns:[...]}``;
 - TaskBench's ``tool_desc.json``: ``{"nodes": [{id, desc, input-type:[...], output-type:[...]}]}`` or the
   bare list of nodes. Arguments have no names there, so they are named after their types
-  (``image``, ``image_2``, ...).
+  (``image``, ``image_2``, ...). Its API domains (dailylifeapis) describe tools by named, typed
+  ``parameters: [{name, type, desc}]`` instead; see "Declared rules" below.
+
+Declared rules for what a foreign catalogue leaves unsaid (the same for every foreign shape, visible on the
+spec, never a silent drop; ToG's own shape must say everything):
+
+- **Parameters are inputs.** Each ``parameters`` entry becomes a required input of that name. Its type
+  goes through :data:`PARAMETER_TYPES` (``string`` and ``date`` are text: a user writes a date in words,
+  and the request's own words are what fills the parameter), then through the resource-type aliases; the
+  original type name is kept in the input's description.
+- **No declared output means a text answer.** A tool whose output list is empty or absent (an API that
+  books a flight, ``Sentence Similarity`` in TaskBench's huggingface catalogue) gets one ``text`` output
+  named ``result`` — what the tool reports back — described as inferred.
 
 Foreign type names go through :func:`graph.types.resolve_type` plus the caller's alias table. A catalogue
 is loaded whole or not at all, and every problem in it is reported in one :class:`CatalogueError`, so a
@@ -46,13 +58,30 @@ class CatalogueShape(StrEnum):
 _MARKERS: dict[CatalogueShape, frozenset[str]] = {
     CatalogueShape.TOG: frozenset({"domains", "inputs", "outputs", "device", "expected_seconds"}),
     CatalogueShape.CONTROLLLM: frozenset({"domain", "args", "returns"}),
-    CatalogueShape.TASKBENCH: frozenset({"id", "desc", "input-type", "output-type"}),
+    CatalogueShape.TASKBENCH: frozenset({"id", "desc", "input-type", "output-type", "parameters"}),
+}
+
+#: Parameter type names of API catalogues and the resource type each becomes (before the type aliases).
+PARAMETER_TYPES: Mapping[str, ResourceType] = {
+    "string": ResourceType.TEXT,
+    "str": ResourceType.TEXT,
+    "text": ResourceType.TEXT,
+    "date": ResourceType.TEXT,
+    "datetime": ResourceType.TEXT,
+    "time": ResourceType.TEXT,
+}
+
+#: The output a tool without declared outputs gets (see the module's "Declared rules").
+INFERRED_OUTPUT = {
+    "name": "result",
+    "type": ResourceType.TEXT,
+    "description": "what the tool reports back (inferred: the catalogue declares no output)",
 }
 
 _SHAPES_HELP = (
     "expected a list of ToG tool specs ({name, description, inputs, outputs}), ControlLLM tools "
-    "({name, description, domain, args, returns}) or TaskBench nodes ({id, desc, input-type, output-type}), "
-    'or {"nodes": [...]}'
+    "({name, description, domain, args, returns}) or TaskBench nodes ({id, desc, input-type, output-type} "
+    'or {id, desc, parameters}), or {"nodes": [...]}'
 )
 
 
@@ -346,6 +375,8 @@ def _from_controlllm(entry: dict[str, Any], label: str, types: _TypeTable, probl
             arg["type"] = (types.resolve(type_name, where) if type_name is not None else None) or _PLACEHOLDER
             converted.append(arg)
         raw[key] = converted
+    if not raw["outputs"] and "returns" not in problems.fields:
+        raw["outputs"] = [dict(INFERRED_OUTPUT)]
     return raw
 
 
@@ -357,12 +388,45 @@ def _from_taskbench(entry: dict[str, Any], label: str, types: _TypeTable, proble
         "description": _field(entry, desc_key, str, label, problems, _MISSING),
         "domains": _domains(entry, "domains" if "domains" in entry else "domain", label, problems),
     }
-    for source_key, key, role in (("input-type", "inputs", "input"), ("output-type", "outputs", "output")):
-        type_names = _field(entry, source_key, list, label, problems, [])
-        resolved = [types.resolve(t, f"{label} {role} {i}") for i, t in enumerate(type_names)]
-        bases = [rt.value if rt else _identifier(t) for rt, t in zip(resolved, type_names)]
-        raw[key] = [{"name": n, "type": rt or _PLACEHOLDER} for n, rt in zip(_numbered(bases), resolved)]
+    if "parameters" in entry and "input-type" not in entry:
+        raw["inputs"] = _parameters(entry, label, types, problems)
+    else:
+        type_names = _field(entry, "input-type", list, label, problems, [])
+        raw["inputs"] = _typed_list(type_names, label, "input", types)
+    if "output-type" in entry or "parameters" not in entry:
+        type_names = _field(entry, "output-type", list, label, problems, [])
+        raw["outputs"] = _typed_list(type_names, label, "output", types)
+    if not raw.get("outputs") and "outputs" not in problems.fields and "output-type" not in problems.fields:
+        raw["outputs"] = [dict(INFERRED_OUTPUT)]
     return raw
+
+
+def _typed_list(type_names: list[Any], label: str, role: str, types: _TypeTable) -> list[dict[str, Any]]:
+    """TaskBench's unnamed ``input-type``/``output-type`` lists: arguments named after their types."""
+    resolved = [types.resolve(t, f"{label} {role} {i}") for i, t in enumerate(type_names)]
+    bases = [rt.value if rt else _identifier(t) for rt, t in zip(resolved, type_names)]
+    return [{"name": n, "type": rt or _PLACEHOLDER} for n, rt in zip(_numbered(bases), resolved)]
+
+
+def _parameters(entry: dict[str, Any], label: str, types: _TypeTable, problems: _Problems) -> list[dict[str, Any]]:
+    """Named, typed API parameters as required inputs, by the declared :data:`PARAMETER_TYPES` rule."""
+    inputs: list[dict[str, Any]] = []
+    for i, item in enumerate(_field(entry, "parameters", list, label, problems, [])):
+        where = f"{label} parameter {_arg_name(item, i)}"
+        if not isinstance(item, dict):
+            problems.add(f"{where}: expected an object, got {type(item).__name__}")
+            continue
+        name = _require(item, "name", str, where, problems, f"arg{i}")
+        type_name = _require(item, "type", str, where, problems, None)
+        rtype = None
+        if type_name is not None:
+            rtype = PARAMETER_TYPES.get(type_name.strip().lower()) or types.resolve(type_name, where)
+        description = str(item.get("desc", item.get("description", "")) or "").strip()
+        if type_name is not None:
+            description = f"{description} ({type_name})".strip()
+        inputs.append({"name": _identifier(name), "type": rtype or _PLACEHOLDER, "description": description})
+    names = _numbered([arg["name"] for arg in inputs])
+    return [{**arg, "name": n} for arg, n in zip(inputs, names)]
 
 
 _CONVERTERS: dict[CatalogueShape, Callable[[dict[str, Any], str, _TypeTable, _Problems], dict[str, Any]]] = {

@@ -234,8 +234,7 @@ def test_pydantic_problems_name_the_fields_the_user_wrote() -> None:
         {"name": "t", "description": "d", "domain": "x", "args": [{"name": "an arg", "type": "image"}], "returns": []}
     ]
     problems = _problems(controlllm)
-    assert problems[0] == "tool 't' args.0.name: argument name 'an arg' must be a Python identifier"
-    assert problems[1].startswith("tool 't' returns:")
+    assert problems == ["tool 't' args.0.name: argument name 'an arg' must be a Python identifier"]
     taskbench = [{"id": "t", "desc": " ", "input-type": "image", "output-type": ["text"]}]
     assert _problems(taskbench) == [
         "tool 't': field 'input-type' must be a list, got str",
@@ -344,3 +343,42 @@ def test_any_json_loads_or_raises_catalogue_error(data: object) -> None:
         assert str(err)
     else:
         assert all(isinstance(s, ToolSpec) for s in specs)
+
+
+TASKBENCH_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_api_catalogues_load_parameters_as_named_text_inputs() -> None:
+    specs = load_catalogue(TASKBENCH_DATA / "taskbench_dailylifeapis" / "tool_desc.json")
+    assert len(specs) == 40
+    flight = next(s for s in specs if s.name == "book_flight")
+    assert [(i.name, i.type, i.required) for i in flight.inputs] == [
+        ("date", RT.TEXT, True),
+        ("from", RT.TEXT, True),
+        ("to", RT.TEXT, True),
+    ]
+    assert flight.inputs[0].description == "The date to book the flight for (date)"  # the original type is kept
+    assert [(o.name, o.type) for o in flight.outputs] == [("result", RT.TEXT)]
+    assert "inferred" in flight.outputs[0].description
+
+
+def test_a_tool_without_declared_outputs_answers_in_text() -> None:
+    specs = load_catalogue(TASKBENCH_DATA / "taskbench_huggingface" / "tool_desc.json")
+    assert len(specs) == 23
+    similarity = next(s for s in specs if s.name == "Sentence Similarity")
+    assert [i.type for i in similarity.inputs] == [RT.TEXT, RT.TEXT]
+    assert [(o.name, o.type) for o in similarity.outputs] == [("result", RT.TEXT)]
+
+
+def test_parameter_problems_are_all_reported_and_number_types_map() -> None:
+    api = [
+        {"id": "a", "desc": "d", "parameters": [{"name": "n", "type": "integer", "desc": "how many"}]},
+        {"id": "b", "desc": "d", "parameters": [{"type": "string"}, {"name": "x", "type": "sketchpad"}, "oops"]},
+    ]
+    assert load_catalogue(api[:1])[0].inputs[0].type is RT.NUMBER
+    problems = _problems(api)
+    assert problems == [
+        "tool 'b' parameter 0: missing field 'name'",
+        "tool 'b' parameter 'x': unknown resource type 'sketchpad'",
+        "tool 'b' parameter 2: expected an object, got str",
+    ]
