@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from graph.spec import ToolSpec
 
 eval_app = typer.Typer(
     help="Evaluate planning against gold tool graphs.",
@@ -38,11 +41,24 @@ def plans(
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N samples.")] = None,
     rows: Annotated[bool, typer.Option("--rows", help="List every sample, not only the imperfect ones.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write the full report (every row) as JSON.")] = None,
+    split: Annotated[
+        str | None,
+        typer.Option("--split", help="Only the dev or the test half (fixed by record id; tune on dev, report test)."),
+    ] = None,
+    skip_unknown: Annotated[
+        bool,
+        typer.Option("--skip-unknown", help="Skip (and count) records whose gold names a tool the catalogue lacks."),
+    ] = False,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Also score the retrieval baseline (top-k similar tools, k=1..3).")
+    ] = False,
 ) -> None:
     """Node/edge F1 (TaskBench, micro) and NR/IR/HR/CR (ControlLLM) of DECOMPOSER + ToG on DATASET."""
     from agent.cli import _friendly_errors
 
-    _friendly_errors(_plans)(dataset, decomposer, catalogue, strategy, assessor, limit, rows, report)
+    _friendly_errors(_plans)(
+        dataset, decomposer, catalogue, strategy, assessor, limit, rows, report, split, skip_unknown, baseline
+    )
 
 
 def _plans(
@@ -54,13 +70,17 @@ def _plans(
     limit: int | None,
     rows: bool,
     report: Path | None,
+    split: str | None = None,
+    skip_unknown: bool = False,
+    baseline: bool = False,
 ) -> None:
     from agent.cli import _usage, console, err_console
-    from agent.config import ToGSettings
-    from agent.evaluation.dataset import check_tools, load_samples
+    from agent.config import AgentSettings, ToGSettings
+    from agent.evaluation.dataset import check_tools, load_samples, unknown_tool_samples
     from agent.evaluation.decomposers import EvalContext, make_decomposer
     from agent.evaluation.run import evaluate
-    from agent.evaluation.view import report_tables
+    from agent.evaluation.split import Split, select_split
+    from agent.evaluation.view import baseline_table, report_tables
     from agent.planning import build_planner
     from graph.search import Strategy
     from graph.toolgraph import ToolGraph
@@ -69,25 +89,46 @@ def _plans(
         raise _usage(f"unknown strategy {strategy!r}; choose one of {', '.join(Strategy)}")
     if assessor is not None and assessor not in ("embedding", "uniform", "llm"):
         raise _usage(f"unknown assessor {assessor!r}; choose embedding, uniform or llm")
+    if split not in (None, "dev", "test"):
+        raise _usage(f"unknown split {split!r}; choose dev or test")
+    half: Split | None = "dev" if split == "dev" else "test" if split == "test" else None
     samples = load_samples(dataset)
     specs = _all_specs(catalogue)
-    check_tools(samples, specs)  # the whole file, so --limit never hides a bad line
+    unknown = unknown_tool_samples(samples, specs)
+    if unknown and skip_unknown:
+        skipped = {s.id for s in unknown}
+        err_console.print(f"skipping {len(skipped)} record(s) whose gold names a tool outside the catalogue")
+        samples = [s for s in samples if s.id not in skipped]
+    else:
+        check_tools(samples, specs)  # the whole file, so --limit never hides a bad line
+    unknown_in_split = len(select_split(unknown, half)) if skip_unknown else 0
+    samples = select_split(samples, half)
     samples = samples[:limit]
     overrides: dict[str, Any] = {k: v for k, v in dict(strategy=strategy, assessor=assessor).items() if v is not None}
-    planner = build_planner(ToolGraph(specs), ToGSettings(agent=overrides))
+    planner = build_planner(ToolGraph(specs), ToGSettings(agent=AgentSettings.model_validate(overrides)))
     chosen = make_decomposer(decomposer, EvalContext(specs=specs, planner=planner))
     with err_console.status(f"evaluating {len(samples)} requests…") as status:
         result = evaluate(chosen, planner, samples, progress=lambda row: status.update(f"evaluating… {row.id} done"))
+    result.skipped_unknown = unknown_in_split
     for table in report_tables(result, every_row=rows):
         console.print(table)
+    summary = result.summary()
+    if baseline:
+        from agent.evaluation.baseline import retrieval_baseline
+
+        scores = retrieval_baseline(samples, specs)
+        console.print(baseline_table(result, scores))
+        for score in scores:
+            summary[f"baseline_top{score.k}_node_f1"] = round(score.node_f1, 4)
+            summary[f"baseline_top{score.k}_edge_f1"] = round(score.edge_f1, 4)
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(result.model_dump_json(indent=2), encoding="utf-8")
         err_console.print(f"wrote {report}")
-    print(json.dumps(result.summary()))
+    print(json.dumps(summary))
 
 
-def _all_specs(catalogue: Path | None):
+def _all_specs(catalogue: Path | None) -> list[ToolSpec]:
     """Every tool planning may use: the catalogue's, or every built-in tool whether or not it can run here
     (evaluation measures planning, not what this machine has installed)."""
     if catalogue is not None:

@@ -109,6 +109,12 @@ def load_samples(path: str | Path) -> list[PlanSample]:
     return parse_samples(text.splitlines(), source=str(path))
 
 
+def unknown_tool_samples(samples: Sequence[PlanSample], specs: Sequence[ToolSpec]) -> list[PlanSample]:
+    """The samples whose gold graph names a tool that ``specs`` lacks."""
+    known = {s.name for s in specs}
+    return [sample for sample in samples if any(name not in known for name in sample.gold.nodes)]
+
+
 def check_tools(samples: Sequence[PlanSample], specs: Sequence[ToolSpec]) -> None:
     """Every gold tool must be one of ``specs`` (the tool set being planned over), or :class:`DatasetError`
     lists each sample naming an unknown tool, with the closest real names."""
@@ -121,7 +127,10 @@ def check_tools(samples: Sequence[PlanSample], specs: Sequence[ToolSpec]) -> Non
                 hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
                 problems.append(f"{sample.id}: unknown tool {name!r}{hint}")
     if problems:
-        raise DatasetError(f"the gold graphs name tools the {len(known)}-tool catalogue lacks", problems=problems)
+        raise DatasetError(
+            f"the gold graphs name tools the {len(known)}-tool catalogue lacks (evaluate the rest with --skip-unknown)",
+            problems=problems,
+        )
 
 
 def type_problems(sample: PlanSample, specs: Sequence[ToolSpec]) -> list[str]:

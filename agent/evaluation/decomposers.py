@@ -90,3 +90,16 @@ def _offline(context: EvalContext) -> Decomposer:
 
 
 register_decomposer("offline", _offline)
+
+
+def _llm(context: EvalContext) -> Decomposer:
+    """The LLM decomposer over the configured model (``TOG_LLM_URL``, else InternVL through ``TOG_VLM_*``),
+    told the catalogue's own domains so its subtasks can be filtered by them."""
+    cls = imported("agent.decompose.llm", "LLMDecomposer")
+    from tools.models import get_llm
+
+    domains = sorted({d for spec in context.specs for d in spec.domains})
+    return cls(get_llm(), domains=domains)  # type: ignore[call-arg]
+
+
+register_decomposer("llm", _llm)

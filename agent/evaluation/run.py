@@ -61,6 +61,20 @@ class SampleResult(BaseModel):
     """Why the request could not be decomposed, if it could not."""
     seconds: float = 0.0
 
+    def failures(self) -> list[str]:
+        """What went wrong, by kind: ``no_plan`` (no tool predicted at all), ``wrong_tools`` (the tool set
+        differs from gold), ``missing_edges`` / ``extra_edges`` (data flow absent or invented)."""
+        if not self.predicted.nodes:
+            return ["no_plan"]
+        kinds = []
+        if self.nodes.fp or self.nodes.fn:
+            kinds.append("wrong_tools")
+        if self.edges.fn:
+            kinds.append("missing_edges")
+        if self.edges.fp:
+            kinds.append("extra_edges")
+        return kinds
+
 
 class Scores(BaseModel):
     """Averages over a group of samples: F1 micro (pooled counts, TaskBench) and macro (sample mean);
@@ -92,12 +106,24 @@ class EvalReport(BaseModel):
     """Predicted tools the gold graphs lacked, most often first."""
     seconds: float
     rows: list[SampleResult]
+    skipped_unknown: int = 0
+    """Samples left out because their gold graph names a tool outside the catalogue (``--skip-unknown``)."""
+
+    def failure_counts(self) -> dict[str, int]:
+        """Samples per failure kind (:meth:`SampleResult.failures`); a sample may count in several."""
+        counts = Counter(kind for row in self.rows for kind in row.failures())
+        return {kind: counts.get(kind, 0) for kind in ("no_plan", "wrong_tools", "missing_edges", "extra_edges")}
 
     def summary(self) -> dict[str, object]:
         """The one-line JSON figure set (rates rounded to 4 decimals)."""
         scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.overall.model_dump().items()}
+        n = max(self.overall.n, 1)
+        failures = self.failure_counts()
         return {
             **scores,
+            "no_plan_rate": round(failures["no_plan"] / n, 4),
+            "failures": failures,
+            "skipped_unknown": self.skipped_unknown,
             "decomposer": self.decomposer,
             "strategy": self.strategy,
             "tools": self.tools,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
+from agent.evaluation.baseline import BaselineScores
 from agent.evaluation.run import EvalReport, SampleResult, Scores
 
 #: How many imperfect samples the default view lists.
@@ -95,8 +96,18 @@ def rows_table(rows: list[SampleResult], title: str) -> Table:
     return table
 
 
+def failures_table(report: EvalReport) -> Table:
+    """Requests per failure kind (a request may show several)."""
+    table = Table(title="Failures by kind (requests)")
+    counts = report.failure_counts()
+    for kind in counts:
+        table.add_column(kind.replace("_", " "), justify="right")
+    table.add_row(*(str(n) for n in counts.values()))
+    return table
+
+
 def report_tables(report: EvalReport, every_row: bool = False) -> list[Table]:
-    tables = [scores_table(report)]
+    tables = [scores_table(report), failures_table(report)]
     if report.missed or report.extra:
         tables.append(tools_table(report))
     if every_row:
@@ -109,3 +120,14 @@ def report_tables(report: EvalReport, every_row: bool = False) -> list[Table]:
             shown = imperfect[:WORST]
             tables.append(rows_table(shown, f"Worst {len(shown)} of {len(imperfect)} imperfect samples"))
     return tables
+
+
+def baseline_table(report: EvalReport, baseline: list[BaselineScores]) -> Table:
+    """The run's figures beside the retrieval baseline's, so each result is read against it."""
+    table = Table(title="Against the retrieval baseline (top-k tools most similar to the request, no edges)")
+    for column in ("predictor", "node F1", "edge F1"):
+        table.add_column(column, justify="left" if column == "predictor" else "right")
+    table.add_row(f"{report.decomposer} + ToG", _fmt(report.overall.node_f1), _fmt(report.overall.edge_f1))
+    for score in baseline:
+        table.add_row(f"baseline top-{score.k}", _fmt(score.node_f1), _fmt(score.edge_f1))
+    return table

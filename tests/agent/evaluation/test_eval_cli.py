@@ -249,3 +249,89 @@ def test_a_decomposer_that_cannot_be_imported_says_so():
         unregister_decomposer("broken")
     with pytest.raises(UnknownDecomposerError, match="is not a Decomposer"):
         imported("agent.decompose.base", "Resource")
+
+
+def test_failure_kinds_are_counted(catalogue, scripted):
+    result, lines = _eval(str(FIXTURE), "-d", scripted, "-c", str(catalogue), "--assessor", "uniform")
+    figures = json.loads(lines[-1])
+    # fx-fail: no plan; fx-sign, fx-memo, fx-faces: wrong tools; fx-sign misses its edges and invents one
+    assert figures["failures"] == {"no_plan": 1, "wrong_tools": 3, "missing_edges": 1, "extra_edges": 1}
+    assert figures["no_plan_rate"] == pytest.approx(1 / 5)
+    assert "Failures by kind" in result.stdout
+
+
+def test_skip_unknown_skips_and_counts_records_outside_the_catalogue(tmp_path, scripted):
+    small = tmp_path / "small.json"
+    names = ["detect_faces", "blur_regions", "speech_to_text", "read_text"]
+    small.write_text(json.dumps(dump_catalogue(default_registry().get(n).spec for n in names)), encoding="utf-8")
+    result, lines = _eval(str(FIXTURE), "-d", scripted, "-c", str(small), "--assessor", "uniform", "--skip-unknown")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(lines[-1])
+    # fx-blur and fx-memo name only catalogue tools; the other three are skipped and counted
+    assert figures["n"] == 2 and figures["skipped_unknown"] == 3
+    assert "skipping 3 record(s)" in result.output
+
+
+def test_split_halves_are_fixed_disjoint_and_complete(scripted, catalogue):
+    from agent.evaluation.split import select_split, split_of
+
+    samples = load_samples(FIXTURE)
+    dev, test = select_split(samples, "dev"), select_split(samples, "test")
+    assert sorted(s.id for s in dev + test) == sorted(s.id for s in samples) and not {s.id for s in dev} & {
+        s.id for s in test
+    }
+    assert [split_of(s.id) for s in dev] == ["dev"] * len(dev)
+    assert split_of("tbhf-33446682") == split_of("tbhf-33446682")  # by id alone
+    for half, expected in (("dev", dev), ("test", test)):
+        result, lines = _eval(
+            str(FIXTURE), "-d", scripted, "-c", str(catalogue), "--assessor", "uniform", "--split", half
+        )
+        assert result.exit_code == 0 and json.loads(lines[-1])["n"] == len(expected)
+    result, _ = _eval(str(FIXTURE), "-d", scripted, "--split", "train")
+    assert result.exit_code == 2 and "unknown split" in result.output
+
+
+class _Spike:
+    """An embedder that puts each text on the axis of the first known word it contains."""
+
+    words = ("blur", "speech", "read", "faces")
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.zeros((len(texts), len(self.words) + 1), dtype=np.float32)
+        for row, text in enumerate(texts):
+            hit = next((i for i, w in enumerate(self.words) if w in text.lower()), len(self.words))
+            out[row, hit] = 1.0
+        return out
+
+
+def test_retrieval_baseline_scores_top_k_without_edges():
+    from agent.evaluation.baseline import retrieval_baseline
+
+    samples = load_samples(FIXTURE)
+    specs = [default_registry().get(n).spec for n in TOOLS]
+    scores = retrieval_baseline(samples, specs, embedder=_Spike(), ks=(1, 2))
+    assert [s.k for s in scores] == [1, 2]
+    assert all(s.edge_f1 == 0.0 for s in scores)  # no edges predicted, and the fixture has gold edges
+    assert all(0.0 < s.node_f1 < 1.0 for s in scores)
+
+
+def test_baseline_option_prints_the_baseline_beside_the_figures(catalogue, scripted, monkeypatch):
+    monkeypatch.setattr("agent.evaluation.baseline.shared_embedder", lambda: _Spike())
+    result, lines = _eval(str(FIXTURE), "-d", scripted, "-c", str(catalogue), "--assessor", "uniform", "--baseline")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(lines[-1])
+    assert {"baseline_top1_node_f1", "baseline_top2_node_f1", "baseline_top3_node_f1"} <= figures.keys()
+    assert figures["baseline_top1_edge_f1"] == 0.0
+    assert "retrieval baseline" in result.stdout
+
+
+def test_the_llm_decomposer_is_selectable_and_says_when_no_model_is_configured(catalogue, monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.upper().startswith(("TOG_VLM_", "TOG_LLM_")):
+            monkeypatch.delenv(name)
+    result, _ = _eval(str(FIXTURE), "-d", "llm", "-c", str(catalogue), "--assessor", "uniform")
+    assert result.exit_code == 2 and "TOG_VLM_MODEL" in result.output and "Traceback" not in result.output
