@@ -28,6 +28,7 @@ from vlm.resize import Rule, horizontal_first, pass_order
 if TYPE_CHECKING:
     from types import ModuleType
 
+_kernels: ModuleType | None  # typed by vlm/_kernels.pyi when built
 try:
     from vlm import _kernels
 except ImportError:  # built optionally (pyproject.toml); without it Pillow does the resizing

@@ -264,12 +264,9 @@ def _read_chat_template(folder: Path) -> str | None:
             return template
         if isinstance(template, list):  # named templates: [{"name": "default", "template": ...}]
             for entry in template:
-                if (
-                    isinstance(entry, dict)
-                    and entry.get("name") == "default"
-                    and isinstance(entry.get("template"), str)
-                ):
-                    return entry["template"]
+                text = entry.get("template") if isinstance(entry, dict) and entry.get("name") == "default" else None
+                if isinstance(text, str):
+                    return text
     return None
 
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +160,8 @@ class _Walker:
             raise SchemaError(
                 f"{path}: needs a type (one of {', '.join(sorted(_TYPES))}), an enum or a $ref", path=path
             )
-        return getattr(self, f"_{kind}")(node, path)
+        method: Callable[[Any, str], _Size | None] = getattr(self, f"_{kind}")
+        return method(node, path)
 
     def _ref(self, ref: Any, path: str) -> _Size | None:
         prefix = next((p for p in ("#/$defs/", "#/definitions/") if isinstance(ref, str) and ref.startswith(p)), None)
@@ -236,11 +237,12 @@ class _Walker:
 
 
 def _widest(sizes: Sequence[_Size | None]) -> _Size | None:
-    if any(size is None for size in sizes):
+    known = [size for size in sizes if size is not None]
+    if len(known) < len(sizes):
         return None
-    result = sizes[0]
-    for size in sizes[1:]:
-        result = result.widest(size)  # type: ignore[union-attr]
+    result = known[0]
+    for size in known[1:]:
+        result = result.widest(size)
     return result
 
 

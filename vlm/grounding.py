@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from graph.types import BBox
 from vlm.errors import GroundingParseError, ImageInputError
@@ -162,7 +162,7 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a coordinate")
 
 
-def _fail(message: str, raw: str, **details: Any) -> None:
+def _fail(message: str, raw: str, **details: Any) -> NoReturn:
     raise GroundingParseError(f"malformed grounding output: {message}", raw=raw, **details)
 
 

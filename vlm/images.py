@@ -112,7 +112,7 @@ def load_image(source: Any, limits: ImageLimits | None = None) -> PILImage:
 
 def _open(source: Any, name: str) -> PILImage:
     """Parse the header only: PIL decodes lazily, so the size is known before any pixel is."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -134,7 +134,7 @@ def _open(source: Any, name: str) -> PILImage:
             return Image.open(opener)
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"image {name} is too large to open safely: {exc}", source=name) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise ImageInputError(f"cannot identify image {name}: not a supported image format", source=name) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageInputError(f"cannot read image {name}: {exc}", source=name) from None
@@ -182,7 +182,7 @@ def _to_rgb(image: PILImage, name: str) -> PILImage:
 
     if image.mode == "RGB":
         return image
-    if image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and image.getextrema()[1] > 255):
+    if image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and _band_max(image) > 255):
         import numpy as np
 
         # 0..65535 -> 0..255 with rounding; PIL's own conversion clips everything above 255 to white.
@@ -193,3 +193,10 @@ def _to_rgb(image: PILImage, name: str) -> PILImage:
     except (ValueError, OSError) as exc:
         message = f"cannot convert image {name} from mode {image.mode} to RGB: {exc}"
         raise ImageInputError(message, source=name) from None
+
+
+def _band_max(image: PILImage) -> float:
+    """The largest value of a one-band image."""
+    high = image.getextrema()[1]
+    assert not isinstance(high, tuple), "one band: getextrema() is (min, max)"
+    return high

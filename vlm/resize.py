@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -112,14 +112,14 @@ class SplitResize:
         from PIL import Image
 
         if len(self._done) > 1:  # the bands are pasted into it side by side, by the threads themselves
-            self._middle = Image.new(self.image.mode, self._middle_size, None)  # type: ignore[arg-type]
-        return [lambda i=i: self._first(i) for i in range(len(self._done))]
+            self._middle = Image.new(self.image.mode, self._middle_size, None)
+        return [partial(self._first, i) for i in range(len(self._done))]
 
     def second_jobs(self, sink: Sink) -> list[Callable[[], None]]:
         middle = self._intermediate()
         length = middle.width if self._horizontal_first else middle.height
         bounds = cuts(length, self.parts)
-        return [lambda a=a, b=b: self._second(middle, a, b, sink) for a, b in zip(bounds, bounds[1:])]
+        return [partial(self._second, middle, a, b, sink) for a, b in zip(bounds, bounds[1:])]
 
     def _first(self, i: int) -> None:
         a, b = self._first_cuts[i], self._first_cuts[i + 1]

@@ -91,7 +91,11 @@ def tiny_internvl(path: str | Path, *, seed: int = 0, vocab_size: int = 512) -> 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer(vocab_size)
-    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
+    ids: dict[str, int] = {}
+    for tok in SPECIAL_TOKENS:
+        token_id = tokenizer.convert_tokens_to_ids(tok)
+        assert isinstance(token_id, int)  # one token in, one id out
+        ids[tok] = token_id
 
     vision = InternVLVisionConfig(
         hidden_size=64,
@@ -130,10 +134,11 @@ def tiny_internvl(path: str | Path, *, seed: int = 0, vocab_size: int = 512) -> 
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = InternVLForConditionalGeneration(config).eval()
+        # transformers' PreTrainedModel.eval, GenerationConfig.__init__ and the progress-bar switches are unannotated.
+        model = InternVLForConditionalGeneration(config).eval()  # type: ignore[no-untyped-call]
     # A trained model never emits image markers; random weights might, so they are banned outright.
     banned = [[ids[t]] for t in ("<img>", "</img>", "<IMG_CONTEXT>", "<video>")]
-    model.generation_config = GenerationConfig(
+    model.generation_config = GenerationConfig(  # type: ignore[no-untyped-call]
         eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"], do_sample=False, bad_words_ids=banned
     )
     with _quiet_progress_bars():
@@ -148,12 +153,12 @@ def _quiet_progress_bars() -> Iterator[None]:
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated in transformers
     try:
         yield
     finally:
         if was_enabled:
-            hf_logging.enable_progress_bar()
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated in transformers
 
 
 def _train_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
@@ -171,7 +176,7 @@ def _train_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
         show_progress=False,
     )
     bpe.train_from_iterator(_CORPUS, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]  # transformers leaves __init__ unannotated
         tokenizer_object=bpe,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",

@@ -92,11 +92,11 @@ def load_video_frames(
 
 def _animated_image_frames(source: Path, num_segments: int, bound: tuple[float, float] | None) -> list[PILImage] | None:
     """Frames of a GIF/WebP/APNG through PIL, or None when PIL does not recognise the file."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     try:
         image = Image.open(source)
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError):
+    except (UnidentifiedImageError, Image.DecompressionBombError):
         return None  # not an image: let FFmpeg try
     except OSError as exc:
         raise VideoInputError(f"cannot read {source}: {exc}", source=str(source)) from None

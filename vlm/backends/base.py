@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +17,10 @@ from graph.types import BBox
 from vlm.grounding import detection_prompt, parse_grounding
 from vlm.images import ImageLimits, load_image
 
-ImageSource = Union["PILImage", str, Path, bytes]  # noqa: F821 - PIL is imported lazily
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+ImageSource = Union["PILImage", str, Path, bytes]  # PIL is imported lazily
 
 
 class GenerationConfig(BaseModel):

@@ -357,7 +357,8 @@ def _load_hf(backend: TransformersBackend) -> _HFRunner:
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
-        model = model.to(backend.device).eval()
+        # PreTrainedModel.to is decorated with functools.wraps, whose typeshed type does not bind self.
+        model = model.to(backend.device).eval()  # type: ignore[arg-type]
     except Exception as exc:
         raise CheckpointError(
             f"cannot load {backend.source} with transformers {_transformers_version()}: {type(exc).__name__}: {exc}",
@@ -434,7 +435,10 @@ class _HFRunner:
         import torch
 
         with torch.inference_mode(), _seeded(config.seed if config.do_sample else None, self.device):
-            return self.model.generate(**inputs, generation_config=self._generation_config(config), **extra)
+            output: torch.Tensor = self.model.generate(
+                **inputs, generation_config=self._generation_config(config), **extra
+            )
+            return output
 
     def _constraints(self, items: Sequence[_Prepared], inputs: dict[str, Any]) -> dict[str, Any]:
         """``generate`` arguments that hold each request with a ``json_schema`` to it (none if no request has one)."""
