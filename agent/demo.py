@@ -39,7 +39,8 @@ def run_demo(out: Path, console: Console, settings: ToGSettings | None = None) -
     from graph.render import render_solutions
     from graph.search import SearchResult
 
-    settings = settings or ToGSettings(agent={"data_dir": out / ".tog"})
+    # A partial section as a mapping: pydantic-settings merges it with the environment (typed as the model).
+    settings = settings or ToGSettings(agent={"data_dir": out / ".tog"})  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     photo = make_demo_photo(out / "inputs" / "photo.png")
     request = demo_request()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import mimetypes
 from pathlib import Path
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -28,7 +29,7 @@ _STRING_TYPES = frozenset(
         ResourceType.TIME,
     }
 )
-_VALIDATORS: dict[ResourceType, TypeAdapter] = {
+_VALIDATORS: dict[ResourceType, TypeAdapter[Any]] = {
     ResourceType.BBOXES: TypeAdapter(list[BBox]),
     ResourceType.POINTS: TypeAdapter(list[Point]),
     ResourceType.LABELS: TypeAdapter(list[Label]),

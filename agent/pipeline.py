@@ -15,9 +15,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -113,9 +114,14 @@ def build_graph(stages: Stages, checkpointer: Any = None) -> Any:
     return graph.compile(checkpointer=checkpointer)
 
 
-def _stage(
-    stages: Stages, name: str, work: Callable[[AgentState], dict[str, Any]]
-) -> Callable[[AgentState], dict[str, Any]]:
+class _Node(Protocol):
+    """A pipeline node. langgraph's node protocols name the parameter ``state``, so a bare
+    ``Callable[[AgentState], ...]`` does not match them for a type checker."""
+
+    def __call__(self, state: AgentState) -> dict[str, Any]: ...
+
+
+def _stage(stages: Stages, name: str, work: Callable[[AgentState], dict[str, Any]]) -> _Node:
     def node(state: AgentState) -> dict[str, Any]:
         if stages.is_cancelled(state["run_id"]):
             return {"cancelled": True}
@@ -158,8 +164,8 @@ def _plan(stages: Stages, state: AgentState) -> dict[str, Any]:
 
 
 def _search(
-    stages: Stages, subtask: Subtask, config: SearchConfig | None = None, exclude: set[str] = frozenset()
-) -> list[Solution]:  # type: ignore[assignment]
+    stages: Stages, subtask: Subtask, config: SearchConfig | None = None, exclude: AbstractSet[str] = frozenset()
+) -> list[Solution]:
     try:
         result = stages.planner.search(subtask, config)
     except NoSolutionError as exc:

@@ -45,7 +45,7 @@ def make_demo_photo(path: Path) -> Path:
     from PIL import Image, ImageDraw
     from skimage import data
 
-    image = Image.fromarray(data.astronaut())
+    image = Image.fromarray(data.astronaut())  # type: ignore[no-untyped-call]  # unannotated in scikit-image
     draw = ImageDraw.Draw(image)
     draw.rectangle((300, 400, 505, 470), fill=(255, 255, 255), outline=(20, 110, 40), width=4)
     draw.text((318, 412), SIGN_TEXT, fill=(0, 0, 0), font_size=40)

@@ -268,7 +268,8 @@ class OfflineDecomposer(Decomposer):
         specs = self.graph.specs
         if self._tool_vectors is None:
             self._tool_vectors = np.asarray(self.embedder.encode([tool_text(s) for s in specs]))
-        return np.asarray(self.embedder.encode(texts)) @ self._tool_vectors.T
+        similarities: np.ndarray = np.asarray(self.embedder.encode(texts)) @ self._tool_vectors.T
+        return similarities
 
     def _intent_row(self, intent: Intent | None) -> np.ndarray:
         """Similarity of the intent's gloss with each tool (zeros without an intent), cached."""
@@ -545,9 +546,9 @@ class OfflineDecomposer(Decomposer):
             if referring:
                 intent = INTENT_BY_NAME["ground"]
                 purpose = (intent.name, intent.gloss)
-        step = replace(
-            reading, intents=[intent] if intent else [], literal=unused.value if unused else None, referring=referring
-        )
+        text = unused.value if unused else None
+        assert text is None or isinstance(text, str)  # literal sources hold text
+        step = replace(reading, intents=[intent] if intent else [], literal=text, referring=referring)
         sims = self._similarities([f"{purpose[1]}: {about}"])[0]
         ok, _ = self._pose(step, sims, state, (rtype,), unused, pool=pool, purpose=purpose)
         return state.outputs[-1] if ok else None
@@ -607,7 +608,7 @@ class OfflineDecomposer(Decomposer):
                 description=description,
                 task=list(domains),
                 args=[s.ref() for s in inputs],
-                returns=[{"type": target}],
+                returns=[ResourceRef(type=target)],
                 dep=sorted({s.producer for s in inputs if s.producer is not None}),
             )
 

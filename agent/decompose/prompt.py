@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from types import GenericAlias
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
@@ -61,15 +62,22 @@ def _text(value: Any) -> Any:
 
 
 def _one_of(values: Sequence[Any]) -> Any:
-    return Literal[tuple(values)]  # type: ignore[valid-type]
+    """``Literal[values...]``, made at run time."""
+    return Literal[tuple(values)]
+
+
+def _list_of(item: Any) -> Any:
+    """``list[item]`` for an item type made at run time (the same object the subscript makes)."""
+    return GenericAlias(list, (item,))
 
 
 def draft_model(domains: Sequence[str], limits: DraftLimits | None = None) -> type[BaseModel]:
     """The pydantic model of one answer: ``{"subtasks": [...]}`` within ``limits``, tasks from ``domains``."""
     limits = limits or DraftLimits()
     names = sorted({_domain_name(d) for d in domains} | {GENERAL})
-    type_name = Annotated[_one_of([t.value for t in ResourceType]), BeforeValidator(_type_name)]
-    domain = Annotated[_one_of(names), BeforeValidator(_domain_name)]
+    # Types made at run time are values to a type checker: Any.
+    type_name: Any = Annotated[_one_of([t.value for t in ResourceType]), BeforeValidator(_type_name)]
+    domain: Any = Annotated[_one_of(names), BeforeValidator(_domain_name)]
     closed = ConfigDict(extra="forbid")
     argument = create_model(
         "DraftArgument",
@@ -82,19 +90,19 @@ def draft_model(domains: Sequence[str], limits: DraftLimits | None = None) -> ty
         "DraftSubtask",
         __config__=closed,
         description=(str, Field(min_length=1, max_length=limits.max_description)),
-        task=(list[domain], Field(default_factory=list, max_length=limits.max_domains)),  # type: ignore[valid-type]
+        task=(_list_of(domain), Field(default_factory=list, max_length=limits.max_domains)),
         id=(_one_of(range(limits.max_subtasks)), ...),
         dep=(
-            list[_one_of(range(-1, limits.max_subtasks))],
+            _list_of(_one_of(range(-1, limits.max_subtasks))),
             Field(default_factory=list, max_length=limits.max_subtasks),
         ),
-        args=(list[argument], Field(default_factory=list, max_length=limits.max_args)),  # type: ignore[valid-type]
-        returns=(list[returned], Field(min_length=1, max_length=limits.max_returns)),  # type: ignore[valid-type]
+        args=(_list_of(argument), Field(default_factory=list, max_length=limits.max_args)),
+        returns=(_list_of(returned), Field(min_length=1, max_length=limits.max_returns)),
     )
     return create_model(
         "Decomposition",
         __config__=ConfigDict(extra="forbid", title="decomposition"),
-        subtasks=(list[subtask], Field(min_length=1, max_length=limits.max_subtasks)),  # type: ignore[valid-type]
+        subtasks=(_list_of(subtask), Field(min_length=1, max_length=limits.max_subtasks)),
     )
 
 
@@ -116,7 +124,8 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
             node["additionalProperties"] = False
         return node
 
-    return close(schema)
+    closed: dict[str, Any] = close(schema)
+    return closed
 
 
 # --- the prompt -------------------------------------------------------------------------------------

@@ -582,7 +582,9 @@ def _category(clause: Clause) -> str | None:
     """The category to keep ("keep only the dog boxes" -> dog), None for size or score conditions."""
     for pattern in _CATEGORY:
         match = pattern.search(clause.text)
-        words = match.group(1).strip().lower().split() if match else []
+        if match is None:
+            continue
+        words = match.group(1).strip().lower().split()
         if words and not any(w in _NOT_CATEGORY or w.isdigit() for w in words) and len(words) <= 3:
             return match.group(1).strip()
     return None

@@ -73,4 +73,4 @@ class EngineConfig(BaseModel):
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based)."""
-        return min(self.retry_backoff_s * 2 ** (attempt - 1), self.retry_backoff_max_s)
+        return min(self.retry_backoff_s * 2.0 ** (attempt - 1), self.retry_backoff_max_s)

@@ -81,7 +81,7 @@ class _ToolBox:
     (and unpickle) it on every call; the worker's :class:`_ToolCache` does, once."""
 
     name: str
-    ref: ray.ObjectRef
+    ref: ray.ObjectRef[Any]
 
 
 class _ToolCache:
@@ -172,7 +172,7 @@ class RayWorker:
 
     family: str
     name: str
-    handle: ActorHandle
+    handle: ActorHandle[Any]
     demand: dict[str, float]
     calls: set[str] = field(default_factory=set)
     alive: bool = True
@@ -185,8 +185,8 @@ class _Job:
     family: str | None
     payload: tuple[Any, ...]
     worker: RayWorker | None = None
-    status: ray.ObjectRef | None = None
-    outputs: ray.ObjectRef | None = None
+    status: ray.ObjectRef[Any] | None = None
+    outputs: ray.ObjectRef[Any] | None = None
 
 
 class _Budget:
@@ -277,7 +277,8 @@ class RayBackend(ExecutionBackend):
         self._connected = True
 
     def _measure_cluster(self) -> None:
-        total = {k: float(v) for k, v in ray.cluster_resources().items()}
+        # ray.cluster_resources is unannotated.
+        total = {k: float(v) for k, v in ray.cluster_resources().items()}  # type: ignore[no-untyped-call]
         # Actors never take the CPUs of the last task slot: CPU tools must always be able to run.
         reserve = self.config.ray.cpus_per_task
         total["CPU"] = max(total.get("CPU", 0.0) - reserve, self.config.ray.cpus_per_actor)
@@ -326,7 +327,7 @@ class RayBackend(ExecutionBackend):
         tool = self._tools[call.tool]
         literals: dict[str, Any] = {}
         wiring: list[tuple[str, int, str]] = []
-        upstream: dict[ray.ObjectRef, int] = {}
+        upstream: dict[ray.ObjectRef[Any], int] = {}
         for name, binding in call.args.items():
             if isinstance(binding, Produced):
                 index = upstream.setdefault(binding.handle, len(upstream))
@@ -465,7 +466,8 @@ class RayBackend(ExecutionBackend):
         handle = _GpuActor.options(
             num_gpus=demand["GPU"], num_cpus=demand["CPU"], resources=custom or None, max_restarts=0, max_task_retries=0
         ).remote(name)
-        worker = RayWorker(family, name, handle, demand)
+        # ray types .remote() as ActorHandle[T] | type[T] (its ActorProxy, for editors); it returns the handle.
+        worker = RayWorker(family, name, handle, demand)  # type: ignore[arg-type]
         pool.append(worker)
         return worker
 

@@ -78,4 +78,5 @@ class CallGraph(BaseModel):
         return "chain" if path_like else "dag"
 
     def is_acyclic(self) -> bool:
-        return nx.is_directed_acyclic_graph(self.to_networkx())
+        acyclic: bool = nx.is_directed_acyclic_graph(self.to_networkx())
+        return acyclic

@@ -50,7 +50,9 @@ def summary(record: TaskRecord) -> TaskSummary:
 
 def link(artifact: dict[str, Any]) -> ArtifactLink:
     fields = {k: artifact.get(k) for k in ("id", "type", "mime", "role", "subtask", "name")}
-    return ArtifactLink(**fields, index=artifact.get("index") or 0, url=artifact_url(artifact["id"]))
+    return ArtifactLink.model_validate(
+        {**fields, "index": artifact.get("index") or 0, "url": artifact_url(artifact["id"])}
+    )
 
 
 def task_view(record: TaskRecord, events: Iterable[TaskEvent]) -> TaskView:

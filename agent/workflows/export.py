@@ -67,7 +67,8 @@ class _Exporter:
                 ref = self._resolve(sub.id, key, "result")
                 base = ref.output if ref.kind == "step" else ref.name
                 label = _unique(base if base not in outputs else f"{ref.name}_{base}", set(outputs))
-                outputs[label] = OutputDecl(from_=str(ref), description=sub.description)
+                # "from" is a keyword: the field's alias can only be given in a mapping.
+                outputs[label] = OutputDecl.model_validate({"from": str(ref), "description": sub.description})
         steps = self._used_steps(outputs)
         return WorkflowSpec(
             name=name or _slug(self.plan.request),

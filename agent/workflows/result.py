@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 StepStatus = Literal["succeeded", "failed", "skipped", "cancelled", "not_run"]
 SkipCause = Literal["condition", "failure"]
+RunStatus = Literal["succeeded", "partial", "failed"]
 
 
 class StepRecord(BaseModel):
@@ -82,7 +83,7 @@ class WorkflowResult(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     workflow: str
-    status: Literal["succeeded", "partial", "failed"]
+    status: RunStatus
     inputs: dict[str, Any] = Field(default_factory=dict, description="what was given, as JSON (files as paths)")
     outputs: dict[str, OutputValue] = Field(default_factory=dict)
     steps: dict[str, StepRecord] = Field(default_factory=dict)

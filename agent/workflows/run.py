@@ -30,7 +30,7 @@ from agent.workflows.condition import ConditionEvalError, evaluate
 from agent.workflows.errors import Problem, WorkflowInputError, WorkflowUnavailableError
 from agent.workflows.inputs import BoundInputs, bind_inputs, load_literals
 from agent.workflows.refs import Ref
-from agent.workflows.result import OutputValue, SkipCause, StepRecord, WorkflowEvent, WorkflowResult
+from agent.workflows.result import OutputValue, RunStatus, SkipCause, StepRecord, WorkflowEvent, WorkflowResult
 from agent.workflows.validate import CheckedStep, CheckedWorkflow, Literal
 from graph.plan import Action, Plan, ResourceRef, Solution, Subtask, input_key
 from tools.base import availability
@@ -316,9 +316,9 @@ class WorkflowRunner:
                 Subtask(
                     id=k,
                     description=where,
-                    inputs=refs,
-                    deps=sorted(deps),
-                    outputs=[ResourceRef(type=o.type) for o in step.spec.outputs],
+                    args=refs,
+                    dep=sorted(deps),
+                    returns=[ResourceRef(type=o.type) for o in step.spec.outputs],
                 )
             )
             action = Action(id=step.id, tool=step.tool, args=args, outputs={o.name: o.type for o in step.spec.outputs})
@@ -377,6 +377,7 @@ class WorkflowRunner:
                 output.status = "skipped" if record.skipped_by == "condition" else "missing"
                 output.reason = f"step {ref.name!r} {record.status.replace('_', ' ')}: {record.reason}"
             outputs[name] = output
+        status: RunStatus
         if not run.failed:
             status = "succeeded"
         elif self.partial and any(o.status == "ok" for o in outputs.values()):

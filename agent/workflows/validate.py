@@ -474,7 +474,7 @@ class _Checker:
     def _outputs(self) -> dict[str, tuple[Ref, ValueType]]:
         outputs = {}
         for name, decl in self.spec.outputs.items():
-            path = ("outputs", name)
+            path: tuple[str, ...] = ("outputs", name)
             if (*path, "from") in self.where.values:
                 path = (*path, "from")
             if not looks_like_ref(decl.from_):
