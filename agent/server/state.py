@@ -31,7 +31,7 @@ class ServerState:
 
 def get_state(request: Request) -> ServerState:
     """The running server's state (a dependency); 503 while it starts or after it stopped."""
-    state = getattr(request.app.state, "tog", None)
+    state: ServerState | None = getattr(request.app.state, "tog", None)
     if state is None:
         raise NotReadyError("the server is not ready; retry in a moment")
     return state
