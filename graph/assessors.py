@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from graph.embedding import Embedder, shared_embedder
+from graph.embedding import Embedder, encode_catalogue, shared_embedder
 from graph.errors import ToGError
 from graph.spec import ToolSpec
 
@@ -76,7 +76,9 @@ def tool_text(spec: ToolSpec) -> str:
 class EmbeddingAssessor(Assessor):
     """Cosine similarity of subtask text and tool text with a real sentence-embedding model.
 
-    Tool embeddings are computed once per distinct tool text and cached; a subtask costs one encode.
+    Tool embeddings are computed once per distinct tool text and cached in memory, and, with the shared
+    embedder (the default), on disk too (:class:`~graph.embedding.CachedEmbedder`), so a new process
+    does not embed the catalogue again; a subtask then costs one encode.
 
     >>> from graph.spec import ToolSpec, InputSpec, OutputSpec
     >>> ocr = ToolSpec(name="ocr", description="read the text in an image",
@@ -99,11 +101,11 @@ class EmbeddingAssessor(Assessor):
             self._embedder = shared_embedder()
         return self._embedder
 
-    def _vectors(self, texts: Sequence[str], cache: dict[str, np.ndarray]) -> np.ndarray:
+    def _vectors(self, texts: Sequence[str], cache: dict[str, np.ndarray], *, catalogue: bool = False) -> np.ndarray:
         with self._lock:
             missing = sorted({t for t in texts if t not in cache})
         if missing:
-            encoded = self.embedder.encode(missing)
+            encoded = encode_catalogue(self.embedder, missing) if catalogue else self.embedder.encode(missing)
             with self._lock:
                 cache.update(zip(missing, encoded))
         with self._lock:
@@ -111,12 +113,12 @@ class EmbeddingAssessor(Assessor):
 
     def warm(self, candidates: Sequence[ToolSpec]) -> None:
         """Embed tool texts ahead of time (e.g. when a server starts)."""
-        self._vectors([tool_text(s) for s in candidates], self._cache)
+        self._vectors([tool_text(s) for s in candidates], self._cache, catalogue=True)
 
     def score(self, task: str, candidates: Sequence[ToolSpec]) -> dict[str, float]:
         if not candidates:
             return {}
-        tools = self._vectors([tool_text(s) for s in candidates], self._cache)
+        tools = self._vectors([tool_text(s) for s in candidates], self._cache, catalogue=True)
         query = self._vectors([task], self._task_cache)[0]
         sims = np.clip(tools @ query, 0.0, 1.0)
         return {spec.name: round(float(s), 6) for spec, s in zip(candidates, sims)}

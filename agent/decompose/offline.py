@@ -263,12 +263,18 @@ class OfflineDecomposer(Decomposer):
             self._planner = ToGPlanner(self.graph, EmbeddingAssessor(self.embedder), SearchConfig())
         return self._planner
 
-    def _similarities(self, texts: list[str]) -> np.ndarray:
-        """Cosine similarity of each text (rows) with each tool of the graph (columns, in spec order)."""
+    def _similarities(self, texts: list[str], *, fixed: bool = False) -> np.ndarray:
+        """Cosine similarity of each text (rows) with each tool of the graph (columns, in spec order).
+
+        Tool texts and ``fixed`` texts (cue glosses) recur in every run: they come from the embedder's
+        disk cache (:func:`~graph.embedding.encode_catalogue`); request texts are encoded."""
+        from graph.embedding import encode_catalogue
+
         specs = self.graph.specs
         if self._tool_vectors is None:
-            self._tool_vectors = np.asarray(self.embedder.encode([tool_text(s) for s in specs]))
-        similarities: np.ndarray = np.asarray(self.embedder.encode(texts)) @ self._tool_vectors.T
+            self._tool_vectors = np.asarray(encode_catalogue(self.embedder, [tool_text(s) for s in specs]))
+        vectors = encode_catalogue(self.embedder, texts) if fixed else self.embedder.encode(texts)
+        similarities: np.ndarray = np.asarray(vectors) @ self._tool_vectors.T
         return similarities
 
     def _intent_row(self, intent: Intent | None) -> np.ndarray:
@@ -276,10 +282,10 @@ class OfflineDecomposer(Decomposer):
         if intent is None:
             return np.zeros(len(self.graph.specs), dtype=np.float32)
         if intent.name not in self._intent_rows:  # all glosses in one batch: one model call, not thirty
-            rows = self._similarities([i.gloss for i in INTENTS])
+            rows = self._similarities([i.gloss for i in INTENTS], fixed=True)
             self._intent_rows.update({i.name: row for i, row in zip(INTENTS, rows)})
             if intent.name not in self._intent_rows:
-                self._intent_rows[intent.name] = self._similarities([intent.gloss])[0]
+                self._intent_rows[intent.name] = self._similarities([intent.gloss], fixed=True)[0]
         return self._intent_rows[intent.name]
 
     # --- the decomposition ----------------------------------------------------------------------
