@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import queue
 import sqlite3
 import threading
@@ -45,6 +46,11 @@ from graph.errors import EmptyRequestError, ToGError
 from graph.plan import Plan, Solution
 from tools.models import llm_status
 from tools.registry import ToolRegistry, default_registry
+
+logger = logging.getLogger(__name__)
+
+#: What :meth:`Agent.warm` decomposes and plans: a two-step image request, like most first requests.
+WARM_REQUEST = "find the faces in photo.jpg and blur them"
 
 
 class InputFileError(ToGError, ValueError):
@@ -102,6 +108,11 @@ class Agent:
             use_settings(settings.vlm, settings.llm)
             self._own_model_settings = True
         self.settings = settings or ToGSettings()
+        self._previous_cache_dir: tuple[Path | None] | None = None
+        if self.settings.agent.cache_dir is not None:  # the shared embedder's vectors live there
+            from graph.embedding import set_cache_dir
+
+            self._previous_cache_dir = (set_cache_dir(self.settings.agent.cache_dir),)
         self.registry = registry or default_registry()
         self.store = store or ArtifactStore(self.settings.agent.artifacts_dir)
         self.planner = build_planner(self.registry.tool_graph(), self.settings)
@@ -120,6 +131,31 @@ class Agent:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         self._graph = build_graph(self._stages, checkpointer=SqliteSaver(self._db))
+
+    def warm(self) -> float:
+        """Do now what the first request would otherwise wait for; returns the milliseconds it took.
+
+        Loads the embedding model, reads the catalogue's vectors (from the disk cache, or embeds and
+        caches them), and decomposes and plans :data:`WARM_REQUEST` once so the decomposer's and the
+        planner's lazily built state (graph, feasibility checks, per-domain indexes) exists. Nothing is
+        stored or run. The REST server calls it at start-up; a one-shot ``tog ask`` gains nothing from it.
+        """
+        from graph.assessors import EmbeddingAssessor
+        from graph.types import ResourceType
+
+        started = time.perf_counter()
+        assessor = self.planner.assessor
+        if isinstance(assessor, EmbeddingAssessor):
+            assessor.warm(self.planner.graph.specs)
+        if getattr(self._stages.decomposer, "name", "") == "offline":  # a model-free decomposer: cheap to try
+            photo = Resource(name="photo.jpg", type=ResourceType.IMAGE, value="warm-up")
+            try:
+                plan = self._stages.decomposer.decompose(WARM_REQUEST, [photo])
+                for subtask in plan.subtasks:
+                    self.planner.search(subtask)
+            except ToGError as exc:  # a catalogue without face tools: still warm enough
+                logger.info("warm-up request not planned: %s", exc)
+        return (time.perf_counter() - started) * 1000
 
     # --- inputs -----------------------------------------------------------------------------------------
 
@@ -325,6 +361,11 @@ class Agent:
     def close(self) -> None:
         self.engine.close()
         self._db.close()
+        if self._previous_cache_dir is not None:  # back to the cache directory before this agent
+            from graph.embedding import set_cache_dir
+
+            set_cache_dir(self._previous_cache_dir[0])
+            self._previous_cache_dir = None
         if self._own_model_settings:  # back to the environment's models for whatever runs next
             from tools.models import use_settings
 

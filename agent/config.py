@@ -52,6 +52,10 @@ class AgentSettings(BaseModel):
     decomposer: Literal["offline", "llm"] = Field(
         default="offline", description="offline (no model) or llm (the configured LLM, TOG_LLM_* / TOG_VLM_*)"
     )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="cached tool-text embeddings; default $XDG_CACHE_HOME/tog, else ~/.cache/tog",
+    )
 
     def search_config(self) -> SearchConfig:
         return SearchConfig(
