@@ -14,7 +14,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 SYSTEM_PACKAGES := espeak-ng fonts-wqy-microhei chromium chromium-driver
 SYS_STAMP := $(VENV)/.tog-system
 
-.PHONY: install system test demo bench bench-quick lock clean
+.PHONY: install system check test demo bench bench-quick lock clean
 
 $(SYS_STAMP):
 	@mkdir -p $(VENV)
@@ -37,7 +37,13 @@ $(STAMP): pyproject.toml requirements.lock vlm/_kernels.c | $(SYS_STAMP)
 
 install: $(STAMP)
 
-test: install
+# Quality gates: lint, formatting and types (configured in pyproject.toml), before any test runs.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: check
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
 
 demo: install

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -17,6 +17,10 @@ from agent.cli_eval import eval_app
 from agent.cli_serve import serve
 from agent.cli_workflow import export_workflow_cmd, run_workflow_cmd, validate_workflow_cmd
 from graph.errors import ToGError
+
+if TYPE_CHECKING:
+    from graph.spec import ToolSpec
+    from graph.toolgraph import ToolGraph
 
 app = typer.Typer(
     help="ToG: plan and run multimodal tool chains locally (Thoughts-on-Graph over a typed tool graph).",
@@ -64,7 +68,7 @@ def _setting_name(loc: tuple[Any, ...]) -> str:
     return ".".join(map(str, loc))
 
 
-def _specs(catalogue: Path | None):
+def _specs(catalogue: Path | None) -> list[ToolSpec]:
     if catalogue is not None:
         from graph.catalogue import load_catalogue
 
@@ -74,7 +78,7 @@ def _specs(catalogue: Path | None):
     return default_registry().available_specs()
 
 
-def _graph(catalogue: Path | None):
+def _graph(catalogue: Path | None) -> ToolGraph:
     from graph.toolgraph import ToolGraph
 
     return ToolGraph(_specs(catalogue))
@@ -263,7 +267,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the search result as JSON.")] = False,
 ) -> None:
     """Plan a whole REQUEST (decompose, then ToG per subtask), or one subtask given by --input/--target/-d."""
-    from agent.config import ToGSettings
+    from agent.config import AgentSettings, ToGSettings
     from agent.inputs import parse_input
     from agent.planning import build_planner
     from graph.plan import ResourceRef, Subtask
@@ -285,7 +289,7 @@ def plan(
         raise _usage(f"unknown strategy {strategy!r}; choose one of {', '.join(Strategy)}")
     if "assessor" in overrides and overrides["assessor"] not in ("embedding", "uniform", "llm"):
         raise _usage(f"unknown assessor {assessor!r}; choose embedding, uniform or llm")
-    settings = ToGSettings(agent=overrides)
+    settings = ToGSettings(agent=AgentSettings.model_validate(overrides))
     if request is not None:
         _plan_request(request, inputs, settings, render, as_json)
         return
@@ -296,7 +300,7 @@ def plan(
         description=description,
         task=list(domain or []),
         args=[parse_input(text) for text in inputs],
-        returns=[ResourceRef(type=t) for t in targets],
+        returns=[ResourceRef.model_validate({"type": t}) for t in targets],
     )
     planner = build_planner(_graph(catalogue), settings)
     with err_console.status("searching the tool graph…"):

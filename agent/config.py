@@ -91,7 +91,7 @@ class ToGSettings(SettingsBase):
 
 def setting_names(settings_cls: type[SettingsBase] = ToGSettings) -> list[str]:
     """Every ``TOG_<SECTION>_<FIELD>`` variable the settings read."""
-    names = []
+    names: list[str] = []
     for section, field in settings_cls.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
