@@ -80,6 +80,19 @@ class ServerSettings(BaseModel):
         ),
     )
     sse_heartbeat_s: float = Field(default=15.0, gt=0, description="comment line sent on an idle event stream")
+    shutdown_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "on SIGTERM: how long running tasks may go on finishing; then they end interrupted (queued tasks stay "
+            "queued for the next start, and no task starts after the signal)"
+        ),
+    )
+    idempotency_ttl_s: float = Field(
+        default=24 * 3600.0,
+        ge=60,
+        description="how long the response to an Idempotency-Key is kept for a retried submission to get it again",
+    )
 
     @field_validator("api_keys", "allowed_types", "cors_origins", mode="before")
     @classmethod

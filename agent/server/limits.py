@@ -22,9 +22,10 @@ from agent.server.errors import (
     TooManyFilesError,
     UnsupportedTypeError,
     error_response,
+    storage_error,
 )
 from agent.server.models import ResourceInput
-from graph.artifacts import ArtifactStore
+from graph.artifacts import ArtifactCorruptError, ArtifactStore
 from graph.errors import ToGError
 from graph.types import FILE_TYPES, ResourceType, type_info
 
@@ -130,9 +131,13 @@ class UploadPolicy:
         return rtype
 
     def store_file(self, name: str, rtype: ResourceType, data: bytes) -> tuple[Resource, Artifact]:
-        """Store one checked upload; an undecodable image is 422, one over the pixel limit 413."""
+        """Store one checked upload; an undecodable image is 422, one over the pixel limit 413, a disk that cannot
+        take it 507 or 503. The same bytes stored before get the same id, and a damaged stored copy is replaced."""
         self.check_size(name, len(data))
-        meta = self.store.put_bytes(data, rtype, filename=name)
+        try:
+            meta = self.store.put_bytes(data, rtype, filename=name)
+        except OSError as exc:
+            raise storage_error(exc, f"{name!r}") from None
         return (
             Resource(name=name, type=rtype, value=meta.id),
             Artifact(id=meta.id, type=rtype, mime=meta.mime, role="input", name=name),
@@ -144,6 +149,12 @@ class UploadPolicy:
             value = given.value
             try:
                 known = isinstance(value, str) and value in self.store and self.store.meta(value).type is given.type
+                if known:
+                    self.store.verify(value)
+            except ArtifactCorruptError as exc:
+                raise InvalidInputError(
+                    f"resource {given.name!r}: {exc.message} (upload the file again)", resource=given.name
+                ) from None
             except ToGError:
                 known = False
             if not known:

@@ -21,6 +21,11 @@ TaskStatus = Literal["queued", "running", "succeeded", "partial", "failed", "can
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "partial", "failed", "cancelled", "interrupted"})
 #: The kind of a task's last event; an event stream ends after it.
 TASK_FINISHED = "task_finished"
+#: The names of the message (not a task event: it has no ``id``) that ends an event stream early, because the
+#: server is shutting down or its store failed; its data is an :class:`ErrorInfo`. A client reconnects after it.
+SERVER_STOPPING = "server_stopping"
+STREAM_ERROR = "stream_error"
+STREAM_ENDS: frozenset[str] = frozenset({SERVER_STOPPING, STREAM_ERROR})
 
 #: An artifact id as the store issues it: opaque, never a path.
 ARTIFACT_ID_PATTERN = r"^[a-z]+-[0-9a-f]{16}$"
@@ -276,3 +281,8 @@ class Readiness(_Body):
     queued: int
     running: int
     queue_size: int
+    store: Literal["ok", "unwritable", "corrupt"] = Field(
+        default="ok", description="the task store: ok, unwritable (writes fail now; disk full?) or corrupt"
+    )
+    stopping: bool = Field(default=False, description="the server got SIGTERM and takes no new tasks")
+    problem: str | None = Field(default=None, description="why the store cannot be written, while it cannot")

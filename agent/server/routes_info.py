@@ -100,17 +100,30 @@ def service_routes() -> APIRouter:
         "/readyz",
         response_model=Readiness,
         responses={503: {"model": Readiness, "description": "not ready"}},
-        summary="Readiness: workers alive and taking tasks",
+        summary="Readiness: workers alive, the store writable, taking tasks",
     )
     def readyz(state: State) -> JSONResponse:
-        runner = state.runner
-        ready = runner.alive == runner.workers and runner.waiting < runner.queue_size
+        runner, store = state.runner, state.store
+        if not store.writable and not store.corrupt:
+            store.probe()  # unready only while writes fail: one small write tells whether they go through again
+        condition: Literal["ok", "unwritable", "corrupt"] = (
+            "corrupt" if store.corrupt else "ok" if store.writable else "unwritable"
+        )
+        ready = (
+            condition == "ok"
+            and not runner.draining
+            and runner.alive == runner.workers
+            and runner.waiting < runner.queue_size
+        )
         body = Readiness(
             ready=ready,
             workers=runner.alive,
             queued=runner.waiting,
             running=runner.running,
             queue_size=runner.queue_size,
+            store=condition,
+            stopping=runner.draining,
+            problem=store.failure if condition == "unwritable" else None,
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
 

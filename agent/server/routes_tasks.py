@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from agent.server import views
 from agent.server.bodies import read_task_body, read_uploads
 from agent.server.errors import QueueFullError, error_responses
+from agent.server.idempotency import IdempotencyKey, fingerprint
 from agent.server.models import (
     ARTIFACT_ID_PATTERN,
     CancelResult,
@@ -66,6 +67,8 @@ TASK_BODY: dict[str, Any] = {
     }
 }
 _BODY_ERRORS = (401, 403, 413, 415, 422, 429)
+#: A submission can also meet a key in use (409), a shutdown or a storage failure (503) or a full disk (507).
+_SUBMIT_ERRORS = (*_BODY_ERRORS, 409, 503, 507)
 
 
 def _json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -102,22 +105,43 @@ def task_routes() -> APIRouter:
         status_code=202,
         response_model=TaskCreated,
         openapi_extra=TASK_BODY,
-        responses=error_responses(*_BODY_ERRORS),
+        responses=error_responses(*_SUBMIT_ERRORS),
         summary="Submit a task",
     )
-    async def create_task(request: Request, response: Response, state: State) -> TaskCreated:
-        """Store the files, record the task and queue it; it runs on a worker. Follow it at ``links``."""
+    async def create_task(
+        request: Request, response: Response, state: State, idempotency_key: IdempotencyKey = None
+    ) -> TaskCreated | Response:
+        """Store the files, record the task and queue it; it runs on a worker. Follow it at ``links``.
+
+        With an ``Idempotency-Key``, sending the same request again returns this response, not a second task."""
         runner = state.runner
-        runner.check_capacity()  # before storing uploads; submit checks again
+        if idempotency_key is None:
+            runner.check_capacity()  # before storing uploads (a keyed retry may only replay); submit checks again
         body = await read_task_body(request, state.policy)
-        task_id = uuid.uuid4().hex
         resources = [r.model_dump(mode="json") for r in body.resources]
         inputs = [a.model_dump(mode="json") for a in body.inputs]
-        record = await run_in_threadpool(
-            runner.submit, lambda: state.store.create(task_id, body.request, resources, inputs)
+        claim = await state.idempotency.begin(
+            request,
+            "POST /v1/tasks",
+            idempotency_key,
+            fingerprint({"request": body.request, "resources": resources, "inputs": inputs}),
         )
-        response.headers["Location"] = views.links(task_id).self
-        return views.created(record)
+        if isinstance(claim, Response):
+            return claim
+        task_id = uuid.uuid4().hex
+        created = TaskCreated(id=task_id, status="queued", links=views.links(task_id))
+        headers = {"Location": created.links.self}
+        completes = claim.completion(202, created, headers) if claim is not None else None
+        try:
+            await run_in_threadpool(
+                runner.submit, lambda: state.store.create(task_id, body.request, resources, inputs, completes)
+            )
+        except BaseException:
+            state.idempotency.release(claim)
+            raise
+        state.idempotency.done(claim)  # the task and its stored response were one transaction
+        response.headers.update(headers)
+        return created
 
     @router.get("/tasks", response_model=TaskPage, responses=error_responses(401, 422), summary="List tasks")
     def list_tasks(
@@ -207,33 +231,51 @@ def task_routes() -> APIRouter:
         "/workflows/run",
         response_model=WorkflowRunResult,
         tags=["workflows"],
-        responses=error_responses(401, 409, 422, 429),
+        responses=error_responses(401, 409, 422, 429, 503, 507),
         summary="Run a workflow and wait for its outputs",
     )
-    async def run_workflow(body: WorkflowRun, state: State) -> WorkflowRunResult:
+    async def run_workflow(
+        body: WorkflowRun, request: Request, state: State, idempotency_key: IdempotencyKey = None
+    ) -> WorkflowRunResult | Response:
         """Validate the workflow against this server's tools, run it on the engine (independent steps in
-        parallel) and return its outputs; files are given and returned as artifact ids."""
-        from agent.workflows import WorkflowFailedError
-        from agent.workflows import run_workflow as run
-
-        if not state.plans.acquire(blocking=False):
-            retry = state.settings.server.retry_after_s
-            raise QueueFullError(f"{state.settings.server.workers} jobs are running; retry in {retry} s", retry)
+        parallel) and return its outputs; files are given and returned as artifact ids. With an
+        ``Idempotency-Key``, a retry gets the first run's response (or waits for it) instead of running it again."""
+        claim = await state.idempotency.begin(
+            request, "POST /v1/workflows/run", idempotency_key, fingerprint(body.model_dump(mode="json"))
+        )
+        if isinstance(claim, Response):
+            return claim
         try:
-            engine = state.agent.engine
-            try:
-                result = await run_in_threadpool(
-                    run, body.workflow, body.inputs, engine=engine, partial=body.partial, allow_paths=False
-                )
-            except WorkflowFailedError as exc:
-                result = exc.result
-            artifacts = await run_in_threadpool(result.store_outputs, state.agent.store)
-        finally:
-            state.plans.release()
-        summary = result.summary()
-        return WorkflowRunResult(status=str(summary.get("status", "")), result=summary, artifacts=artifacts)
+            answer = await _run_workflow(body, state)
+        except BaseException:
+            state.idempotency.release(claim)
+            raise
+        await state.idempotency.complete(claim, 200, answer, {})
+        return answer
 
     return router
+
+
+async def _run_workflow(body: WorkflowRun, state: ServerState) -> WorkflowRunResult:
+    from agent.workflows import WorkflowFailedError
+    from agent.workflows import run_workflow as run
+
+    if not state.plans.acquire(blocking=False):
+        retry = state.settings.server.retry_after_s
+        raise QueueFullError(f"{state.settings.server.workers} jobs are running; retry in {retry} s", retry)
+    try:
+        engine = state.agent.engine
+        try:
+            result = await run_in_threadpool(
+                run, body.workflow, body.inputs, engine=engine, partial=body.partial, allow_paths=False
+            )
+        except WorkflowFailedError as exc:
+            result = exc.result
+        artifacts = await run_in_threadpool(result.store_outputs, state.agent.store)
+    finally:
+        state.plans.release()
+    summary = result.summary()
+    return WorkflowRunResult(status=str(summary.get("status", "")), result=summary, artifacts=artifacts)
 
 
 #: The body of ``POST /v1/artifacts``.
@@ -267,14 +309,30 @@ def artifact_routes() -> APIRouter:
         status_code=201,
         response_model=UploadedArtifacts,
         openapi_extra=UPLOAD_BODY,
-        responses=error_responses(401, 413, 415, 422),
+        responses=error_responses(401, 409, 413, 415, 422, 503, 507),
         summary="Upload files",
     )
-    async def upload_artifacts(request: Request, state: State) -> UploadedArtifacts:
-        """Store files under the same checks as a task's uploads, for workflows and tasks to use by id."""
+    async def upload_artifacts(
+        request: Request, state: State, idempotency_key: IdempotencyKey = None
+    ) -> UploadedArtifacts | Response:
+        """Store files under the same checks as a task's uploads, for workflows and tasks to use by id.
+
+        The same bytes always get the same id, and storing them again repairs a stored copy that was damaged;
+        an ``Idempotency-Key`` still guards against reusing a key for different files."""
         stored = await read_uploads(request, state.policy)
-        metas = [state.policy.store.meta(artifact.id) for artifact in stored]
-        return UploadedArtifacts(artifacts=metas, urls=[views.artifact_url(meta.id) for meta in metas])
+        claim = await state.idempotency.begin(
+            request, "POST /v1/artifacts", idempotency_key, fingerprint([[a.id, a.name] for a in stored])
+        )
+        if isinstance(claim, Response):
+            return claim
+        try:
+            metas = [state.policy.store.meta(artifact.id) for artifact in stored]
+            answer = UploadedArtifacts(artifacts=metas, urls=[views.artifact_url(meta.id) for meta in metas])
+        except BaseException:
+            state.idempotency.release(claim)
+            raise
+        await state.idempotency.complete(claim, 201, answer, {})
+        return answer
 
     @router.get(
         "/artifacts/{artifact_id}",
@@ -284,13 +342,14 @@ def artifact_routes() -> APIRouter:
                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                 "description": "the content, with its own Content-Type",
             },
-            **error_responses(401, 404, 422),
+            **error_responses(401, 404, 410, 422, 503),
         },
         summary="Download an artifact",
     )
     def get_artifact(artifact_id: ArtifactId, state: State) -> FileResponse:
+        """The content, checked against its checksum first: damaged bytes are a 410, never served."""
         store = state.agent.store
-        meta = store.meta(artifact_id)
+        meta = store.verify(artifact_id)
         name = meta.filename or f"{artifact_id}{store.path(artifact_id).suffix}"
         return FileResponse(
             store.path(artifact_id),

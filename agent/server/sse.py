@@ -6,6 +6,11 @@ workers only wake it, through the store's :class:`~agent.server.wakeups.EventWak
 task that is running, one that finished before the client connected, and one recorded by an earlier server
 process. It ends after the task's ``task_finished`` event.
 
+It also ends early, with one last message that has no ``id``, when the server is shutting down
+(``server_stopping``) or its store failed (``stream_error``); the data is ``{code, message}``. A client then
+reconnects with the last id it got, to this server once it is back (an open stream must never hold up a
+shutdown: the server waits for its open responses before it stops).
+
     >>> from agent.server.models import TaskEvent
     >>> message = event_message(TaskEvent(task_id="t", seq=3, stage="server", kind="task_started", time=1.0))
     >>> message.id, message.event, message.data.seq
@@ -15,11 +20,13 @@ process. It ends after the task's ``task_finished`` event.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
 from fastapi.sse import ServerSentEvent
 
-from agent.server.models import FINAL_STATUSES, TASK_FINISHED, TaskEvent
+from agent.server.errors import StorageError
+from agent.server.models import FINAL_STATUSES, SERVER_STOPPING, STREAM_ERROR, TASK_FINISHED, ErrorInfo, TaskEvent
 from agent.server.tasks import TaskStore
 
 #: The client's reconnection delay, sent once at the start of a stream (milliseconds).
@@ -43,6 +50,17 @@ async def task_events(
     most ``poll_s`` (events written by another server process) or until a keep-alive is due.
     """
     yield ServerSentEvent(retry=RETRY_MS)
+    try:
+        async with aclosing(_follow(store, task_id, after, poll_s=poll_s, heartbeat_s=heartbeat_s)) as messages:
+            async for message in messages:
+                yield message
+    except StorageError as exc:
+        yield ServerSentEvent(data=ErrorInfo(code=exc.code, message=exc.message), event=STREAM_ERROR)
+
+
+async def _follow(
+    store: TaskStore, task_id: str, after: int, *, poll_s: float, heartbeat_s: float
+) -> AsyncGenerator[ServerSentEvent, None]:
     last_sent = time.monotonic()
     quiet_after_final = False
     while True:
@@ -54,6 +72,9 @@ async def task_events(
                 after = event.seq
                 if event.kind == TASK_FINISHED:
                     return
+            if store.wakeups.closed:
+                yield ServerSentEvent(data=_STOPPING, event=SERVER_STOPPING)
+                return
             if events:
                 last_sent = time.monotonic()
                 continue
@@ -69,6 +90,12 @@ async def task_events(
             quiet_after_final = final and not woke
         finally:
             store.wakeups.unsubscribe(task_id, woken)
+
+
+_STOPPING = ErrorInfo(
+    code=SERVER_STOPPING,
+    message="the server is shutting down; reconnect with Last-Event-ID to follow the task on the restarted server",
+)
 
 
 def _finished_at(store: TaskStore, task_id: str, seq: int) -> bool:

@@ -10,6 +10,7 @@ from fastapi import Request
 from agent.api import Agent
 from agent.config import ToGSettings
 from agent.server.errors import NotReadyError
+from agent.server.idempotency import Idempotency
 from agent.server.limits import UploadPolicy
 from agent.server.metrics import Metrics
 from agent.server.tasks import TaskStore
@@ -25,6 +26,7 @@ class ServerState:
     policy: UploadPolicy
     metrics: Metrics
     plans: threading.BoundedSemaphore
+    idempotency: Idempotency
     graph_png: bytes | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -22,19 +22,34 @@ import threading
 
 
 class EventWakeups:
-    """Per-task futures, resolved from any thread by :meth:`notify`."""
+    """Per-task futures, resolved from any thread by :meth:`notify`; :meth:`close` wakes every stream for good."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        #: Set by :meth:`close`: the server is shutting down and every event stream should end now.
+        self.closed = False
 
     def subscribe(self, task_id: str) -> asyncio.Future[None]:
         """A future the next :meth:`notify` of ``task_id`` resolves; call on the loop that will await it,
-        before reading the store, so an event written in between still wakes the reader."""
+        before reading the store, so an event written in between still wakes the reader. Already resolved
+        once the wakeups are closed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         with self._lock:
+            if self.closed:
+                future.set_result(None)
+                return future
             self._waiters.setdefault(task_id, set()).add(future)
         return future
+
+    def close(self) -> None:
+        """Thread-safe: wake every stream now and every later subscriber at once (the server is stopping)."""
+        with self._lock:
+            self.closed = True
+            waiters = [future for futures in self._waiters.values() for future in futures]
+            self._waiters.clear()
+        for future in waiters:
+            future.get_loop().call_soon_threadsafe(_resolve, future)
 
     def unsubscribe(self, task_id: str, future: asyncio.Future[None]) -> None:
         with self._lock:
