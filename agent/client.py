@@ -11,13 +11,22 @@
 Every method has an ``a``-prefixed coroutine twin (``asubmit``, ``atask``, ``aevents``, ...; waiting is
 ``wait`` / ``await_task``). An error response raises :class:`APIError` with the server's code, message and
 details.
+
+Riding out faults: a submission (``submit``, ``upload``) carries a fresh ``Idempotency-Key`` and is sent again
+with the same key after a timeout, a dropped connection or a 503 (the server restarting or its storage
+failing), so it creates its task once however often it is sent. Reads are retried the same way, and
+``events`` reconnects and resumes after the last event it got. Each does so with backoff (0.1 s doubling to
+2 s, or the server's Retry-After) until ``retry_budget_s`` (60 s) has passed without progress; then the last
+error is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,8 +37,10 @@ from pydantic import BaseModel
 from agent.decompose.base import Resource
 from agent.server.models import (
     FINAL_STATUSES,
+    STREAM_ENDS,
     TASK_FINISHED,
     CancelResult,
+    ErrorInfo,
     Health,
     PlanResult,
     TaskCreated,
@@ -44,53 +55,123 @@ from graph.errors import ToGError
 M = TypeVar("M", bound=BaseModel)
 #: A file to send: a path, or (name, content).
 FileArg = str | Path | tuple[str, bytes]
+IDEMPOTENCY_KEY = "Idempotency-Key"
+#: Failures worth another try: the request may not have arrived, or its answer got lost.
+TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 class APIError(ToGError):
-    """An error response; ``status`` is the HTTP status, ``code`` the server's error code."""
+    """An error response; ``status`` is the HTTP status, ``code`` the server's error code, ``retry_after`` its
+    Retry-After in seconds (if it sent one)."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, **(details or {}))
         self.status = status
         self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same request may succeed later: the server is starting, stopping or its storage failed
+        (503), or a request with the same Idempotency-Key is still being handled (409)."""
+        return self.status == 503 or (self.status == 409 and self.code == "idempotency_key_in_progress")
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> APIError:
+        retry_after = _seconds(response.headers.get("retry-after"))
         try:
             error = response.json()["error"]
-            return cls(response.status_code, str(error["code"]), str(error["message"]), error.get("details") or {})
+            return cls(
+                response.status_code,
+                str(error["code"]),
+                str(error["message"]),
+                error.get("details") or {},
+                retry_after,
+            )
         except (ValueError, KeyError, TypeError):
-            return cls(response.status_code, "http_error", f"HTTP {response.status_code}: {response.text[:200]}")
+            return cls(
+                response.status_code,
+                "http_error",
+                f"HTTP {response.status_code}: {response.text[:200]}",
+                None,
+                retry_after,
+            )
 
 
 class SSEParser:
-    """Turns event-stream lines into :class:`TaskEvent` objects (the ``data`` of each message)."""
+    """Turns event-stream lines into :class:`TaskEvent` objects (the ``data`` of each message).
+
+    A message that ends the stream early (``server_stopping``, ``stream_error``) is no task event: it is
+    kept in :attr:`cut` instead, and the stream is to be resumed later."""
 
     def __init__(self) -> None:
         self._data: list[str] = []
+        self._event = ""
+        #: Why the server ended the stream before the task finished, once it said so.
+        self.cut: ErrorInfo | None = None
 
     def feed(self, line: str) -> TaskEvent | None:
         if line == "":
             data, self._data = "\n".join(self._data), []
+            event, self._event = self._event, ""
+            if data and event in STREAM_ENDS:
+                self.cut = ErrorInfo.model_validate_json(data)
+                return None
             return TaskEvent.model_validate_json(data) if data else None
         if line.startswith(":"):
             return None
         name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
         if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
         return None
 
 
+class Backoff:
+    """Delays between tries: 0.1 s doubling to 2 s (with jitter), at least the server's Retry-After, until
+    ``budget_s`` has passed since the first failure of a run (progress starts a new run); then None."""
+
+    first_s, max_s = 0.1, 2.0
+
+    def __init__(self, budget_s: float, tries: int | None = None) -> None:
+        self.budget_s = budget_s
+        self.tries = tries
+        self.failures = 0
+        self._since: float | None = None
+
+    def reset(self) -> None:
+        self.failures, self._since = 0, None
+
+    def delay(self, retry_after: float | None = None) -> float | None:
+        """Count a failure; the wait before the next try, or None when the budget (or ``tries``) is spent."""
+        now = time.monotonic()
+        self._since = self._since if self._since is not None else now
+        self.failures += 1
+        left = self.budget_s - (now - self._since)
+        if left <= 0 or (self.tries is not None and self.failures > self.tries):
+            return None
+        step = min(self.max_s, self.first_s * 2.0 ** (self.failures - 1)) * random.uniform(0.5, 1.0)
+        return min(max(step, retry_after or 0.0), left)
+
+
 class _Follow:
-    """Where an event stream stands across reconnections: the last seq seen, failures so far."""
+    """Where an event stream stands across reconnections: the last seq seen, the backoff of failed tries."""
 
     timeout = httpx.Timeout(30.0, read=None)
 
-    def __init__(self, task_id: str, after: int, reconnects: int) -> None:
+    def __init__(self, task_id: str, after: int, backoff: Backoff) -> None:
         self.path = f"/v1/tasks/{task_id}/events"
         self.after = after
-        self.reconnects = reconnects
-        self.failures = 0
+        self.backoff = backoff
         self.done = False
         self._got: bool | None = None  # None before the first connection
         self._parser = SSEParser()
@@ -110,15 +191,23 @@ class _Follow:
         if event is not None:
             self._got, self.after = True, event.seq
             self.done = event.kind == TASK_FINISHED
+            self.backoff.reset()
         return event
 
-    def failed(self) -> float:
-        """Count a dropped connection; the delay before the next try (re-raises past ``reconnects``)."""
-        self.failures += 1
-        if self.failures > self.reconnects:
-            raise
+    def ended(self) -> float | None:
+        """The stream closed: the wait before reconnecting if the server cut it short (None: it is over)."""
+        cut = self._parser.cut
+        if cut is None:
+            return None
+        return self.failed(APIError(503, cut.code, cut.message))
+
+    def failed(self, exc: Exception) -> float:
+        """Count a failed or cut connection; the delay before the next try (raises ``exc`` past the budget)."""
+        wait = self.backoff.delay(exc.retry_after if isinstance(exc, APIError) else None)
+        if wait is None:
+            raise exc
         self._got = None
-        return min(2.0, 0.2 * self.failures)
+        return wait
 
 
 class ToGClient:
@@ -132,10 +221,14 @@ class ToGClient:
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
-        reconnects: int = 5,
+        retry_budget_s: float = 60.0,
+        reconnects: int | None = None,
     ) -> None:
+        """``retry_budget_s``: how long to go on retrying (and reconnecting event streams) without progress;
+        ``reconnects``: at most this many tries in a row on top of that (None: the budget alone decides)."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url.rstrip("/")
+        self.retry_budget_s = retry_budget_s
         self.reconnects = reconnects
         self._sync = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport)
         self._async_args: dict[str, Any] = dict(
@@ -151,11 +244,31 @@ class ToGClient:
             self._async = httpx.AsyncClient(**self._async_args)
         return self._async
 
-    def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
-        return _parse(model, self._sync.request(method, path, **kwargs))
+    def _backoff(self) -> Backoff:
+        return Backoff(self.retry_budget_s, self.reconnects)
 
-    async def _acall(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
-        return _parse(model, await self._aclient.request(method, path, **kwargs))
+    def _call(self, model: type[M], method: str, path: str, *, retry: bool = False, **kwargs: Any) -> M:
+        """One API call; with ``retry``, sent again (unchanged) after a transient failure, within the budget."""
+        backoff = self._backoff()
+        while True:
+            try:
+                return _parse(model, self._sync.request(method, path, **kwargs))
+            except (*TRANSIENT, APIError) as exc:
+                wait = _retry_wait(exc, backoff) if retry else None
+                if wait is None:
+                    raise
+                time.sleep(wait)
+
+    async def _acall(self, model: type[M], method: str, path: str, *, retry: bool = False, **kwargs: Any) -> M:
+        backoff = self._backoff()
+        while True:
+            try:
+                return _parse(model, await self._aclient.request(method, path, **kwargs))
+            except (*TRANSIENT, APIError) as exc:
+                wait = _retry_wait(exc, backoff) if retry else None
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
 
     def close(self) -> None:
         self._sync.close()
@@ -180,23 +293,25 @@ class ToGClient:
     # --- sync --------------------------------------------------------------------------------------------
 
     def submit(self, request: str, files: Sequence[FileArg] = (), resources: Sequence[Resource] = ()) -> TaskCreated:
-        """Submit a task (multipart with the files); it runs on the server, follow it with :meth:`events`."""
-        return self._call(TaskCreated, "POST", "/v1/tasks", **_task_body(request, files, resources))
+        """Submit a task (multipart with the files); it runs on the server, follow it with :meth:`events`.
+
+        Sent with a fresh Idempotency-Key and retried with it, so a lost answer never makes a second task."""
+        return self._call(TaskCreated, "POST", "/v1/tasks", retry=True, **_keyed(_task_body(request, files, resources)))
 
     def plan(self, request: str, files: Sequence[FileArg] = (), resources: Sequence[Resource] = ()) -> PlanResult:
         return self._call(PlanResult, "POST", "/v1/plan", **_task_body(request, files, resources))
 
     def task(self, task_id: str) -> TaskView:
-        return self._call(TaskView, "GET", f"/v1/tasks/{task_id}")
+        return self._call(TaskView, "GET", f"/v1/tasks/{task_id}", retry=True)
 
     def tasks(self, limit: int = 20, cursor: str | None = None, status: str | None = None) -> TaskPage:
-        return self._call(TaskPage, "GET", "/v1/tasks", params=_page(limit, cursor, status))
+        return self._call(TaskPage, "GET", "/v1/tasks", retry=True, params=_page(limit, cursor, status))
 
     def cancel(self, task_id: str) -> CancelResult:
         return self._call(CancelResult, "DELETE", f"/v1/tasks/{task_id}")
 
     def tools(self) -> ToolList:
-        return self._call(ToolList, "GET", "/v1/tools")
+        return self._call(ToolList, "GET", "/v1/tools", retry=True)
 
     def health(self) -> Health:
         return self._call(Health, "GET", "/healthz")
@@ -208,7 +323,9 @@ class ToGClient:
 
     def upload(self, files: Sequence[FileArg]) -> UploadedArtifacts:
         """Store files on the server; their ids serve as workflow inputs and as tasks' file resources."""
-        return self._call(UploadedArtifacts, "POST", "/v1/artifacts", files=_file_parts(files))
+        return self._call(
+            UploadedArtifacts, "POST", "/v1/artifacts", retry=True, **_keyed({"files": _file_parts(files)})
+        )
 
     def wait(self, task_id: str, timeout_s: float = 300.0, poll_s: float = 0.2) -> TaskView:
         """Poll until the task has finished; its final view."""
@@ -220,8 +337,9 @@ class ToGClient:
         return view
 
     def events(self, task_id: str, after: int = 0) -> Iterator[TaskEvent]:
-        """The task's events after seq ``after``, live, until ``task_finished``; reconnects where it left off."""
-        follow = _Follow(task_id, after, self.reconnects)
+        """The task's events after seq ``after``, live, until ``task_finished``; reconnects where it left off,
+        through a server restart too (within ``retry_budget_s`` of the last event)."""
+        follow = _Follow(task_id, after, self._backoff())
         while follow.connect():
             try:
                 with self._sync.stream(
@@ -233,15 +351,22 @@ class ToGClient:
                             yield event
                             if follow.done:
                                 return
-            except httpx.TransportError:
-                time.sleep(follow.failed())
+            except (*TRANSIENT, APIError) as exc:
+                if isinstance(exc, APIError) and not exc.transient:
+                    raise
+                time.sleep(follow.failed(exc))
+                continue
+            if (wait := follow.ended()) is not None:
+                time.sleep(wait)
 
     # --- async -------------------------------------------------------------------------------------------
 
     async def asubmit(
         self, request: str, files: Sequence[FileArg] = (), resources: Sequence[Resource] = ()
     ) -> TaskCreated:
-        return await self._acall(TaskCreated, "POST", "/v1/tasks", **_task_body(request, files, resources))
+        return await self._acall(
+            TaskCreated, "POST", "/v1/tasks", retry=True, **_keyed(_task_body(request, files, resources))
+        )
 
     async def aplan(
         self, request: str, files: Sequence[FileArg] = (), resources: Sequence[Resource] = ()
@@ -249,16 +374,16 @@ class ToGClient:
         return await self._acall(PlanResult, "POST", "/v1/plan", **_task_body(request, files, resources))
 
     async def atask(self, task_id: str) -> TaskView:
-        return await self._acall(TaskView, "GET", f"/v1/tasks/{task_id}")
+        return await self._acall(TaskView, "GET", f"/v1/tasks/{task_id}", retry=True)
 
     async def atasks(self, limit: int = 20, cursor: str | None = None, status: str | None = None) -> TaskPage:
-        return await self._acall(TaskPage, "GET", "/v1/tasks", params=_page(limit, cursor, status))
+        return await self._acall(TaskPage, "GET", "/v1/tasks", retry=True, params=_page(limit, cursor, status))
 
     async def acancel(self, task_id: str) -> CancelResult:
         return await self._acall(CancelResult, "DELETE", f"/v1/tasks/{task_id}")
 
     async def atools(self) -> ToolList:
-        return await self._acall(ToolList, "GET", "/v1/tools")
+        return await self._acall(ToolList, "GET", "/v1/tools", retry=True)
 
     async def ahealth(self) -> Health:
         return await self._acall(Health, "GET", "/healthz")
@@ -269,7 +394,9 @@ class ToGClient:
         return response.content
 
     async def aupload(self, files: Sequence[FileArg]) -> UploadedArtifacts:
-        return await self._acall(UploadedArtifacts, "POST", "/v1/artifacts", files=_file_parts(files))
+        return await self._acall(
+            UploadedArtifacts, "POST", "/v1/artifacts", retry=True, **_keyed({"files": _file_parts(files)})
+        )
 
     async def await_task(self, task_id: str, timeout_s: float = 300.0, poll_s: float = 0.2) -> TaskView:
         deadline = time.monotonic() + timeout_s
@@ -280,7 +407,7 @@ class ToGClient:
         return view
 
     async def aevents(self, task_id: str, after: int = 0) -> AsyncIterator[TaskEvent]:
-        follow = _Follow(task_id, after, self.reconnects)
+        follow = _Follow(task_id, after, self._backoff())
         while follow.connect():
             try:
                 async with self._aclient.stream(
@@ -294,8 +421,32 @@ class ToGClient:
                             yield event
                             if follow.done:
                                 return
-            except httpx.TransportError:
-                await asyncio.sleep(follow.failed())
+            except (*TRANSIENT, APIError) as exc:
+                if isinstance(exc, APIError) and not exc.transient:
+                    raise
+                await asyncio.sleep(follow.failed(exc))
+                continue
+            if (wait := follow.ended()) is not None:
+                await asyncio.sleep(wait)
+
+
+def _keyed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """httpx arguments with a fresh Idempotency-Key: every try of one submission sends the same one."""
+    return {**kwargs, "headers": {IDEMPOTENCY_KEY: uuid.uuid4().hex}}
+
+
+def _retry_wait(exc: Exception, backoff: Backoff) -> float | None:
+    """The wait before trying again after ``exc``, or None to give up (not transient, or out of budget)."""
+    if isinstance(exc, APIError):
+        return backoff.delay(exc.retry_after) if exc.transient else None
+    return backoff.delay()
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare; the backoff decides
 
 
 def _task_body(request: str, files: Sequence[FileArg], resources: Sequence[Resource]) -> dict[str, Any]:
