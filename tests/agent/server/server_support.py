@@ -10,13 +10,20 @@ containing ``undecomposable`` fails decomposition.
 from __future__ import annotations
 
 import io
+import os
 import socket
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+import httpx
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -146,12 +153,106 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def main() -> None:
-    """``python server_support.py DATA_DIR PORT``: the scripted app on a real uvicorn (for the live tests)."""
-    import uvicorn
+class LiveServer:
+    """``server_support.py`` in a subprocess on a loopback port: a real process to kill, signal or limit.
 
+    Its output (uvicorn's log, worker threads' tracebacks) is collected in :attr:`output`."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, **server: Any) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = server
+        self.lines: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def start(self, timeout_s: float = 90.0) -> LiveServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOG_")}
+        args = [f"{k}={v}" for k, v in self.server.items()]
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__)), str(self.data_dir), str(self.port), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._collect, args=(self.process,), daemon=True).start()
+        wait_ready(self.url, timeout_s, self.process)
+        return self
+
+    def _collect(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.append(line)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class ThreadServer:
+    """The scripted app on a real uvicorn in a thread of the test process: it starts in a moment (everything is
+    imported already) and its app state can be reached, to inject faults."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, **server: Any) -> None:
+        self.settings = make_settings(data_dir, **{"workers": 1, **server})
+        self.agent = make_agent(self.settings)
+        self.app: FastAPI = create_app(self.settings, self.agent)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.agent.close()
+
+
+def wait_ready(url: str, timeout_s: float = 90.0, process: subprocess.Popen[str] | None = None) -> None:
+    """Poll ``/readyz`` until it answers 200."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {url} did not become ready")
+        time.sleep(0.1)
+
+
+def main() -> None:
+    """``python server_support.py DATA_DIR PORT [FIELD=VALUE ...]``: the scripted app on a real uvicorn (for the
+    live tests); the FIELD=VALUE pairs are server settings (one worker unless given)."""
     data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
-    settings = make_settings(data_dir, workers=1)
+    server = dict(arg.split("=", 1) for arg in sys.argv[3:])
+    settings = make_settings(data_dir, **{"workers": 1, **server})
     uvicorn.run(create_app(settings, make_agent(settings)), host="127.0.0.1", port=port, log_level="warning")
 
 
