@@ -296,8 +296,8 @@ class Redactor:
     """Replaces the server's own directories in error texts by ``<data>``: a message never shows a server path."""
 
     def __init__(self, roots: Iterable[str | Path]) -> None:
-        forms = {str(Path(root)) for root in roots} | {str(Path(root).resolve()) for root in roots}
-        self.roots = sorted((f for f in forms if len(f) > 1), key=len, reverse=True)
+        forms = {str(Path(root).absolute()) for root in roots} | {str(Path(root).resolve()) for root in roots}
+        self.roots = sorted((f for f in forms if len(f) > 1), key=len, reverse=True)  # absolute only: never "data"
 
     def text(self, text: str) -> str:
         for root in self.roots:

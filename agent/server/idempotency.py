@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -40,6 +41,8 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 #: Visible ASCII, 1 to 255 characters (a UUID is the usual choice).
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+#: How often expired keys are dropped while the server runs.
+PURGE_EVERY_S = 3600.0
 
 IdempotencyKey = Annotated[
     str | None,
@@ -79,6 +82,7 @@ class Idempotency:
         self.ttl_s = ttl_s
         self.wait_s = wait_s
         self._inflight: dict[tuple[str, str], asyncio.Event] = {}
+        self._purged = time.monotonic()  # the app purges at start-up; then at most hourly, as keys come in
 
     async def begin(self, request: Request, route: str, key: str | None, print_: str) -> Claim | JSONResponse | None:
         """None without a key; the stored response to send again; or a :class:`Claim` to complete or release.
@@ -89,6 +93,9 @@ class Idempotency:
             return None
         scope = f"{route} {_caller(request)}"
         slot = (scope, key)
+        if time.monotonic() - self._purged > PURGE_EVERY_S:
+            self._purged = time.monotonic()
+            await run_in_threadpool(self.store.purge_keys, self.ttl_s)
         deadline = asyncio.get_running_loop().time() + self.wait_s
         while True:
             running = self._inflight.get(slot)
@@ -102,8 +109,8 @@ class Idempotency:
             self._inflight[slot] = asyncio.Event()  # set before the first await: no race on this loop
             try:
                 stored = await run_in_threadpool(self.store.claim_key, scope, key, print_, self.ttl_s)
-            except BaseException:
-                self._done(slot)
+            except BaseException:  # failed, or cancelled after the thread finished (anyio waits): undo any claim
+                self.release(Claim(scope, key))
                 raise
             if stored is None:
                 return Claim(scope, key)

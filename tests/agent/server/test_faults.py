@@ -407,3 +407,9 @@ def test_a_500_keeps_the_keep_alive_connection_open(data_dir: Path) -> None:
         after = connection.getresponse()
         assert after.status == 200 and after.read() == b'{"status":"ok"}'
         connection.close()
+
+
+def test_no_error_names_a_server_path(client: TestClient, data_dir: Path) -> None:
+    answer = client.post("/v1/artifacts", files=[("files", ("x.png", b"not an image", "image/png"))])
+    assert answer.status_code == 422 and "not a readable image" in answer.json()["error"]["message"]
+    assert str(data_dir.resolve()) not in answer.text and "<data>" in answer.text
