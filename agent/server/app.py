@@ -69,6 +69,8 @@ def create_app(settings: ToGSettings | None = None, agent: Agent | None = None) 
         store = await run_in_threadpool(TaskStore, settings.agent.data_dir / "server.sqlite")  # refuses damage
         await run_in_threadpool(store.purge_keys, server.idempotency_ttl_s, unfinished=True)
         the_agent = agent if agent is not None else await run_in_threadpool(Agent, settings)
+        if agent is None:  # the server's first request should not pay for loading the model and the catalogue
+            await run_in_threadpool(the_agent.warm)
         runner = TaskRunner(
             the_agent,
             store,
