@@ -26,7 +26,14 @@ eval_app = typer.Typer(
 @eval_app.command("plans")
 def plans(
     dataset: Annotated[Path, typer.Argument(help="JSON lines: request, lang, kind, resources, gold graph.")],
-    decomposer: Annotated[str, typer.Option("--decomposer", "-d", help="Decomposer name (offline, ...).")] = "offline",
+    decomposer: Annotated[
+        str | None,
+        typer.Option(
+            "--decomposer",
+            "-d",
+            help="offline, retrieval, llm, ... (default: offline for the built-in tools, retrieval for a --catalogue).",
+        ),
+    ] = None,
     catalogue: Annotated[
         Path | None,
         typer.Option(
@@ -63,7 +70,7 @@ def plans(
 
 def _plans(
     dataset: Path,
-    decomposer: str,
+    decomposer: str | None,
     catalogue: Path | None,
     strategy: str | None,
     assessor: str | None,
@@ -106,7 +113,10 @@ def _plans(
     samples = samples[:limit]
     overrides: dict[str, Any] = {k: v for k, v in dict(strategy=strategy, assessor=assessor).items() if v is not None}
     planner = build_planner(ToolGraph(specs), ToGSettings(agent=AgentSettings.model_validate(overrides)))
-    chosen = make_decomposer(decomposer, EvalContext(specs=specs, planner=planner))
+    # The offline decomposer's reading was written for the built-in toolbox; any other catalogue is read
+    # from its own data only.
+    name = decomposer or ("retrieval" if catalogue is not None else "offline")
+    chosen = make_decomposer(name, EvalContext(specs=specs, planner=planner))
     with err_console.status(f"evaluating {len(samples)} requests…") as status:
         result = evaluate(chosen, planner, samples, progress=lambda row: status.update(f"evaluating… {row.id} done"))
     result.skipped_unknown = unknown_in_split

@@ -103,3 +103,11 @@ def _llm(context: EvalContext) -> Decomposer:
 
 
 register_decomposer("llm", _llm)
+
+
+def _retrieval(context: EvalContext) -> Decomposer:
+    cls = imported("agent.decompose.retrieval", "RetrievalDecomposer")
+    return cls(list(context.specs), planner=context.planner)  # type: ignore[call-arg]
+
+
+register_decomposer("retrieval", _retrieval)
