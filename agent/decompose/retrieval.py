@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 from agent.decompose.base import Decomposer, DecompositionError, Resource
 from agent.decompose.clauses import FILE_NAME, split_clauses
 from graph.assessors import tool_text
+from graph.embedding import encode_catalogue
 from graph.errors import EmptyRequestError, NoSolutionError
 from graph.plan import Plan, ResourceRef, Subtask
 from graph.spec import ToolSpec
@@ -131,13 +132,14 @@ class RetrievalDecomposer(Decomposer):
         if self._embedder is None:
             from graph.embedding import shared_embedder
 
-            self._embedder = shared_embedder()
+            self._embedder = shared_embedder()  # one model per process, its tool vectors cached on disk
         return self._embedder
 
     def _tool_vectors(self) -> NDArray[np.float32]:
         with self._lock:
             if self._tools is None:
-                self._tools = np.asarray(self.embedder.encode([tool_text(s) for s in self.specs]), dtype=np.float32)
+                texts = [tool_text(s) for s in self.specs]
+                self._tools = np.asarray(encode_catalogue(self.embedder, texts), dtype=np.float32)
             return self._tools
 
     def decompose(self, request: str, resources: Sequence[Resource] = ()) -> Plan:
