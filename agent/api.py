@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.bounds import check_request_length
 from agent.config import ToGSettings
 from agent.decompose.base import Decomposer, Resource
 from agent.engine import Engine
@@ -125,6 +126,8 @@ class Agent:
             engine=self.engine,
             responder=responder or default_responder(llm_status()[0]),
             store=self.store,
+            max_subtasks=self.settings.agent.max_subtasks,
+            max_tool_calls=self.settings.agent.max_tool_calls,
         )
         self.settings.agent.data_dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.settings.agent.data_dir / "runs.sqlite", check_same_thread=False)
@@ -185,6 +188,7 @@ class Agent:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         if not request or not request.strip():
             raise EmptyRequestError("the request is empty: say what you want done")
+        check_request_length(request, self.settings.agent.max_request_chars)  # before any file is stored
         added = self.add_files(files)
         given = [*(r for r, _ in added), *resources]
         run_id = run_id or uuid.uuid4().hex[:16]

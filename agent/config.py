@@ -52,6 +52,11 @@ class AgentSettings(BaseModel):
     decomposer: Literal["offline", "llm"] = Field(
         default="offline", description="offline (no model) or llm (the configured LLM, TOG_LLM_* / TOG_VLM_*)"
     )
+    max_request_chars: int = Field(
+        default=20_000, ge=1, description="longest request text, for the CLI, Python and REST alike"
+    )
+    max_subtasks: int = Field(default=16, ge=1, description="most subtasks one request may be decomposed into")
+    max_tool_calls: int = Field(default=64, ge=1, description="most tool calls the plan of one task may make")
     cache_dir: Path | None = Field(
         default=None,
         description="cached tool-text embeddings; default $XDG_CACHE_HOME/tog, else ~/.cache/tog",

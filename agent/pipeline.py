@@ -23,6 +23,7 @@ from typing import Annotated, Any, Protocol, TypedDict
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
+from agent.bounds import check_subtasks, check_tool_calls
 from agent.decompose.base import Decomposer, Resource
 from agent.engine import Engine
 from agent.engine.result import ExecutionResult
@@ -76,6 +77,9 @@ class Stages:
     responder: Responder
     store: ArtifactStore
     max_replans: int = 1
+    #: Work bounds (agent settings): checked after decomposing and after planning, before any tool runs.
+    max_subtasks: int = 16
+    max_tool_calls: int = 64
     cancels: dict[str, threading.Event] = field(default_factory=dict)
     active: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -142,10 +146,12 @@ def _stage(stages: Stages, name: str, work: Callable[[AgentState], dict[str, Any
 
 
 def _decompose(stages: Stages, state: AgentState) -> dict[str, Any]:
-    if state.get("plan"):
-        return {}  # given by the caller (Agent.execute)
+    if state.get("plan"):  # given by the caller (Agent.execute)
+        check_subtasks(Plan.model_validate(state["plan"]), stages.max_subtasks)
+        return {}
     resources = [Resource.model_validate(r) for r in state.get("resources", [])]
     plan = stages.decomposer.decompose(state["request"], resources)
+    check_subtasks(plan, stages.max_subtasks)  # before planning: planning a thousand subtasks is the cost
     return {"plan": plan.model_dump(mode="json")}
 
 
@@ -155,12 +161,10 @@ def _plan(stages: Stages, state: AgentState) -> dict[str, Any]:
     todo = [s for s in plan.subtasks if str(s.id) not in given]
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
         found = dict(zip([s.id for s in todo], pool.map(lambda s: _search(stages, s), todo)))
-    return _with_parameters(
-        stages,
-        plan,
-        {**{int(k): [Solution.model_validate(x) for x in v] for k, v in given.items()}, **found},
-        state.get("parameters") or [],
-    )
+    ranked = {**{int(k): [Solution.model_validate(x) for x in v] for k, v in given.items()}, **found}
+    if state.get("mode") != "plan":  # about to execute: the budget holds before the first tool call
+        check_tool_calls(ranked, stages.max_tool_calls)
+    return _with_parameters(stages, plan, ranked, state.get("parameters") or [])
 
 
 def _search(

@@ -100,7 +100,9 @@ def create_app(settings: ToGSettings | None = None, agent: Agent | None = None) 
             agent=the_agent,
             store=store,
             runner=runner,
-            policy=UploadPolicy(server, the_agent.store.root),
+            policy=UploadPolicy(
+                server, the_agent.store.root, max_request_chars=the_agent.settings.agent.max_request_chars
+            ),
             metrics=metrics,
             plans=threading.BoundedSemaphore(server.workers),
             idempotency=Idempotency(store, server.idempotency_ttl_s),

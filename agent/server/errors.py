@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.api import InputFileError, RunNotFoundError
+from agent.bounds import WorkLimitError
 from agent.decompose.base import DecompositionError
 from agent.engine.resources import ResourceError
 from agent.inputs import InputSpecError
@@ -202,6 +203,7 @@ _STATUS: tuple[tuple[type[ToGError], int], ...] = (
     (PlanValidationError, 422),
     (DecompositionError, 422),
     (PlanningError, 422),
+    (WorkLimitError, 422),
     (NoSolutionError, 422),
     (WorkflowValidationError, 422),
     (WorkflowInputError, 422),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.bounds import check_request_length
 from agent.decompose.base import Resource
 from agent.inputs import InputSpecError, type_for_file
 from agent.result import Artifact
@@ -75,8 +76,11 @@ class BodyLimitMiddleware:
 class UploadPolicy:
     """Checks uploads and literal resources against the server's limits and stores the files."""
 
-    def __init__(self, settings: ServerSettings, store_root: Path) -> None:
+    def __init__(self, settings: ServerSettings, store_root: Path, *, max_request_chars: int | None = None) -> None:
         self.settings = settings
+        #: The agent's limit (TOG_AGENT_MAX_REQUEST_CHARS) and the server's, whichever is lower: a request the
+        #: agent would refuse is refused here, at submission, with the same error.
+        self.max_request_chars = min(settings.max_request_chars, max_request_chars or settings.max_request_chars)
         self.allowed = frozenset(settings.allowed_types)
         # The same directory as the agent's store, with the server's pixel limit on everything uploaded.
         self.store = ArtifactStore(store_root, max_pixels=settings.max_pixels)
@@ -85,11 +89,7 @@ class UploadPolicy:
         text = request.strip()
         if not text:
             raise InvalidInputError("the request is empty: say what you want done")
-        if len(request) > self.settings.max_request_chars:
-            raise InvalidInputError(
-                f"the request is {len(request)} characters long; the limit is {self.settings.max_request_chars}",
-                max_chars=self.settings.max_request_chars,
-            )
+        check_request_length(request, self.max_request_chars)
         return request
 
     def check_count(self, count: int) -> None:
