@@ -245,7 +245,10 @@ def _execute(stages: Stages, state: AgentState) -> dict[str, Any]:
     write = get_stream_writer()
 
     def relay(event: Any) -> None:
-        write({"stage": "execute", "kind": event.kind.value, "data": event.model_dump(mode="json")})
+        # The engine's run_started/run_finished frame one execution (there is one per re-plan); the agent's
+        # own run_finished, sent once at the very end, is the only event of that name a run has.
+        kind = _ENGINE_KINDS.get(event.kind.value, event.kind.value)
+        write({"stage": "execute", "kind": kind, "data": event.model_dump(mode="json")})
 
     run_id = state["run_id"]
     engine_run = stages.engine.prepare(remaining, solutions, on_event=relay)
@@ -264,6 +267,10 @@ def _execute(stages: Stages, state: AgentState) -> dict[str, Any]:
             tried.setdefault(str(sid), []).extend(s.signature() for s in sols)
     previous.update(_store_outcomes(stages.store, remaining, run))
     return {"subtasks": previous, "tried": tried, "cancelled": run.status.value == "cancelled"}
+
+
+#: Engine event kinds renamed as the pipeline relays them.
+_ENGINE_KINDS = {"run_started": "execution_started", "run_finished": "execution_finished"}
 
 
 def _remaining_plan(plan: Plan, done: dict[str, dict[str, Any]]) -> Plan | None:

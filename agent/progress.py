@@ -81,5 +81,5 @@ class AgentProgress(RunProgress):
             self._progress.update(self._task, description=event.stage)
         elif event.kind == "stage_finished":
             self.console.print(f"[dim]{event.stage}: {event.data.get('ms', 0):.0f} ms[/]")
-        elif event.kind.startswith(("action_", "subtask_", "run_")) and "seq" in event.data:
+        elif event.stage == "execute" and "seq" in event.data:  # an engine event (its own kind in the data)
             self(EngineEvent.model_validate(event.data))

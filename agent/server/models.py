@@ -193,8 +193,9 @@ class TaskEvent(_Body):
     seq: int = Field(ge=1)
     stage: str
     kind: str = Field(
-        description="task_queued, task_started, stage_started/finished, action_*, subtask_*, "
-        "run_finished, cancel_requested, task_finished (always last)"
+        description="task_queued, task_started, stage_started/finished, execution_started/finished (one pair per "
+        "execution), action_*, subtask_*, run_finished (once, the agent's last), cancel_requested, "
+        "task_finished (always last)"
     )
     time: float
     data: dict[str, Any] = Field(default_factory=dict)

@@ -93,6 +93,7 @@ def test_events_arrive_in_order_and_resume_after_last_event_id(client: TestClien
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert kinds[:2] == ["task_queued", "task_started"] and kinds[-1] == "task_finished"
     assert (events[-2]["stage"], events[-2]["kind"]) == ("done", "run_finished")  # the agent's last event
+    assert kinds.count("run_finished") == 1 and kinds.count("execution_finished") == 1  # issue 17: not twice
     stages = [(e["stage"], e["kind"]) for e in events if e["kind"].startswith("stage_")]
     assert stages == [
         (s, k) for s in ("decompose", "plan", "execute", "respond") for k in ("stage_started", "stage_finished")
