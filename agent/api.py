@@ -21,7 +21,10 @@ agent.store)`` writes the files.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import itertools
+import json
 import logging
 import queue
 import sqlite3
@@ -37,14 +40,16 @@ from agent.config import ToGSettings
 from agent.decompose.base import Decomposer, Resource
 from agent.engine import Engine
 from agent.engine.backend import ExecutionBackend
-from agent.inputs import type_for_file
+from agent.inputs import STRING_TYPES, FileArg, InputSpecError, check_path, type_for_file
 from agent.params import OfflineParameterFiller, ParameterFiller
 from agent.planning import build_planner
 from agent.respond import Responder, default_responder
 from agent.result import AgentEvent, AgentResult, Artifact, SubtaskOutcome
+from graph import sniff
 from graph.artifacts import ArtifactStore
-from graph.errors import EmptyRequestError, ToGError
+from graph.errors import EmptyRequestError, InvalidArtifactError, ToGError
 from graph.plan import Plan, Solution
+from graph.types import FILE_TYPES, ResourceType, resolve_type
 from tools.models import llm_status
 from tools.registry import ToolRegistry, default_registry
 
@@ -162,29 +167,48 @@ class Agent:
 
     # --- inputs -----------------------------------------------------------------------------------------
 
-    def add_files(self, files: Sequence[str | Path]) -> list[tuple[Resource, Artifact]]:
-        """Put files into the store as typed resources (type from the name: ``photo.jpg`` -> image).
+    def add_files(self, files: Sequence[FileArg]) -> list[tuple[Resource, Artifact]]:
+        """Put files into the store as typed resources (type from the name: ``photo.jpg`` -> image, or as given
+        in a ``(path, type)`` pair). A file of a value type (``notes.txt``: text, ``.json``) is read: its
+        content is the resource's value.
 
-        Every file is checked first (type known, readable), so a bad one stores none of them.
+        Every file is checked first (exists, is a file, readable, type known), so a bad one stores none of
+        them; every error names the file as the caller wrote it, never a path inside the store.
         """
-        paths = [Path(f) for f in files]
-        types = [type_for_file(p) for p in paths]
-        for path in paths:
-            if not path.is_file():
-                raise InputFileError(f"no such file: {str(path)!r}", path=str(path))
+        given: list[tuple[Path, ResourceType]] = []
+        for item in files:
+            raw, declared = item if isinstance(item, tuple) else (item, None)
+            path = Path(raw)
+            try:
+                check_path(path, str(raw))
+            except InputSpecError as exc:
+                raise InputFileError(exc.message, path=str(raw)) from None
+            given.append((path, resolve_type(declared) if declared is not None else type_for_file(path)))
+        for path, rtype in given:
+            _check_content(path, rtype)
         added = []
-        for path, rtype in zip(paths, types):
-            meta = self.store.put_file(path, rtype)
+        for path, rtype in given:
+            if rtype in FILE_TYPES:
+                try:
+                    meta = self.store.put_file(path, rtype)
+                except InvalidArtifactError as exc:  # an image that does not decode: say which file
+                    raise InputFileError(
+                        f"{str(path)!r} is not a readable {rtype.value}", path=str(path), reason=exc.message
+                    ) from None
+                value: Any = meta.id
+            else:
+                value = _read_value(path, rtype)
+                meta = self.store.put_json(value, rtype)
             added.append(
                 (
-                    Resource(name=path.name, type=rtype, value=meta.id),
+                    Resource(name=path.name, type=rtype, value=value),
                     Artifact(id=meta.id, type=rtype, mime=meta.mime, role="input", name=path.name),
                 )
             )
         return added
 
     def _inputs(
-        self, request: str, files: Sequence[str | Path], resources: Sequence[Resource], run_id: str | None, **extra: Any
+        self, request: str, files: Sequence[FileArg], resources: Sequence[Resource], run_id: str | None, **extra: Any
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         if not request or not request.strip():
             raise EmptyRequestError("the request is empty: say what you want done")
@@ -207,7 +231,7 @@ class Agent:
     def run(
         self,
         request: str,
-        files: Sequence[str | Path] = (),
+        files: Sequence[FileArg] = (),
         resources: Sequence[Resource] = (),
         *,
         run_id: str | None = None,
@@ -219,7 +243,7 @@ class Agent:
     def plan(
         self,
         request: str,
-        files: Sequence[str | Path] = (),
+        files: Sequence[FileArg] = (),
         resources: Sequence[Resource] = (),
         *,
         run_id: str | None = None,
@@ -248,7 +272,7 @@ class Agent:
     def stream(
         self,
         request: str,
-        files: Sequence[str | Path] = (),
+        files: Sequence[FileArg] = (),
         resources: Sequence[Resource] = (),
         *,
         run_id: str | None = None,
@@ -307,7 +331,7 @@ class Agent:
     async def arun(
         self,
         request: str,
-        files: Sequence[str | Path] = (),
+        files: Sequence[FileArg] = (),
         resources: Sequence[Resource] = (),
         *,
         run_id: str | None = None,
@@ -317,7 +341,7 @@ class Agent:
     async def aplan(
         self,
         request: str,
-        files: Sequence[str | Path] = (),
+        files: Sequence[FileArg] = (),
         resources: Sequence[Resource] = (),
         *,
         run_id: str | None = None,
@@ -337,7 +361,7 @@ class Agent:
     async def astream(
         self,
         request: str,
-        files: Sequence[str | Path] = (),
+        files: Sequence[FileArg] = (),
         resources: Sequence[Resource] = (),
         *,
         run_id: str | None = None,
@@ -381,6 +405,45 @@ class Agent:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_content(path: Path, rtype: ResourceType) -> None:
+    """Refuse audio or video whose first bytes are no such file (a text file named ``talk.mp3``)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(sniff.HEAD_BYTES)
+    except OSError as exc:
+        raise InputFileError(f"cannot read {str(path)!r}: {exc.strerror or exc}", path=str(path)) from None
+    if sniff.matches(head, rtype) is False:
+        raise InputFileError(
+            f"{str(path)!r} is not {rtype.value}: its content is no {rtype.value} format this agent knows",
+            path=str(path),
+            type=rtype.value,
+        )
+
+
+def _read_value(path: Path, rtype: ResourceType) -> Any:
+    """The value of a file of a value type: its text for text-like types, else its parsed JSON."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(
+            f"{str(path)!r} is not UTF-8 text, so it cannot be a {rtype.value}", path=str(path)
+        ) from None
+    except OSError as exc:
+        raise InputFileError(f"cannot read {str(path)!r}: {exc.strerror or exc}", path=str(path)) from None
+    if rtype is ResourceType.TABLE and path.suffix.lower() == ".csv":
+        return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+    if rtype in STRING_TYPES:
+        if not text.strip():
+            raise InputFileError(f"{str(path)!r} is empty", path=str(path))
+        return text
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InputFileError(
+            f"{str(path)!r} is not JSON, so it cannot be a {rtype.value}: {exc}", path=str(path)
+        ) from None
 
 
 def _result(values: Mapping[str, Any]) -> AgentResult:

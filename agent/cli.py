@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -19,6 +20,7 @@ from agent.cli_workflow import export_workflow_cmd, run_workflow_cmd, validate_w
 from graph.errors import ToGError
 
 if TYPE_CHECKING:
+    from agent.inputs import FileArg
     from graph.spec import ToolSpec
     from graph.toolgraph import ToolGraph
 
@@ -47,6 +49,10 @@ def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except ToGError as exc:
             err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a path the user gave that cannot be written or read
+            where = f" {str(exc.filename)!r}" if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] cannot use{where}: {exc.strerror or exc}", highlight=False)
             raise typer.Exit(2) from None
         except ValidationError as exc:  # a bad TOG_* setting
             problems = "; ".join(
@@ -171,6 +177,8 @@ def graph(
     catalogue: CatalogueOpt = None,
 ) -> None:
     """Draw the tool graph (types and tools) to a PNG/SVG, or print it as mermaid."""
+    if not mermaid:
+        _check_picture(out)
     tool_graph = _graph(catalogue)
     if mermaid:
         print(tool_graph.to_mermaid())
@@ -185,21 +193,57 @@ InputsOpt = Annotated[
 ]
 
 
-def _resources(inputs: list[str] | None, files: list[Path] | None) -> tuple[list[Path], list[Any]]:
-    """Command-line inputs as files to store and literal resources."""
+def _resources(inputs: list[str] | None, files: list[Path] | None) -> tuple[list[FileArg], list[Any]]:
+    """Command-line inputs as files to store (each with its declared type) and literal resources."""
     from agent.decompose.base import Resource
     from agent.inputs import parse_input
     from graph.types import FILE_TYPES
 
-    paths = list(files or [])
+    paths: list[FileArg] = list(files or [])
     literals = []
     for i, text in enumerate(inputs or []):
         ref = parse_input(text)
-        if ref.type in FILE_TYPES and isinstance(ref.value, str):
-            paths.append(Path(ref.value))
+        if isinstance(ref.value, str) and (ref.type in FILE_TYPES or "=" not in text):  # a file: image=p.jpg, p.txt
+            paths.append((Path(ref.value), ref.type))
         else:
             literals.append(Resource(name=f"{ref.type.value}-{i}", type=ref.type, value=ref.value))
     return paths, literals
+
+
+def _images(images: list[Path] | None) -> list[FileArg]:
+    """``--image`` files, refused unless their name says image (``--image notes.txt`` is a mistake, not text)."""
+    from agent.inputs import check_path, type_for_file
+    from graph.types import IMAGE_TYPES, ResourceType
+
+    checked: list[FileArg] = []
+    for path in images or []:
+        check_path(path)
+        try:
+            rtype = type_for_file(path)
+        except ToGError:
+            rtype = None
+        if rtype not in IMAGE_TYPES:
+            kind = f"a {rtype.value} file" if rtype else "not a known file type"
+            raise _usage(f"--image {str(path)!r} is not an image ({kind}); give it with --file or -i TYPE=PATH")
+        checked.append((path, ResourceType.IMAGE))
+    return checked
+
+
+def _check_picture(path: Path) -> None:
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise _usage(f"cannot draw to {str(path)!r}: the file name must end in .png or .svg")
+
+
+def _check_folder(folder: Path) -> None:
+    """Make the results folder now, so an unusable one is an error before any work, naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise _usage(f"--out {str(folder)!r} is a file, not a folder") from None
+    except OSError as exc:
+        raise _usage(f"cannot write results to {str(folder)!r}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _usage(f"cannot write results to {str(folder)!r}: permission denied")
 
 
 @app.command()
@@ -228,13 +272,20 @@ def ask(
     settings = ToGSettings()
     if backend:
         settings.engine.backend = backend  # type: ignore[assignment]
-    paths, literals = _resources(inputs, [*(images or []), *(files or [])])
+    paths, literals = _resources(inputs, files)
+    paths = [*_images(images), *paths]
+    if out is not None:
+        _check_folder(out)
     with Agent(settings) as agent:
         with AgentProgress(err_console) as progress:
             for event in agent.stream(request, paths, literals):
                 progress.agent_event(event)
         result = agent.result(event.run_id)
-        folder = result.save_to(out or Path("tog-out") / result.run_id, agent.store)
+        target = out or Path("tog-out") / result.run_id
+        try:
+            folder = result.save_to(target, agent.store)
+        except OSError as exc:
+            raise _usage(f"cannot write results to {str(target)!r}: {exc.strerror or exc}") from None
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
@@ -290,6 +341,8 @@ def plan(
     if "assessor" in overrides and overrides["assessor"] not in ("embedding", "uniform", "llm"):
         raise _usage(f"unknown assessor {assessor!r}; choose embedding, uniform or llm")
     settings = ToGSettings(agent=AgentSettings.model_validate(overrides))
+    if render is not None:
+        _check_picture(render)
     if request is not None:
         _plan_request(request, inputs, settings, render, as_json)
         return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from graph.errors import ToGError, UnknownTypeError
 from graph.plan import ResourceRef
 from graph.types import FILE_TYPES, BBox, Label, Point, ResourceType, resolve_type
 
-#: Types whose command-line value is a plain string rather than JSON.
-_STRING_TYPES = frozenset(
+#: Types whose command-line value (and file content) is a plain string rather than JSON.
+STRING_TYPES = frozenset(
     {
         ResourceType.TEXT,
         ResourceType.TITLE,
@@ -55,6 +56,23 @@ class InputSpecError(ToGError):
     code = "invalid_input"
 
 
+#: A file given with the request: a path (its type from its name) or a path and the type the user declared.
+FileArg = str | Path | tuple[str | Path, ResourceType | str]
+
+
+def check_path(path: Path, shown: str | None = None) -> None:
+    """Raise an :class:`InputSpecError` naming the user's path (``shown``) if it is not a readable file."""
+    name = repr(shown if shown is not None else str(path))
+    if path.is_dir():
+        raise InputSpecError(f"{name} is a directory, not a file", path=str(path))
+    if not path.exists():
+        raise InputSpecError(f"no such file: {name}", path=str(path))
+    if not path.is_file():
+        raise InputSpecError(f"{name} is not a regular file", path=str(path))
+    if not os.access(path, os.R_OK):
+        raise InputSpecError(f"{name} cannot be read (permission denied)", path=str(path))
+
+
 def type_for_file(path: Path) -> ResourceType:
     """Guess a file's resource type from its name (``photo.jpg`` -> image)."""
     suffix = path.suffix.lower()
@@ -81,11 +99,15 @@ def parse_input(text: str) -> ResourceRef:
         except UnknownTypeError as exc:
             raise InputSpecError(f"input {text!r}: {exc.message}") from None
     else:
-        rtype, value = type_for_file(Path(text)), text
+        path = Path(text).expanduser()
+        check_path(path, text)  # a missing file or a folder, not "cannot tell its type"
+        return ResourceRef(type=type_for_file(path), value=str(path))  # a file, whatever its type (notes.txt)
     if rtype in FILE_TYPES:
         path = Path(value).expanduser()
-        if not path.is_file():
-            raise InputSpecError(f"input {text!r}: file {str(path)!r} not found")
+        try:
+            check_path(path, value)
+        except InputSpecError as exc:
+            raise InputSpecError(f"input {text!r}: {exc.message}", path=value) from None
         return ResourceRef(type=rtype, value=str(path))
     if rtype is ResourceType.NUMBER:
         try:
@@ -94,7 +116,7 @@ def parse_input(text: str) -> ResourceRef:
             raise InputSpecError(f"input {text!r}: {value!r} is not a number") from None
     if not value.strip():
         raise InputSpecError(f"input {text!r}: the value is empty")
-    if rtype in _STRING_TYPES:
+    if rtype in STRING_TYPES:
         return ResourceRef(type=rtype, value=value)
     return ResourceRef(type=rtype, value=_json_value(text, rtype, value))
 

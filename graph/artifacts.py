@@ -265,7 +265,7 @@ class ArtifactStore:
             return existing
         width = height = None
         if rtype in IMAGE_TYPES:
-            detected, (width, height) = ("image/png", size) if size else self._inspect_image(tmp, rtype)
+            detected, (width, height) = ("image/png", size) if size else self._inspect_image(tmp, rtype, filename)
             mime = detected
         elif rtype not in FILE_TYPES:
             _check_json(tmp, rtype)
@@ -301,7 +301,7 @@ class ArtifactStore:
         target = found[0] if found else self.root / meta.id / f"content{_suffix(meta.mime, meta.filename)}"
         os.replace(staged, target)
 
-    def _inspect_image(self, path: Path, rtype: ResourceType) -> tuple[str, tuple[int, int]]:
+    def _inspect_image(self, path: Path, rtype: ResourceType, filename: str | None) -> tuple[str, tuple[int, int]]:
         from PIL import Image
 
         try:
@@ -316,8 +316,12 @@ class ArtifactStore:
         except Image.DecompressionBombError as exc:
             raise ArtifactTooLargeError(f"image exceeds the pixel limit: {exc}") from exc
         except Exception as exc:  # Pillow raises many types for bad data: OSError, SyntaxError, ValueError…
+            # Pillow names the file it read: the staging file, a path inside the store nobody should see.
+            shown = Path(filename).name if filename else "content"
+            reason = str(exc).replace(str(path), shown).replace(path.name, shown)
+            what = repr(shown) if filename else "content"
             raise InvalidArtifactError(
-                f"content declared as {rtype.value!r} is not a readable image: {exc}", type=rtype.value
+                f"{what} declared as {rtype.value!r} is not a readable image ({reason})", type=rtype.value
             ) from exc
 
 

@@ -132,7 +132,7 @@ def test_plan_over_a_user_catalogue(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-i", "image=/no/such/file.png", "-t", "image", "-d", "x"], "not found"),
+        (["-i", "image=/no/such/file.png", "-t", "image", "-d", "x"], "no such file"),
         (["-i", "imgae=x.png", "-t", "image", "-d", "x"], "unknown resource type 'imgae'"),
         (["-i", "number=lots", "-t", "image", "-d", "x"], "is not a number"),
         (["-i", "text=hi", "-t", "video", "-d", "x"], "target video unreachable from {text}"),
