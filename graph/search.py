@@ -7,24 +7,58 @@ to distinct available resources. A strategy decides which of them to expand:
 * ``greedy``  — the best-scored tool only (finds at most one solution);
 * ``beam``    — the ``beam_width`` best (returns at most ``beam_width`` solutions);
 * ``adaptive``— every tool scoring at least ``threshold`` (always at least the best one);
-* ``exhaustive`` — all of them (scores only rank the results).
+* ``exhaustive`` — all of them (scores only rank the results and bound the search, see below).
 
 A state is a solution when every subtask input has been consumed and the produced resources nobody
 consumed ("sinks") are exactly the target types: nothing is left dangling, nothing is missing.
 
-**Reachability pruning.** For each target type ``t`` the tool graph gives ``steps_t[x]``, a lower bound
-on the tool steps needed to produce a new ``t`` starting from type ``x`` (see
-:meth:`graph.toolgraph.ToolGraph.steps_to`). With ``r`` steps left, a tool is expanded only if one of
-its outputs is a target or can reach one in ``r - 1`` steps, and a state is kept only if every missing
-target, every unconsumed input and every dangling non-target output can still reach a target in the
-remaining steps. Every bound is a relaxation, so pruning never removes a solution; the property test
-in ``tests/graph/test_search_pruning.py`` checks this against the unpruned search on random graphs.
+**Reachability pruning.** For each target type ``t`` the search computes ``steps_t[x]``, a lower bound
+on the tool steps needed to produce a new ``t`` starting from a value of type ``x`` (as
+:meth:`graph.toolgraph.ToolGraph.steps_to` does, in two tables: a value another tool made can only feed
+required inputs that are not ``from_subtask``, a subtask input any input of its type). With ``r`` steps
+left, a tool is expanded only if one of its outputs is a target or can reach one in ``r - 1`` steps, and
+a state is kept only if every missing target, every unconsumed input and every dangling non-target
+output can still reach a target in the remaining steps. Every bound is a relaxation, so pruning never
+removes a solution; the property test in ``tests/graph/test_search_pruning.py`` checks this against the
+unpruned search on random graphs.
+
+**Weakest-link bound.** Adding a tool never raises a chain's lowest score nor shortens it, so once
+``top_k`` solutions are in hand a state that cannot beat the worst of them is not expanded. Greedy, beam
+and adaptive search best first with it; so does exhaustive search, which keeps every applicable tool and
+therefore returns exactly the ``top_k`` that enumerating every chain and ranking them would (``bound=False``
+enumerates them all; ``found`` then counts every valid chain).
 
 **Binding.** A required input binds to an available resource of its type, preferring one nobody has
 consumed yet, then the most recent; an optional input binds only to an unconsumed *subtask input* of its
 type (options such as an angle come from the user, not from another tool) and otherwise keeps its default.
 When several resources fit, the candidates are recorded on the action
-(``Action.ambiguous``) for parameter inference to revisit.
+(``Action.ambiguous``) for parameter inference to revisit. "Most recent" is a property of the data flow,
+not of the order the search happened to apply tools in: the value made by the longest chain of tools
+first (then the later subtask input, or the canonical name), so every order of the same DAG binds alike
+and equivalent partial chains can be searched once (:attr:`_Run.seen`).
+
+**Valid solutions.** Besides the typing rules above, a solution
+
+* breaks no rule its tools declare (:attr:`~graph.spec.ToolSpec.conflicts_with`,
+  :attr:`~graph.spec.ToolSpec.not_after`; see :mod:`graph.constraints`), and
+* has no *detour*: a tool with one output whose type is that of an input it took (``text -> text``,
+  ``image -> image``, ``boxes -> boxes``) is a detour when the chain is still a solution with the tool
+  bypassed, its consumers taking its input instead. A summary of a caption, when the caption alone is a
+  text, adds nothing the types ask for; ranking could never prefer it (a tool added to a chain never
+  raises its weakest score and makes it longer), so listing it only multiplies the search — on the
+  built-in catalogue five image edits before any perception tool made 30,000 "solutions" per subtask.
+  The tool is needed, and kept, when its output is a target its input cannot stand in for, when it
+  alone uses some other value (the angle of a rotation, the boxes a crop cuts out), or when a later
+  tool takes both its input and its output (a photo beside its grey copy).
+
+A state that satisfies the typing rules is complete: it is a leaf, recorded when valid.
+
+**Detour pruning.** A detour can be proved early: once a pass-through tool's output has been consumed,
+it can only be justified by a later tool binding its input and output together, which binding order
+rules out as soon as enough values of that type outrank its input, or by an input only it uses, which
+no later step can restore. States with such a tool, or with more unjustified ones than steps left, are
+not expanded; with ``prune=False`` nothing is cut and the same rules filter complete states (the
+property tests compare the two).
 """
 
 from __future__ import annotations
@@ -32,7 +66,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -40,9 +74,10 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from graph.assessors import Assessor, UniformAssessor
+from graph.constraints import Constraints, resolve_constraints
 from graph.errors import NoSolutionError
-from graph.plan import Action, ResourceRef, Solution, Subtask, canonical_signature, input_key
-from graph.spec import ToolSpec
+from graph.plan import Action, ResourceRef, Solution, Subtask, input_key
+from graph.spec import OutputSpec, ToolSpec
 from graph.toolgraph import ToolGraph
 from graph.types import ResourceType
 
@@ -56,6 +91,11 @@ class Strategy(StrEnum):
     EXHAUSTIVE = "exhaustive"
 
 
+#: Each strategy keeps every branch the one before it keeps and more, so a search that found nothing
+#: widens along this order (from the configured strategy on) before it gives up.
+WIDENING: tuple[Strategy, ...] = (Strategy.GREEDY, Strategy.BEAM, Strategy.ADAPTIVE, Strategy.EXHAUSTIVE)
+
+
 class SearchConfig(BaseModel):
     """Knobs of one search. Defaults follow ControlLLM (depth 5, adaptive) with a safety budget."""
 
@@ -67,11 +107,22 @@ class SearchConfig(BaseModel):
     threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     top_k: int = Field(default=5, ge=1)
     prune: bool = True
-    """Reachability pruning (never changes the solutions; off only to measure what it saves)."""
+    """Cut the search space: reachability bounds, rule checks as tools are added, detour proofs and the
+    dedupe of equivalent partial chains. Never changes the solutions; off only to measure what it saves."""
     bound: bool = True
-    """Weakest-link branch and bound for greedy/beam/adaptive (never changes the returned solutions)."""
+    """Weakest-link branch and bound (never changes the returned solutions; off, exhaustive search
+    enumerates every valid chain and ``found`` counts them all)."""
+    widen: bool = True
+    """When the strategy finds nothing, try the next wider one (greedy -> beam -> adaptive -> exhaustive)
+    before raising :class:`NoSolutionError`, so a solvable subtask always gets a solution; the result
+    says so (:attr:`SearchResult.widened_from`)."""
+    minimal: bool = True
+    """Accept only minimal solutions: no part of the chain is a solution by itself and no pass-through
+    tool can be bypassed (module docs). Off only to measure what the rule removes: exhaustive search then
+    lists every padded chain again (tens of thousands per subtask on the built-in catalogue)."""
     max_expansions: int = Field(default=200_000, ge=1)
-    """Stop after creating this many search states; the result is then marked ``truncated``."""
+    """Stop a strategy after creating this many search states; the result is then marked ``truncated``.
+    Widening gives each strategy it tries its own budget, so one call costs at most four budgets."""
 
 
 class SearchResult(BaseModel):
@@ -79,14 +130,26 @@ class SearchResult(BaseModel):
 
     solutions: list[Solution]
     strategy: Strategy
+    """The strategy that found the solutions: the configured one, or a wider one (``widened_from``)."""
+    widened_from: list[Strategy] = Field(default_factory=list)
+    """Strategies tried first that found nothing, in order; empty when the configured one found these."""
     expanded: int
-    """Search states created (each is one tool applied to a state)."""
+    """Search states created (each is one tool applied to a state), summed over every strategy tried."""
     candidates: int
     """Tool applications considered: tools bound to a state before the strategy had what it keeps."""
     found: int
     """Distinct valid solutions found before ranking and truncation to ``top_k``."""
     truncated: bool
     elapsed_ms: float
+
+    @property
+    def widened(self) -> bool:
+        return bool(self.widened_from)
+
+
+Rank = tuple[int, int, str]
+"""Recency of a value, from the data flow alone: (longest tool chain that made it, subtask input
+index, canonical name). Higher is more recent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +166,19 @@ class _Step:
     name: str
     """Canonical name: the tool and its arguments resolved to the producing tools (no action ids), so
     two search orders that build the same DAG give the same names."""
+    depth: int
+    """Tools on the longest chain ending here (1: it took subtask inputs only); its outputs' recency."""
+    upstream: frozenset[str]
+    """Tools whose output reaches this one, directly or through others (for ``not_after``)."""
+    through: tuple[str, ...]
+    """Keys it took that its single output could stand in for (required inputs of the output's type):
+    bypassing it through one of them is the detour test. Empty for every other tool."""
+    needs: int
+    """Bit mask of the positions of the steps whose output reaches this one (its ancestors)."""
+    consumes: int
+    """Bit mask of the state's resources it took (bit i: ``resources[i]``)."""
+    makes: int
+    """Bit mask of the resources it made."""
 
     def action(self, position: int) -> Action:
         return Action(
@@ -115,20 +191,30 @@ class _Step:
         )
 
 
+_Resource = tuple[str, ResourceType, Rank]  # key, type, recency
+
+
 @dataclass(frozen=True, slots=True)
 class _State:
     steps: tuple[_Step, ...]
-    resources: tuple[tuple[str, ResourceType], ...]  # in order of appearance: inputs, then outputs
+    resources: tuple[_Resource, ...]  # in order of appearance: inputs, then outputs
     consumed: frozenset[str]
     used_tools: frozenset[str]
     names: frozenset[str]  # canonical names of the steps: identifies the DAG (no tool twice on a path)
     weakest: float  # lowest assessor score among the steps (INF at the root)
+    taken: int = 0
+    """Bit mask of the resources some step took (bit i: ``resources[i]``)."""
+    once: int = 0
+    """Bit mask of the resources exactly one step took."""
+    open: tuple[tuple[int, int], ...] = ()
+    """(step, bit of the value it passes through) pairs no later step has justified by taking that value
+    and the step's output together: the pass-through tools that may still turn out to be detours."""
 
 
 def _root(subtask: Subtask) -> _State:
     return _State(
         steps=(),
-        resources=tuple((input_key(i), ref.type) for i, ref in enumerate(subtask.inputs)),
+        resources=tuple((input_key(i), ref.type, (0, i, "")) for i, ref in enumerate(subtask.inputs)),
         consumed=frozenset(),
         used_tools=frozenset(),
         names=frozenset(),
@@ -136,9 +222,89 @@ def _root(subtask: Subtask) -> _State:
     )
 
 
+_Steps = tuple[dict[ResourceType, int], dict[ResourceType, int]]
+"""Fewest tool steps to a newly made target from a subtask input of each type, and from a made value."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    tool_bound: list[float]  # per tool: fewest steps from its outputs to a target (0 = produces one)
+    tool_worst: list[float]  # per tool: most steps one of its non-target outputs needs to reach a target
+    given: dict[ResourceType, float]  # per type: fewest steps from a subtask input to any target
+    made: dict[ResourceType, float]  # per type: fewest steps from a value a tool made to any target
+
+
+def _feeds(spec: ToolSpec) -> list[ResourceType]:
+    """The types of the inputs a made value can bind (required, not ``from_subtask``)."""
+    return [inp.type for inp in spec.inputs if inp.required and not inp.from_subtask]
+
+
+def _join_steps(specs: Sequence[ToolSpec]) -> dict[ResourceType, int]:
+    """:attr:`_Index.join_steps`: 1 for the types a joining tool (two or more made inputs) takes, then
+    one more per tool step back from them."""
+    steps: dict[ResourceType, int] = {}
+    for spec in specs:
+        feeds = _feeds(spec)
+        if len(feeds) >= 2:
+            for rtype in feeds:
+                steps[rtype] = 1
+    changed = True
+    while changed:
+        changed = False
+        for spec in specs:
+            after = min((steps[o.type] for o in spec.outputs if o.type in steps), default=None)
+            if after is None:
+                continue
+            for rtype in _feeds(spec):
+                if steps.get(rtype, after + 2) > after + 1:
+                    steps[rtype] = after + 1
+                    changed = True
+    return steps
+
+
+def _reach(spec: ToolSpec, rtype: ResourceType) -> int:
+    """How deep into the binding order of ``rtype`` the tool's required inputs can bind: one place per
+    required input, plus one per option declared before the last of them (an option takes an unconsumed
+    subtask input, which the next required input then skips)."""
+    kinds = [inp.required for inp in spec.inputs if inp.type is rtype]
+    last = max(i for i, required in enumerate(kinds) if required)
+    return last + 1
+
+
+def _steps_to(specs: Sequence[ToolSpec], target: ResourceType) -> _Steps:
+    """:meth:`ToolGraph.steps_to` for the search: the same relaxation (a tool applies as soon as one of its
+    inputs is there), told apart by where a value comes from. A value a tool made binds only required
+    inputs that are not ``from_subtask`` (options and questions come from the subtask), so those are the
+    only edges after the first step; a subtask input may take any input of its type."""
+    producing: dict[ResourceType, list[ToolSpec]] = {}
+    for spec in specs:
+        for rtype in spec.output_types:
+            producing.setdefault(rtype, []).append(spec)
+    dist = {target: 0}  # steps from a made value of each type to some value of the target type
+    queue = deque([target])
+    while queue:
+        current = queue.popleft()
+        for spec in producing.get(current, ()):
+            for inp in spec.inputs:
+                if inp.required and not inp.from_subtask and inp.type not in dist:
+                    dist[inp.type] = dist[current] + 1
+                    queue.append(inp.type)
+    given: dict[ResourceType, int] = {}
+    made: dict[ResourceType, int] = {}
+    for spec in specs:
+        best = min((dist[o.type] for o in spec.outputs if o.type in dist), default=None)
+        if best is None:
+            continue
+        for inp in spec.inputs:
+            given[inp.type] = min(given.get(inp.type, best + 1), best + 1)
+            if inp.required and not inp.from_subtask:
+                made[inp.type] = min(made.get(inp.type, best + 1), best + 1)
+    return given, made
+
+
 @dataclass(slots=True)
 class _Index:
-    """Per domain filter: the tools, who accepts what, and reachability tables (built once, reused)."""
+    """Per domain filter: the tools, who accepts what, rules and reachability tables (built once, reused)."""
 
     graph: ToolGraph
     specs: list[ToolSpec]
@@ -148,33 +314,65 @@ class _Index:
     required: list[Counter[ResourceType]]
     single: list[ResourceType | None]  # the type of a tool's only required input (taken once), if so
     input_types: list[frozenset[ResourceType]]
-    steps: dict[ResourceType, dict[ResourceType, int]] = field(default_factory=dict)
-    bounds: dict[tuple[ResourceType, ...], tuple[list[float], list[float], dict[ResourceType, float]]] = field(
-        default_factory=dict
-    )
+    through: list[frozenset[str]]  # per tool: required inputs its single output could stand in for
+    rules: Constraints
+    conflicts: list[frozenset[str]]  # per tool: tools it must not share a solution with
+    banned: list[frozenset[str]]  # per tool: tools whose output must not reach it
+    combiners: dict[ResourceType, list[tuple[int, int]]]
+    """Per type: tools taking two or more required values of it, as (how deep into the binding order of
+    that type they reach, tool index), deepest first: the only tools that can justify a pass-through
+    tool whose output is consumed (module docs)."""
+    pair_capacity: int  # most pass-through tools one step can justify (0: none)
+    mergers: list[int]
+    """Tools taking more made values (required inputs that are not ``from_subtask``) than they make: the
+    only ones that can bring several loose ends together into fewer."""
+    merge_depth: int  # the most loose ends one step can remove (0: none)
+    join_steps: dict[ResourceType, int]
+    """Per type: fewest steps until a made value of it is taken by a tool that also takes another made
+    value (types that never meet one are absent). A made value that cannot meet one in time ends in a
+    sink no other made value flows into."""
+    steps: dict[ResourceType, _Steps] = field(default_factory=dict)
+    bounds: dict[tuple[ResourceType, ...], _Bounds] = field(default_factory=dict)
 
-    def steps_to(self, target: ResourceType) -> dict[ResourceType, int]:
+    def steps_to(self, target: ResourceType) -> _Steps:
         if target not in self.steps:
-            self.steps[target] = self.graph.steps_to(target)
+            self.steps[target] = _steps_to(self.specs, target)
         return self.steps[target]
 
-    def bounds_for(self, targets: Iterable[ResourceType]) -> tuple[list[float], list[float], dict[ResourceType, float]]:
+    def bounds_for(self, targets: Iterable[ResourceType]) -> _Bounds:
         """Per tool, the fewest steps from its outputs to a target (0 = produces one) and the most steps
-        one of its non-target outputs needs to reach one; per type, the fewest steps to any target."""
+        one of its non-target outputs needs to reach one; per type, the fewest steps from a subtask input
+        and from a made value of that type to any target."""
         key = tuple(sorted(set(targets)))
         if key not in self.bounds:
-            type_bound: dict[ResourceType, float] = {}
+            given: dict[ResourceType, float] = {}
+            made: dict[ResourceType, float] = {}
             for target in key:
-                for rtype, n in self.steps_to(target).items():
-                    type_bound[rtype] = min(type_bound.get(rtype, INF), n)
+                from_given, from_made = self.steps_to(target)
+                for table, steps in ((given, from_given), (made, from_made)):
+                    for rtype, n in steps.items():
+                        table[rtype] = min(table.get(rtype, INF), n)
             tool_bound: list[float] = []
             tool_worst: list[float] = []
             for spec in self.specs:
-                others = [type_bound.get(o.type, INF) for o in spec.outputs if o.type not in key]
+                others = [made.get(o.type, INF) for o in spec.outputs if o.type not in key]
                 tool_bound.append(0 if len(others) < len(spec.outputs) else min(others))
                 tool_worst.append(max(others, default=0))
-            self.bounds[key] = (tool_bound, tool_worst, type_bound)
+            self.bounds[key] = _Bounds(tool_bound, tool_worst, given, made)
         return self.bounds[key]
+
+    def combiner_reaches(self, rtype: ResourceType, depth: int, used: frozenset[str], fit: set[int]) -> bool:
+        """Whether a tool not yet used, among ``fit``, can bind two values of ``rtype``, one ``depth`` deep
+        in its binding order."""
+        return self.combiner_reach(rtype, used, fit) >= depth
+
+    def combiner_reach(self, rtype: ResourceType, used: frozenset[str], fit: set[int]) -> int:
+        """How deep into the binding order of ``rtype`` a tool not yet used, among ``fit``, that binds two
+        values of it can reach (0: no such tool)."""
+        for reach, tool_i in self.combiners.get(rtype, ()):
+            if tool_i in fit and self.names[tool_i] not in used:
+                return reach
+        return 0
 
 
 @dataclass(slots=True)
@@ -190,19 +388,26 @@ class _Run:
     accepting: dict[ResourceType, list[int]]  # per type: the tools taking it (any input), in ``order``
     best_producer: dict[ResourceType, float]  # per type: the highest score of a tool producing it
     best_consumer: dict[ResourceType, float]  # per type: the highest score of a tool taking it
+    best_merger: float  # the highest score of a merging tool (``_Index.mergers``)
+    best_combiner: dict[ResourceType, float]  # per type: the highest score of a tool taking two of it
     targets: Counter[ResourceType]
     input_keys: frozenset[str]
     tool_bound: list[float]  # per tool: fewest steps from its outputs to a target (0 = produces one)
     tool_worst: list[float]  # per tool: most steps one of its non-target outputs needs to reach a target
-    type_bound: dict[ResourceType, float]  # per type: fewest steps to any target
-    target_steps: dict[ResourceType, dict[ResourceType, int]]
+    given_bound: dict[ResourceType, float]  # per type: fewest steps from a subtask input to any target
+    made_bound: dict[ResourceType, float]  # per type: fewest steps from a made value to any target
+    target_steps: dict[ResourceType, _Steps]
+    wanted: int  # how many targets (with repeats)
     limit: int  # how many solutions the caller gets back
-    solutions: dict[str, Solution] = field(default_factory=dict)
+    solutions: dict[str, _Found] = field(default_factory=dict)  # by signature
     best: list[tuple[float, int]] = field(default_factory=list)  # (-score, length) of the `limit` best
     seen: set[frozenset[str]] = field(default_factory=set)
+    """DAGs already searched: binding depends on the data flow only, so a DAG reached again in another
+    order has the same future, and searching it once loses nothing (checked by the property tests)."""
     expanded: int = 0
     candidates: int = 0
     truncated: bool = False
+    hopeless: bool = False  # the root itself cannot lead to a solution: no strategy can find one
 
 
 class ToGPlanner:
@@ -235,37 +440,49 @@ class ToGPlanner:
         """Ranked solutions for ``subtask``; raises :class:`NoSolutionError` (with the reason) if none.
 
         ``overrides`` replace fields of the config for this call, e.g. ``strategy="beam", beam_width=2``.
+        With ``widen`` (the default) a strategy that finds nothing hands over to the next wider one; the
+        assessor is still asked once per call.
         """
         cfg = config or self.config
         if overrides:
             cfg = SearchConfig.model_validate({**cfg.model_dump(), **overrides})
         started = time.perf_counter()
-        run = self._prepare(subtask, cfg)
-        root = _root(subtask)
-        if not cfg.prune or self._viable(run, root.resources, root.consumed, cfg.max_depth):
-            if cfg.strategy is Strategy.EXHAUSTIVE:
-                self._dfs(run, root)
-            else:
-                self._best_first(run, root)
-        ranked = sorted(run.solutions.values(), key=_rank_key)
-        result = SearchResult(
-            solutions=ranked[: run.limit],
-            strategy=cfg.strategy,
-            expanded=run.expanded,
-            candidates=run.candidates,
-            found=len(run.solutions),
-            truncated=run.truncated,
-            elapsed_ms=(time.perf_counter() - started) * 1000,
+        index = self._index(subtask.domains)
+        by_name = self.assessor.score(subtask.description, index.specs) if index.specs else {}
+        scores = [round(by_name.get(spec.name, 0.0), 6) for spec in index.specs]  # ties compare exactly
+        strategies = WIDENING[WIDENING.index(cfg.strategy) :] if cfg.widen else (cfg.strategy,)
+        tried: list[Strategy] = []
+        expanded = candidates = 0
+        truncated = False
+        for strategy in strategies:
+            attempt = cfg if strategy is cfg.strategy else cfg.model_copy(update={"strategy": strategy})
+            run = self._run(subtask, attempt, index, scores)
+            expanded += run.expanded
+            candidates += run.candidates
+            truncated = truncated or run.truncated
+            if run.solutions:
+                ranked = [found.solution(subtask.id) for found in sorted(run.solutions.values(), key=_Found.rank)]
+                return SearchResult(
+                    solutions=ranked[: run.limit],
+                    strategy=strategy,
+                    widened_from=tried,
+                    expanded=expanded,
+                    candidates=candidates,
+                    found=len(run.solutions),
+                    truncated=run.truncated,
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                )
+            tried.append(strategy)
+            if run.hopeless or self._structural_failure(subtask, attempt, run) is not None:
+                break  # the graph itself rules every chain out: a wider strategy cannot help
+        raise NoSolutionError(
+            self._explain_failure(subtask, attempt, run),
+            subtask=subtask.id,
+            expanded=expanded,
+            candidates=candidates,
+            truncated=truncated,
+            strategies=[s.value for s in tried],
         )
-        if not result.solutions:
-            raise NoSolutionError(
-                self._explain_failure(subtask, cfg, run),
-                subtask=subtask.id,
-                expanded=run.expanded,
-                candidates=run.candidates,
-                truncated=run.truncated,
-            )
-        return result
 
     def search_types(
         self,
@@ -297,6 +514,11 @@ class ToGPlanner:
             by_type: dict[ResourceType, list[int]] = {}
             no_input: list[int] = []
             required: list[Counter[ResourceType]] = []
+            through: list[frozenset[str]] = []
+            combiners: dict[ResourceType, list[tuple[int, int]]] = {}
+            pair_capacity = 0
+            mergers: list[int] = []
+            merge_depth = 0
             for i, spec in enumerate(specs):
                 req = Counter(inp.type for inp in spec.required_inputs)
                 required.append(req)
@@ -304,6 +526,21 @@ class ToGPlanner:
                     no_input.append(i)
                 for rtype in req:
                     by_type.setdefault(rtype, []).append(i)
+                single_out = spec.outputs[0].type if len(spec.outputs) == 1 else None
+                through.append(frozenset(inp.name for inp in spec.required_inputs if inp.type is single_out))
+                pairs = 0
+                for rtype, n in req.items():
+                    if n >= 2:
+                        combiners.setdefault(rtype, []).append((_reach(spec, rtype), i))
+                        pairs += n - 1
+                pair_capacity = max(pair_capacity, pairs)
+                merges = sum(1 for inp in spec.required_inputs if not inp.from_subtask) - len(spec.outputs)
+                if merges > 0:
+                    mergers.append(i)
+                    merge_depth = max(merge_depth, merges)
+            for entries in combiners.values():
+                entries.sort(key=lambda e: (-e[0], e[1]))
+            rules = resolve_constraints(specs)
             self._indexes[key] = _Index(
                 graph=graph,
                 specs=specs,
@@ -313,13 +550,19 @@ class ToGPlanner:
                 required=required,
                 single=[next(iter(req)) if sum(req.values()) == 1 else None for req in required],
                 input_types=[spec.input_types for spec in specs],
+                through=through,
+                rules=rules,
+                conflicts=[rules.conflicts.get(spec.name, frozenset()) for spec in specs],
+                banned=[rules.banned_upstream.get(spec.name, frozenset()) for spec in specs],
+                combiners=combiners,
+                pair_capacity=pair_capacity,
+                mergers=mergers,
+                merge_depth=merge_depth,
+                join_steps=_join_steps(specs),
             )
         return self._indexes[key]
 
-    def _prepare(self, subtask: Subtask, cfg: SearchConfig) -> _Run:
-        index = self._index(subtask.domains)
-        by_name = self.assessor.score(subtask.description, index.specs) if index.specs else {}
-        scores = [by_name.get(spec.name, 0.0) for spec in index.specs]
+    def _prepare(self, subtask: Subtask, cfg: SearchConfig, index: _Index, scores: list[float]) -> _Run:
         order = sorted(range(len(index.specs)), key=lambda i: (-scores[i], index.specs[i].name))
         best_producer: dict[ResourceType, float] = {}
         best_consumer: dict[ResourceType, float] = {}
@@ -328,9 +571,12 @@ class ToGPlanner:
                 best_producer[rtype] = scores[tool_i]
             for rtype in index.input_types[tool_i]:
                 best_consumer[rtype] = scores[tool_i]
+        best_combiner = {
+            rtype: max(scores[tool_i] for _, tool_i in entries) for rtype, entries in index.combiners.items()
+        }
         targets = Counter(subtask.target_types)
         target_steps = {t: index.steps_to(t) for t in targets}
-        tool_bound, tool_worst, type_bound = index.bounds_for(targets)
+        bounds = index.bounds_for(targets)
         return _Run(
             subtask=subtask,
             config=cfg,
@@ -341,19 +587,36 @@ class ToGPlanner:
             accepting={},
             best_producer=best_producer,
             best_consumer=best_consumer,
+            best_merger=max((scores[i] for i in index.mergers), default=0.0),
+            best_combiner=best_combiner,
             targets=targets,
             input_keys=frozenset(input_key(i) for i in range(len(subtask.inputs))),
-            tool_bound=tool_bound,
-            tool_worst=tool_worst,
-            type_bound=type_bound,
+            tool_bound=bounds.tool_bound,
+            tool_worst=bounds.tool_worst,
+            given_bound=bounds.given,
+            made_bound=bounds.made,
             target_steps=target_steps,
+            wanted=targets.total(),
             limit=min(cfg.top_k, cfg.beam_width) if cfg.strategy is Strategy.BEAM else cfg.top_k,
         )
 
     # --- search ---------------------------------------------------------------------------------
 
+    def _run(self, subtask: Subtask, cfg: SearchConfig, index: _Index, scores: list[float]) -> _Run:
+        """One strategy's search from the subtask's inputs."""
+        run = self._prepare(subtask, cfg, index, scores)
+        root = _root(subtask)
+        if cfg.prune and not self._viable(run, root.resources, (), root.consumed, cfg.max_depth):
+            run.hopeless = True
+        elif cfg.strategy is Strategy.EXHAUSTIVE and not cfg.bound:
+            self._dfs(run, root)  # every chain: depth first, the cheapest order
+        else:
+            self._best_first(run, root)
+        return run
+
     def _dfs(self, run: _Run, state: _State) -> None:
-        """Depth-first, for exhaustive search: it visits every chain, so the order only has to be cheap."""
+        """Depth-first, for unbounded exhaustive search: it visits every chain, so the order only has to
+        be cheap."""
         remaining = run.config.max_depth - len(state.steps)
         if remaining <= 0:
             return
@@ -367,7 +630,7 @@ class ToGPlanner:
                     return
 
     def _best_first(self, run: _Run, root: _State) -> None:
-        """Best first by score potential, then length, for greedy, beam and adaptive search.
+        """Best first by score potential, then length, for every strategy but unbounded exhaustive search.
 
         A state's *potential* (:func:`_potential`) bounds the score of every solution below it, so
         states leave the queue in the order solutions are ranked: the best solutions are found first
@@ -399,24 +662,32 @@ class ToGPlanner:
                 return
             pushed += 1  # the parent's later children come from tools scoring no higher than this one
             later = min(-negative, child.steps[-1].score)
-            heapq.heappush(queue, (-round(later, 6), depth, pushed, state, children))
+            heapq.heappush(queue, (-later, depth, pushed, state, children))
             if self._accept(run, child):
                 potential = _potential(run, child)
                 if not _outranked(run, potential, depth + 1):
                     pushed += 1
-                    heapq.heappush(queue, (-round(potential, 6), depth + 1, pushed, child, None))
+                    heapq.heappush(queue, (-potential, depth + 1, pushed, child, None))
             elif cfg.strategy is Strategy.GREEDY and run.solutions:
                 return
 
     def _accept(self, run: _Run, child: _State) -> bool:
-        """Count a new child; record it if it is a solution. True when it is worth expanding further."""
-        if child.names in run.seen or _outranked(run, child.weakest, len(child.steps)):
+        """Count a new child; record it if it is a valid solution. True when it is worth expanding further.
+
+        A complete state (every input consumed, the sinks exactly the targets) is a leaf even when a rule
+        rejects it: nothing added to it is needed for the types.
+        """
+        if _outranked(run, child.weakest, len(child.steps)):
             return False
-        run.seen.add(child.names)
+        if run.config.prune:
+            if child.names in run.seen:
+                return False
+            run.seen.add(child.names)
         run.expanded += 1
         outputs = self._solution_outputs(run, child)
         if outputs is not None:
-            self._record(run, child, outputs)
+            if self._valid(run, child):
+                self._record(run, child, outputs)
             return False
         return True
 
@@ -428,10 +699,12 @@ class ToGPlanner:
         not grow with the number of applicable tools the strategy would drop anyway. Children are made
         while the caller searches their elder siblings, so the weakest-link bound those searches
         tighten already applies to them. With pruning, cheap per-tool tests run before binding; each is
-        implied by :meth:`_viable` on the child.
+        implied by :meth:`_viable` on the child; then the tools' rules and the detour proof
+        (:meth:`_doomed`) drop children no completion of which could be valid.
         """
         cfg = run.config
         strategy = cfg.strategy
+        index = run.index
         wanted = 1 if strategy is Strategy.GREEDY else cfg.beam_width if strategy is Strategy.BEAM else None
         depth = len(state.steps) + 1
         left = remaining - 1  # steps left after this one
@@ -440,12 +713,13 @@ class ToGPlanner:
             # resources that could not be used after one more step unless this very step consumes them
             stranded = frozenset(
                 rtype
-                for key, rtype in state.resources
-                if key not in state.consumed
-                and (key in run.input_keys or rtype not in run.targets)
-                and run.type_bound.get(rtype, INF) > left
+                for key, rtype, _ in state.resources
+                if key not in state.consumed and _to_target(run, key, rtype) > left
             )
         pools = _binding_pools(state)
+        track = bool(index.rules.banned_upstream)
+        bits = {key: bit for bit, (key, _, _) in enumerate(state.resources)}
+        fragile = self._fragile(run, state, left) if cfg.prune and cfg.minimal and state.open else ()
         kept = 0
         for tool_i in self._applicable(run, state, left, stranded):
             if wanted is not None and kept >= wanted:
@@ -456,17 +730,35 @@ class ToGPlanner:
             weakest = min(state.weakest, score)
             if _outranked(run, weakest, depth):
                 return  # later tools score no higher, so they are outranked too
-            spec = run.index.specs[tool_i]
+            if cfg.prune and not index.conflicts[tool_i].isdisjoint(state.used_tools):
+                continue
+            spec = index.specs[tool_i]
             binding = _bind(spec, pools)
             if binding is None:
                 continue
             run.candidates += 1
+            if fragile and any(
+                output in binding.taken
+                and passed not in binding.taken
+                and sum(1 for o in spec.outputs if o.type is rtype) > headroom
+                for output, passed, rtype, headroom in fragile
+            ):
+                continue  # takes the output of a pass-through tool that nothing could justify after that
+            name = _canonical(state.steps, spec.name, binding.args)
             if cfg.prune:
-                resources = (*state.resources, *((f"a{depth}.{o.name}", o.type) for o in spec.outputs))
-                if not self._viable(run, resources, state.consumed | binding.taken, left):
+                if state.names | {name} in run.seen:
+                    continue  # the same DAG, reached before in another order
+                if not self._viable(run, state.resources, spec.outputs, state.consumed | binding.taken, left):
                     continue
+            child = _extend(state, spec, score, binding, name, index.through[tool_i], track, bits)
+            if cfg.prune and (
+                not index.banned[tool_i].isdisjoint(child.steps[-1].upstream)
+                or (cfg.minimal and (_contains_solution(run, child, depth - 1) or self._doomed(run, child, left)))
+                or (self._solution_outputs(run, child) is not None and not self._valid(run, child))
+            ):
+                continue  # no completion could be valid (a complete child is a leaf)
             kept += 1
-            yield _extend(state, spec, score, binding)
+            yield child
 
     def _applicable(self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]) -> Iterator[int]:
         """Tools not yet on the path whose required inputs the state can feed, best-scored first.
@@ -481,7 +773,7 @@ class ToGPlanner:
                 narrow = min((_accepting(run, t) for t in stranded), key=len)
                 if len(narrow) < len(pool):
                     pool = [i for i in narrow if i in fit]
-        have = Counter(t for _, t in state.resources)
+        have = Counter(t for _, t, _ in state.resources)
         index = run.index
         names, single, required, used = index.names, index.single, index.required, state.used_tools
         input_types = index.input_types
@@ -495,65 +787,156 @@ class ToGPlanner:
             elif all(have[t] >= n for t, n in required[tool_i].items()):
                 yield tool_i
 
+    @staticmethod
     def _viable(
-        self, run: _Run, resources: Sequence[tuple[str, ResourceType]], consumed: frozenset[str], remaining: int
+        run: _Run,
+        resources: Sequence[_Resource],
+        outputs: Sequence[OutputSpec],
+        consumed: frozenset[str],
+        remaining: int,
     ) -> bool:
-        """Necessary conditions for a state to still lead to a solution (admissible bounds): every
-        missing target, unconsumed input and dangling non-target output can reach a target in time."""
-        types_here = {t for _, t in resources}
-        sinks = Counter(t for k, t in resources if k not in consumed and k not in run.input_keys)
-        for target, needed in run.targets.items():
-            if sinks[target] >= needed:
+        """Necessary conditions for a state (``resources`` plus the new ``outputs`` of its last tool) to
+        still lead to a solution (admissible bounds): every missing target, unconsumed input and dangling
+        non-target output can reach a target in time; there are no more loose made values than the steps
+        left can merge; and every made value that can meet no other in time has a target of its own."""
+        inputs = run.input_keys
+        targets = run.targets
+        made_bound = run.made_bound
+        join = run.index.join_steps
+        sinks: dict[ResourceType, int] = {}
+        loose = alone = 0
+        for key, rtype in [(None, o.type) for o in outputs] + [(k, t) for k, t, _ in resources if k not in consumed]:
+            if key in inputs:
+                if run.given_bound.get(rtype, INF) > remaining:
+                    return False
                 continue
-            steps = run.target_steps[target]
-            if not any(steps.get(x, INF) <= remaining for x in types_here):
+            loose += 1
+            if join.get(rtype, INF) > remaining:
+                alone += 1
+            if rtype in targets:
+                sinks[rtype] = sinks.get(rtype, 0) + 1
+            elif made_bound.get(rtype, INF) > remaining:
                 return False
-        for key, rtype in resources:
-            if key in consumed:
+        wanted = run.wanted
+        if loose - wanted > remaining * run.index.merge_depth:
+            return False  # each step brings at most merge_depth loose ends together
+        if alone + (alone < loose) > wanted:
+            return False  # each value that can meet no other ends in a sink of its own
+        for target, needed in targets.items():
+            if sinks.get(target, 0) >= needed:
                 continue
-            if (key in run.input_keys or rtype not in run.targets) and run.type_bound.get(rtype, INF) > remaining:
+            given, made = run.target_steps[target]
+            if not any(made.get(o.type, INF) <= remaining for o in outputs) and not any(
+                (given if k in inputs else made).get(t, INF) <= remaining for k, t, _ in resources
+            ):
                 return False
         return True
 
     @staticmethod
+    def _fragile(run: _Run, state: _State, left: int) -> tuple[tuple[str, str, ResourceType, int], ...]:
+        """The state's pass-through tools that a next step taking the output without the passed value
+        could doom (:meth:`_doomed` on that child), so such a step is not even built: the output is then
+        no target, nothing but the tool uses its other inputs, and a later tool taking both must reach
+        past every value of that type that outranks the passed one. As (output, passed value, type,
+        headroom): the step dooms it when it makes more values of the type than ``headroom`` (``left``:
+        steps left after the next one)."""
+        pairs = []
+        fit = _fitting(run, left - 1)[1] if left >= 1 else set()
+        for position, passed in state.open:
+            step = state.steps[position]
+            if step.consumes & state.once & ~(1 << passed):
+                continue
+            rtype = step.outputs[0][1]
+            rank = state.resources[passed][2]
+            above = sum(1 for _, t, r in state.resources if t is rtype and r > rank)
+            reach = run.index.combiner_reach(rtype, state.used_tools, fit) if left >= 1 else 0
+            output = state.resources[(step.makes & -step.makes).bit_length() - 1][0]
+            pairs.append((output, state.resources[passed][0], rtype, reach - above - 1))
+        return tuple(pairs)
+
+    @staticmethod
+    def _doomed(run: _Run, state: _State, left: int) -> bool:
+        """Whether a pass-through tool of ``state`` is a detour in every completion (an admissible proof).
+
+        Its output, once consumed, is no target; an input only it uses stays so only until another tool
+        takes it too; a later tool binding the passed value and the output together must reach the passed
+        value in the binding order, and values of that type that outrank it never go away. Each tool
+        waiting for such a later tool needs a step of its own (up to ``pair_capacity`` per step).
+        """
+        if not state.open:
+            return False
+        waiting: set[int] = set()
+        for position, passed in state.open:
+            step = state.steps[position]
+            rtype = step.outputs[0][1]
+            if not step.makes & state.taken and rtype in run.targets:
+                continue  # may stay a target the passed value cannot be
+            if step.consumes & state.once & ~(1 << passed):
+                continue  # uses a value nothing else does (yet)
+            if left < 1:
+                return True
+            rank = state.resources[passed][2]
+            above = sum(1 for _, t, r in state.resources if t is rtype and r > rank)
+            if not run.index.combiner_reaches(rtype, above + 1, state.used_tools, _fitting(run, left - 1)[1]):
+                return True
+            waiting.add(position)
+        return bool(waiting) and -(-len(waiting) // max(run.index.pair_capacity, 1)) > left
+
+    def _valid(self, run: _Run, state: _State) -> bool:
+        """A complete state is a solution unless a tool's rule or a detour rules it out (module docs)."""
+        index = run.index
+        if index.rules:
+            for step in state.steps:
+                if not index.rules.conflicts.get(step.tool, frozenset()).isdisjoint(state.used_tools):
+                    return False
+                if not index.rules.banned_upstream.get(step.tool, frozenset()).isdisjoint(step.upstream):
+                    return False
+        if not run.config.minimal:
+            return True
+        # pruned searches tested every part as its last step was added; unpruned ones test it here
+        return not ((not run.config.prune and _contains_solution(run, state)) or _has_detour(run, state))
+
+    @staticmethod
     def _solution_outputs(run: _Run, state: _State) -> list[str] | None:
-        """The sink keys that satisfy the targets in order, if this state is a valid solution."""
-        if not run.input_keys <= state.consumed:
+        """The sink keys that satisfy the targets in order, if this state is complete (oldest sink first
+        among several of one type, by data-flow recency, so every order of one DAG agrees)."""
+        first_made = len(run.input_keys)
+        if state.taken & ((1 << first_made) - 1) != (1 << first_made) - 1:
+            return None  # an input nobody took
+        sinks = [
+            (rank, key, rtype)
+            for bit, (key, rtype, rank) in enumerate(state.resources)
+            if bit >= first_made and not state.taken >> bit & 1
+        ]
+        if len(sinks) != run.wanted or Counter(t for _, _, t in sinks) != run.targets:
             return None
-        sinks = [(k, t) for k, t in state.resources if k not in state.consumed and k not in run.input_keys]
-        if Counter(t for _, t in sinks) != run.targets:
-            return None
+        sinks.sort()
         outputs: list[str] = []
         used: set[str] = set()
         for target in run.subtask.target_types:
-            key = next(k for k, t in sinks if t is target and k not in used)
+            key = next(k for _, k, t in sinks if t is target and k not in used)
             used.add(key)
             outputs.append(key)
         return outputs
 
     @staticmethod
     def _record(run: _Run, state: _State, outputs: list[str]) -> None:
-        actions = [step.action(i) for i, step in enumerate(state.steps)]
-        signature = canonical_signature(actions, outputs)
+        """Keep a solution: plain data until it is among those returned (most never are)."""
+        steps = state.steps
+        resolved = ",".join(_resolve(steps, key) for key in outputs)
+        signature = " | ".join(sorted(state.names)) + " => " + resolved  # canonical_signature, from names
         if signature in run.solutions:
             return
-        tool_scores = {step.tool: step.score for step in state.steps}
-        solution = Solution(
-            subtask_id=run.subtask.id,
-            actions=actions,
-            outputs=outputs,
-            score=round(min(tool_scores.values()), 6),
-            tool_scores=tool_scores,
-        )
-        run.solutions[signature] = solution
-        if run.config.strategy is not Strategy.EXHAUSTIVE:
-            run.best.append((-solution.score, solution.length))
+        run.solutions[signature] = _Found(signature, state, tuple(outputs))
+        if run.config.bound:
+            run.best.append((-state.weakest, len(steps)))
             run.best.sort()
             del run.best[run.limit :]
 
     # --- diagnostics ----------------------------------------------------------------------------
 
-    def _explain_failure(self, subtask: Subtask, cfg: SearchConfig, run: _Run) -> str:
+    def _structural_failure(self, subtask: Subtask, cfg: SearchConfig, run: _Run) -> str | None:
+        """Why no chain can exist at all, whatever the strategy (None: the graph allows one)."""
         have = sorted({r.type.value for r in subtask.inputs})
         have_text = "{" + ", ".join(have) + "}"
         for target in sorted(run.targets):
@@ -564,19 +947,26 @@ class ToGPlanner:
                     f"no solution: target {target.value} is reachable from {have_text} only with tools outside "
                     f"the domains {sorted(subtask.domains)}"
                 )
-            steps = min((run.target_steps[target].get(ResourceType(x), INF) for x in have), default=INF)
+            steps = min((run.target_steps[target][0].get(ResourceType(x), INF) for x in have), default=INF)
             if steps > cfg.max_depth:
                 return (
                     f"no solution: target {target.value} needs at least {steps} tool steps from {have_text}, "
                     f"more than max_depth={cfg.max_depth}"
                 )
         for ref in subtask.inputs:
-            if run.type_bound.get(ref.type, INF) > cfg.max_depth:
+            if run.given_bound.get(ref.type, INF) > cfg.max_depth:
                 wanted = ", ".join(sorted(t.value for t in run.targets))
                 return (
                     f"no solution: input {ref.type.value} ({ref.value!r}) cannot be used by any chain of at most "
                     f"{cfg.max_depth} tools that produces {wanted}; every input must be consumed"
                 )
+        return None
+
+    def _explain_failure(self, subtask: Subtask, cfg: SearchConfig, run: _Run) -> str:
+        structural = self._structural_failure(subtask, cfg, run)
+        if structural is not None:
+            return structural
+        have_text = "{" + ", ".join(sorted({r.type.value for r in subtask.inputs})) + "}"
         if run.truncated:
             return f"no solution found within max_expansions={cfg.max_expansions}; the search was cut short"
         if cfg.strategy in (Strategy.GREEDY, Strategy.BEAM, Strategy.ADAPTIVE):
@@ -587,35 +977,135 @@ class ToGPlanner:
             )
         return (
             f"no solution: no chain of at most {cfg.max_depth} tools consumes every input {have_text} and "
-            f"produces exactly {sorted(t.value for t in run.targets.elements())} with nothing left unused"
+            f"produces exactly {sorted(t.value for t in run.targets.elements())} with nothing left unused "
+            "(and no tool a detour or against a rule of the catalogue)"
         )
+
+
+def _contains_solution(run: _Run, state: _State, newest: int | None = None) -> bool:
+    """Whether a proper part of the chain is complete by itself: some of its steps, each with every step
+    that feeds it, bindings unchanged, consume every subtask input and leave exactly the targets.
+
+    Such a chain does everything the subtask asks and then more (a caption, then a second description
+    merged into it). Any chain extending it still contains that part, so the search stops there.
+    ``newest``: only parts containing this step (the others were checked when it was added).
+    """
+    steps = state.steps
+    count = len(steps)
+    if newest is not None:
+        # every part holding the newest step keeps its outputs as sinks (nothing has consumed them)
+        outputs = steps[newest].outputs
+        if len(outputs) > run.wanted or any(rtype not in run.targets for _, rtype in outputs):
+            return False
+    everything = (1 << count) - 1
+    core = 0 if newest is None else steps[newest].needs | 1 << newest
+    free = [q for q in range(count) if not core >> q & 1]
+    inputs = (1 << len(run.input_keys)) - 1
+    wanted = run.wanted
+    for mask in range(1 << len(free)):
+        part = core
+        for i, q in enumerate(free):
+            if mask >> i & 1:
+                part |= 1 << q
+        if part in (0, everything):
+            continue
+        consumed = made = 0
+        closed = True
+        for q in range(count):
+            if part >> q & 1:
+                step = steps[q]
+                if step.needs & ~part:
+                    closed = False
+                    break
+                consumed |= step.consumes
+                made |= step.makes
+        if not closed or consumed & inputs != inputs:
+            continue
+        sinks = made & ~consumed
+        if sinks.bit_count() != wanted:
+            continue
+        if Counter(rtype for bit, (_, rtype, _) in enumerate(state.resources) if sinks >> bit & 1) == run.targets:
+            return True
+    return False
+
+
+def _has_detour(run: _Run, state: _State) -> bool:
+    """Whether some pass-through tool of a complete state can be bypassed, the chain staying a solution.
+
+    Bypassing tool P (passed value r, output o) rewires o's consumers to r. That breaks the chain exactly
+    when o is a target that r cannot be (r is a subtask input, or something else consumes r); when P
+    uses some other value nothing else does (it would be left unused); or when one tool takes both r and
+    o (it would take r twice). Rules only forbid tools and data flow, so removing a tool breaks none.
+    """
+    uses = Counter(key for step in state.steps for _, key in step.args)
+    for position, step in enumerate(state.steps):
+        if not step.through:
+            continue
+        output = f"a{position + 1}.{step.outputs[0][0]}"
+        for passed in step.through:
+            if output not in state.consumed and (passed in run.input_keys or uses[passed] > 1):
+                continue
+            if any(uses[key] == 1 for _, key in step.args if key != passed):
+                continue
+            if any(
+                i != position and any(k == output for _, k in other.args) and any(k == passed for _, k in other.args)
+                for i, other in enumerate(state.steps)
+            ):
+                continue
+            return True
+    return False
 
 
 def _outranked(run: _Run, weakest: float, length: int) -> bool:
     """Branch and bound on the weakest link: adding tools never raises a chain's lowest score nor
     shortens it, so once ``limit`` solutions are in hand, a state whose weakest score is already below
-    the worst of them (or equal, and longer) cannot reach the results. Exhaustive search is exempt: it
-    enumerates every chain."""
-    if not run.config.bound or run.config.strategy is Strategy.EXHAUSTIVE or len(run.best) < run.limit:
+    the worst of them (or equal, and longer) cannot reach the results. Every strategy uses it; exhaustive
+    search still returns the ``top_k`` of all chains, as it keeps every tool the others would drop."""
+    if not run.config.bound or len(run.best) < run.limit:
         return False
     worst_score, worst_length = run.best[-1]
-    score = -round(weakest, 6)
+    score = -weakest
     return score > worst_score or (score == worst_score and length > worst_length)
 
 
 def _potential(run: _Run, state: _State) -> float:
     """An upper bound on the score of any solution that extends ``state`` (admissible, so the bound
     stays exact): its weakest tool so far, and for every missing target the best-scored tool that
-    produces that type, and for every resource still to be used the best-scored tool that takes it."""
+    produces that type, for every resource still to be used the best-scored tool that takes it, for
+    more made values than targets the best merging tool, and for a pass-through tool that only a later
+    tool taking its input and output can justify, the best such tool."""
     bound = state.weakest
-    sinks = Counter(t for k, t in state.resources if k not in state.consumed and k not in run.input_keys)
-    for target, needed in run.targets.items():
-        if sinks[target] < needed:
-            bound = min(bound, run.best_producer.get(target, 0.0))
-    for key, rtype in state.resources:
-        if key not in state.consumed and (key in run.input_keys or rtype not in run.targets):
+    first_made = len(run.input_keys)
+    sinks: dict[ResourceType, int] = {}
+    loose = 0
+    for bit, (_, rtype, _) in enumerate(state.resources):
+        if state.taken >> bit & 1:
+            continue
+        if bit >= first_made:
+            loose += 1
+        if bit >= first_made and rtype in run.targets:
+            sinks[rtype] = sinks.get(rtype, 0) + 1
+        else:  # an input, or a made value that is no target: some tool must still take it
             bound = min(bound, run.best_consumer.get(rtype, 0.0))
+    for target, needed in run.targets.items():
+        if sinks.get(target, 0) < needed:
+            bound = min(bound, run.best_producer.get(target, 0.0))
+    if loose > run.wanted:  # more made values than targets: some tool must merge them
+        bound = min(bound, run.best_merger)
+    for position, passed in state.open:
+        step = state.steps[position]
+        if step.makes & state.taken and not step.consumes & state.once & ~(1 << passed):
+            # only a later tool taking its input and output together can justify this pass-through tool
+            bound = min(bound, run.best_combiner.get(step.outputs[0][1], 0.0))
     return bound
+
+
+def _to_target(run: _Run, key: str, rtype: ResourceType) -> float:
+    """Fewest steps before an unconsumed value stops being a loose end: 0 for a made value of a target
+    type (it may be one), else the steps from it to a target."""
+    if key in run.input_keys:
+        return run.given_bound.get(rtype, INF)
+    return 0 if rtype in run.targets else run.made_bound.get(rtype, INF)
 
 
 def _fitting(run: _Run, left: int) -> tuple[list[int], set[int]]:
@@ -634,19 +1124,28 @@ def _accepting(run: _Run, rtype: ResourceType) -> list[int]:
     return run.accepting[rtype]
 
 
-def _binding_pools(state: _State) -> dict[ResourceType, tuple[list[str], list[str]]]:
-    """Per type, the keys a required input may bind to (unconsumed first, each most recent first) and
-    those an optional input may bind to (unconsumed subtask inputs only)."""
-    pools: dict[ResourceType, tuple[list[str], list[str]]] = {}
-    for key, rtype in reversed(state.resources):
-        required, optional = pools.setdefault(rtype, ([], []))
+_Pool = tuple[list[str], list[str], list[str]]
+
+
+def _binding_pools(state: _State) -> dict[ResourceType, _Pool]:
+    """Per type, the keys a required input may bind to (unconsumed first, each most recent first), those
+    an optional input may bind to (unconsumed subtask inputs only) and those a ``from_subtask`` input may
+    bind to (subtask inputs, unconsumed first). Recency is the data-flow rank, so the pools do not depend
+    on the order the state's tools were applied in."""
+    pools: dict[ResourceType, _Pool] = {}
+    ordered = sorted(state.resources, key=lambda r: r[2], reverse=True)
+    for key, rtype, _ in ordered:
+        required, optional, given = pools.setdefault(rtype, ([], [], []))
         if key not in state.consumed:
             required.append(key)
             if key.startswith("input:"):
                 optional.append(key)
-    for key, rtype in reversed(state.resources):
+                given.append(key)
+    for key, rtype, _ in ordered:
         if key in state.consumed:
             pools[rtype][0].append(key)
+            if key.startswith("input:"):
+                pools[rtype][2].append(key)
     return pools
 
 
@@ -658,19 +1157,24 @@ class _Binding:
     taken: frozenset[str]
 
 
-def _bind(spec: ToolSpec, pools: dict[ResourceType, tuple[list[str], list[str]]]) -> _Binding | None:
+_NO_POOL: _Pool = ([], [], [])
+
+
+def _bind(spec: ToolSpec, pools: dict[ResourceType, _Pool]) -> _Binding | None:
     """Bind the tool's inputs by type (``None`` if a required one cannot be bound).
 
     A required input prefers a resource nobody consumed yet, then the most recent; an option (an angle,
-    a strength) binds only to an unconsumed subtask input, never to another tool's output.
+    a strength) binds only to an unconsumed subtask input, never to another tool's output; a required
+    ``from_subtask`` input (a question) binds to a subtask input, preferring one nobody consumed yet.
     """
     args: list[tuple[str, str]] = []
     ambiguous: list[tuple[str, tuple[str, ...]]] = []
     defaulted: list[str] = []
     taken: set[str] = set()
     for inp in spec.inputs:
-        required, optional = pools.get(inp.type, ((), ()))
-        ranked = [k for k in (required if inp.required else optional) if k not in taken]
+        required, optional, given = pools.get(inp.type, _NO_POOL)
+        pool = optional if not inp.required else given if inp.from_subtask else required
+        ranked = [k for k in pool if k not in taken]
         if not ranked:
             if inp.required:
                 return None
@@ -683,9 +1187,43 @@ def _bind(spec: ToolSpec, pools: dict[ResourceType, tuple[list[str], list[str]]]
     return _Binding(tuple(sorted(args)), tuple(ambiguous), tuple(defaulted), frozenset(taken))
 
 
-def _extend(state: _State, spec: ToolSpec, score: float, binding: _Binding) -> _State:
-    """The state after applying ``spec`` with ``binding``."""
-    resolved = ",".join(f"{name}={_resolve(state.steps, key)}" for name, key in binding.args)
+def _canonical(steps: tuple[_Step, ...], tool: str, args: tuple[tuple[str, str], ...]) -> str:
+    """The canonical name of a step: the tool and its arguments resolved to the producing steps' names."""
+    return f"{tool}({','.join(f'{name}={_resolve(steps, key)}' for name, key in args)})"
+
+
+def _extend(
+    state: _State,
+    spec: ToolSpec,
+    score: float,
+    binding: _Binding,
+    name: str,
+    through: frozenset[str],
+    track_upstream: bool,
+    bits: dict[str, int],
+) -> _State:
+    """The state after applying ``spec`` with ``binding`` (``name``: its canonical name; ``through``: its
+    pass-through argument names; ``track_upstream``: the catalogue has ``not_after`` rules to test;
+    ``bits``: each resource key's position)."""
+    steps = state.steps
+    resources = state.resources
+    depth = 1
+    upstream: set[str] = set()
+    needs = 0
+    consumes = 0
+    for _, key in binding.args:
+        consumes |= 1 << bits[key]
+        if key[0] == "a":
+            position = int(key[1 : key.index(".")]) - 1
+            producer = steps[position]
+            if producer.depth >= depth:
+                depth = producer.depth + 1
+            needs |= producer.needs | 1 << position
+            if track_upstream:
+                upstream |= producer.upstream
+                upstream.add(producer.tool)
+    first = len(resources)
+    passed = tuple(key for arg, key in binding.args if arg in through) if through else ()
     step = _Step(
         tool=spec.name,
         args=binding.args,
@@ -693,16 +1231,35 @@ def _extend(state: _State, spec: ToolSpec, score: float, binding: _Binding) -> _
         ambiguous=binding.ambiguous,
         defaulted=binding.defaulted,
         score=score,
-        name=f"{spec.name}({resolved})",
+        name=name,
+        depth=depth,
+        upstream=frozenset(upstream),
+        through=passed,
+        needs=needs,
+        consumes=consumes,
+        makes=((1 << len(spec.outputs)) - 1) << first,
     )
-    action_id = f"a{len(state.steps) + 1}"
+    position = len(steps)
+    action_id = f"a{position + 1}"
+    still_open = state.open
+    if still_open:
+        still_open = tuple((p, bit) for p, bit in still_open if not (consumes >> bit & 1 and steps[p].makes & consumes))
+    if passed:
+        still_open += tuple((position, bits[key]) for key in passed)
+    taken = state.taken
     return _State(
-        steps=(*state.steps, step),
-        resources=(*state.resources, *((f"{action_id}.{o.name}", o.type) for o in spec.outputs)),
+        steps=(*steps, step),
+        resources=(
+            *resources,
+            *((f"{action_id}.{o.name}", o.type, (depth, 0, f"{name}.{o.name}")) for o in spec.outputs),
+        ),
         consumed=state.consumed | binding.taken,
         used_tools=state.used_tools | {spec.name},
-        names=state.names | {step.name},
+        names=state.names | {name},
         weakest=min(state.weakest, score),
+        taken=taken | consumes,
+        once=(state.once & ~consumes) | (consumes & ~taken),
+        open=still_open,
     )
 
 
@@ -714,12 +1271,30 @@ def _resolve(steps: tuple[_Step, ...], key: str) -> str:
     return f"{steps[int(action_id[1:]) - 1].name}.{out}"
 
 
-def _rank_key(solution: Solution) -> tuple[float, int, float, str]:
-    """Weakest link first, then fewer tools, then mean relevance, then a stable tie-break.
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A recorded solution before it becomes a pydantic :class:`Solution` (only the returned ones do)."""
 
-    Ranking by mean relevance alone rewards padding a chain with relevant-sounding but needless tools
-    (caption -> text_to_image -> VQA -> speech beat caption -> speech on ControlLLM's catalogue);
-    the weakest tool's score never rises when a tool is added, so a padded chain cannot win.
-    """
-    mean = sum(solution.tool_scores.values()) / max(len(solution.tool_scores), 1)
-    return (-solution.score, solution.length, -mean, solution.signature())
+    signature: str  # what :meth:`Solution.signature` gives for it
+    state: _State
+    outputs: tuple[str, ...]
+
+    def rank(self) -> tuple[float, int, float, str]:
+        """Weakest link first, then fewer tools, then mean relevance, then a stable tie-break.
+
+        Ranking by mean relevance alone rewards padding a chain with relevant-sounding but needless tools
+        (caption -> text_to_image -> VQA -> speech beat caption -> speech on ControlLLM's catalogue);
+        the weakest tool's score never rises when a tool is added, so a padded chain cannot win.
+        """
+        scores = [step.score for step in self.state.steps]
+        return (-self.state.weakest, len(scores), -sum(scores) / len(scores), self.signature)
+
+    def solution(self, subtask_id: int) -> Solution:
+        steps = self.state.steps
+        return Solution(
+            subtask_id=subtask_id,
+            actions=[step.action(i) for i, step in enumerate(steps)],
+            outputs=list(self.outputs),
+            score=self.state.weakest,
+            tool_scores={step.tool: step.score for step in steps},
+        )

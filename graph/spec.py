@@ -42,6 +42,10 @@ class InputSpec(_Spec):
     description: str = ""
     required: bool = True
     default: Any = None
+    from_subtask: bool = False
+    """Bind only to a value the subtask was given (the user's question, a label to select by), never to
+    another tool's output: a caption is no question, and selecting boxes by a caption is no selection.
+    Optional inputs bind to given values only anyway (an angle comes from the user, not from a tool)."""
 
     @field_validator("name")
     @classmethod
@@ -91,6 +95,21 @@ class ToolSpec(BaseModel):
     outputs: tuple[OutputSpec, ...] = Field(min_length=1)
     device: Device = Device.CPU
     expected_seconds: float = Field(default=0.1, ge=0.0)
+    groups: tuple[str, ...] = ()
+    """Families the tool belongs to (``captioning``, ``question-answering``), so that constraints can
+    name a kind of tool instead of listing every member."""
+    conflicts_with: tuple[str, ...] = ()
+    """Tools or groups that must not appear in the same solution as this tool: two captioners, or two
+    answerers, in one chain are alternatives, not steps. Symmetric (declaring it on either side is
+    enough); naming one of the tool's own groups means "no other tool of my group"."""
+    not_after: tuple[str, ...] = ()
+    """Tools or groups whose output must not reach this tool, directly or through other tools: selecting
+    lines of a question-answering tool's short answer, or transcribing speech that text-to-speech made
+    from text the chain already had, is a detour. Order is data flow, not the order actions are listed."""
+    not_before: tuple[str, ...] = ()
+    """Tools or groups this tool's output must not reach, directly or through other tools: the mirror of
+    ``not_after``, for a tool that knows where its output must not go (boxes drawn onto a photo are for
+    people to look at; a detector or captioner given that picture would read the drawing)."""
 
     @field_validator("name")
     @classmethod
@@ -117,6 +136,38 @@ class ToolSpec(BaseModel):
             raise ValueError(f"domains must be a string or a list of strings, got {type(value).__name__}")
         cleaned = tuple(sorted({str(d).strip().lower() for d in value if str(d).strip()}))
         return cleaned or ("general",)
+
+    @field_validator("groups", "conflicts_with", "not_after", "not_before", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            raise ValueError(f"must be a string or a list of strings, got {type(value).__name__}")
+        names = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip() or any(ord(c) < 32 for c in item):
+                raise ValueError(f"every entry must be a non-blank printable string, got {item!r}")
+            names.append(item.strip())
+        return tuple(sorted(set(names)))
+
+    @model_validator(mode="after")
+    def _sensible_constraints(self) -> ToolSpec:
+        """Reject constraints that cannot mean anything, so a typo is not silently a no-op."""
+        problems = []
+        rules = {"conflicts_with": self.conflicts_with, "not_after": self.not_after, "not_before": self.not_before}
+        for kind, names in rules.items():
+            if self.name in names:
+                problems.append(f"{kind} names the tool itself (a tool is never used twice in a chain)")
+        for kind in ("not_after", "not_before"):
+            both = sorted(set(self.conflicts_with) & set(rules[kind]))
+            if both:
+                problems.append(
+                    f"{', '.join(both)} in both conflicts_with and {kind} (a conflict already keeps them apart)"
+                )
+        if problems:
+            raise ValueError(f"tool {self.name!r}: " + "; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> ToolSpec:

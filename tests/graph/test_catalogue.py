@@ -151,6 +151,7 @@ def test_our_shape_round_trips_every_field() -> None:
         "description": "",
         "required": False,
         "default": 8,
+        "from_subtask": False,
     }
     assert load_catalogue(dumped) == specs
 

@@ -67,10 +67,13 @@ def test_exhaustive_finds_exactly_the_hand_enumerated_solutions():
     # By hand, from one image to a number with every output used and the image consumed:
     #   A->C;  D->B->C;  D->E->B->C.   (A->... then anything else leaves A's boxes or D's text unused;
     #   E cannot start because there is no text; no tool may appear twice, so E->E is out.)
+    # D->E->B->C is a detour: with E bypassed, B takes D's caption and D->B->C is a solution.
     planner = ToGPlanner(ToolGraph(HAND))
     result = planner.search(COUNT, strategy="exhaustive", top_k=100)
-    assert tool_sets(result) == {("A", "C"), ("D", "B", "C"), ("D", "E", "B", "C")}
-    assert result.found == 3
+    assert tool_sets(result) == {("A", "C"), ("D", "B", "C")}
+    assert result.found == 2
+    padded = planner.search(COUNT, strategy="exhaustive", top_k=100, minimal=False)
+    assert tool_sets(padded) == {("A", "C"), ("D", "B", "C"), ("D", "E", "B", "C")}
     # Data flow of the 3-step chain: B takes the original image and D's caption.
     chain = next(s for s in result.solutions if s.tools == ["D", "B", "C"])
     assert chain.actions[1].args == {"image_0": "input:0", "text_1": "a1.out"}
@@ -120,7 +123,9 @@ def test_solutions_are_ranked_by_score_then_length():
     scores = {"A": 0.1, "B": 0.9, "C": 0.9, "D": 0.9, "E": 0.9}
     planner = ToGPlanner(ToolGraph(HAND), assessor=FixedScores(scores))
     ranked = [s.tools for s in planner.search(COUNT, strategy="exhaustive").solutions]
-    assert ranked == [["D", "B", "C"], ["D", "E", "B", "C"], ["A", "C"]]
+    assert ranked == [["D", "B", "C"], ["A", "C"]]
+    padded = [s.tools for s in planner.search(COUNT, strategy="exhaustive", minimal=False).solutions]
+    assert padded == [["D", "B", "C"], ["D", "E", "B", "C"], ["A", "C"]]
     uniform = ToGPlanner(ToolGraph(HAND)).search(COUNT, strategy="exhaustive").solutions
     assert [s.length for s in uniform] == sorted(s.length for s in uniform)
 
@@ -175,7 +180,7 @@ def test_domain_filter_keeps_general_tools_and_matching_domains():
         make_tool("copy", ["text"], "text", domain="general"),
     ]
     sub = subtask([("text", "a cat")], ["image"], domains=["image-generation"])
-    result = ToGPlanner(ToolGraph(tools)).search(sub, strategy="exhaustive")
+    result = ToGPlanner(ToolGraph(tools)).search(sub, strategy="exhaustive", minimal=False)  # copy: a detour
     assert tool_sets(result) == {("paint",), ("copy", "paint")}
 
 
@@ -211,4 +216,60 @@ def test_search_types_convenience_and_uniform_default():
     planner = ToGPlanner(ToolGraph(HAND))
     assert isinstance(planner.assessor, UniformAssessor)
     result = planner.search_types(["image"], ["bboxes"], strategy="exhaustive")
-    assert tool_sets(result) == {("A",), ("D", "B"), ("D", "E", "B")}
+    assert tool_sets(result) == {("A",), ("D", "B")}
+
+
+# --- widening ----------------------------------------------------------------------------------------
+
+# A high-scored dead end: "guess" makes a text, and "tally" needs a second text the subtask must give
+# (a question), so nothing after "guess" can finish. Reachability cannot see it (a made text can feed
+# tally's first input); only search can. The low-scored detect -> count chain is the one solution.
+DEAD_END = [
+    make_tool("guess", ["image"], "text"),
+    ToolSpec(
+        name="tally",
+        description="tally",
+        inputs=[InputSpec(name="text", type="text"), InputSpec(name="question", type="text", from_subtask=True)],
+        outputs=[OutputSpec(name="out", type="number")],
+    ),
+    make_tool("detect", ["image"], "bboxes"),
+    make_tool("count", ["bboxes"], "number"),
+]
+DEAD_END_SCORES = {"guess": 0.9, "tally": 0.9, "detect": 0.1, "count": 0.1}
+
+
+def test_a_strategy_that_finds_nothing_widens_and_says_so():
+    planner = ToGPlanner(ToolGraph(DEAD_END), assessor=FixedScores(DEAD_END_SCORES))
+    for strategy, tried in (
+        ("greedy", ["greedy", "beam", "adaptive"]),
+        ("beam", ["beam", "adaptive"]),
+        ("adaptive", ["adaptive"]),
+    ):
+        result = planner.search(COUNT, strategy=strategy, beam_width=1, threshold=0.5)
+        assert [s.tools for s in result.solutions] == [["detect", "count"]], strategy
+        assert [s.value for s in result.widened_from] == tried and result.widened
+        assert result.strategy is Strategy.EXHAUSTIVE
+        assert result.model_dump(mode="json")["widened_from"] == tried  # callers and the REST layer see it
+    direct = planner.search(COUNT, strategy="exhaustive")
+    assert not direct.widened and direct.strategy is Strategy.EXHAUSTIVE
+
+
+def test_widening_asks_the_assessor_once_and_can_be_turned_off():
+    assessor = FixedScores(DEAD_END_SCORES)
+    planner = ToGPlanner(ToolGraph(DEAD_END), assessor=assessor)
+    planner.search(COUNT, strategy="greedy")
+    assert assessor.calls == 1
+    with pytest.raises(NoSolutionError, match="the beam strategy found no chain") as caught:
+        planner.search(COUNT, strategy="beam", beam_width=1, widen=False)
+    assert caught.value.details["strategies"] == ["beam"]
+
+
+def test_no_solution_after_widening_is_still_an_error_and_a_hopeless_graph_is_not_searched_four_times():
+    tools = [make_tool("guess", ["image"], "text"), DEAD_END[1]]  # only the dead end
+    planner = ToGPlanner(ToolGraph(tools))
+    with pytest.raises(NoSolutionError, match="no chain of at most 5 tools") as caught:
+        planner.search(COUNT, strategy="greedy")
+    assert caught.value.details["strategies"] == ["greedy", "beam", "adaptive", "exhaustive"]
+    with pytest.raises(NoSolutionError, match="unreachable") as unreachable:
+        ToGPlanner(ToolGraph(HAND)).search(subtask([("image", "a")], ["audio"]), strategy="greedy")
+    assert unreachable.value.details["strategies"] == ["greedy"]
