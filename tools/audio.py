@@ -82,6 +82,7 @@ class TextToSpeech(Tool):
     """espeak-ng behind the tool protocol; ``output_dir`` is where the WAV files are written."""
 
     name = "text_to_speech"
+    groups = ("speech-synthesis",)
     domains = ("audio-generation",)
     expected_seconds = 0.1
 
@@ -369,6 +370,7 @@ def _whisper_doc(summary: str, silence: str, returns: str) -> str:
 
 class SpeechToText(_Whisper):
     name = "speech_to_text"
+    not_after = ("speech-synthesis",)  # transcribing speech the chain synthesised gives back its own text
 
     def forward(self, audio: Audio) -> Text:
         return " ".join(s.text for s in self.segments(audio))
@@ -382,6 +384,7 @@ class SpeechToText(_Whisper):
 
 class TranscribeAudio(_Whisper):
     name = "transcribe_audio"
+    not_after = ("speech-synthesis",)
 
     def forward(self, audio: Audio) -> Transcript:
         return self.segments(audio)

@@ -71,8 +71,10 @@ from tools.errors import ToolDefinitionError, ToolError, ToolExecutionError, Too
 __all__ = ["FunctionTool", "Tool", "availability", "tool"]
 
 
+#: Planning rules a tool may declare, copied into its spec (see :class:`~graph.spec.ToolSpec`).
+_RULES = ("groups", "conflicts_with", "not_after", "not_before")
 #: Class attributes that shape a class tool's spec; defining any of them in a subclass rebuilds it.
-_SPEC_ATTRIBUTES = ("name", "description", "domains", "device", "expected_seconds", "forward")
+_SPEC_ATTRIBUTES = ("name", "description", "domains", "device", "expected_seconds", "forward", *_RULES, "from_subtask")
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,9 @@ class Tool:
     """Base of every tool. Subclasses set ``name`` and a typed ``forward``, or a ``spec``.
 
     ``description`` defaults to the first paragraph of ``forward``'s docstring; ``domains``, ``device``
-    and ``expected_seconds`` are cost and routing hints copied into the spec. Read ``tool.spec`` for the
-    authoritative values.
+    and ``expected_seconds`` are cost and routing hints copied into the spec; ``groups``, ``conflicts_with``,
+    ``not_after``, ``not_before`` and ``from_subtask`` (names of inputs that take only values the subtask
+    was given) are planning rules, also copied. Read ``tool.spec`` for the authoritative values.
     """
 
     name: str = ""
@@ -104,6 +107,11 @@ class Tool:
     domains: ClassVar[Sequence[str]] = ("general",)
     device: ClassVar[Device | str] = Device.CPU
     expected_seconds: ClassVar[float] = 0.1
+    groups: ClassVar[Sequence[str]] = ()
+    conflicts_with: ClassVar[Sequence[str]] = ()
+    not_after: ClassVar[Sequence[str]] = ()
+    not_before: ClassVar[Sequence[str]] = ()
+    from_subtask: ClassVar[Sequence[str]] = ()
 
     _class_spec: ClassVar[ToolSpec | None] = None
     _class_checks: ClassVar[_Checks | None] = None
@@ -132,6 +140,8 @@ class Tool:
                 domains=cls.domains,
                 device=cls.device,
                 expected_seconds=cls.expected_seconds,
+                rules={rule: getattr(cls, rule) for rule in _RULES},
+                from_subtask=cls.from_subtask,
                 bound=True,
             )
 
@@ -363,6 +373,11 @@ def tool(
     domains: Sequence[str] = ("general",),
     device: Device | str = Device.CPU,
     expected_seconds: float = 0.1,
+    groups: Sequence[str] = (),
+    conflicts_with: Sequence[str] = (),
+    not_after: Sequence[str] = (),
+    not_before: Sequence[str] = (),
+    from_subtask: Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -375,10 +390,17 @@ def tool(
     domains: Sequence[str] = ("general",),
     device: Device | str = Device.CPU,
     expected_seconds: float = 0.1,
+    groups: Sequence[str] = (),
+    conflicts_with: Sequence[str] = (),
+    not_after: Sequence[str] = (),
+    not_before: Sequence[str] = (),
+    from_subtask: Sequence[str] = (),
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Turn a typed function into a :class:`FunctionTool`; raise :class:`ToolDefinitionError` if it can't be one.
 
-    ``name`` defaults to the function name and ``description`` to the docstring's first paragraph.
+    ``name`` defaults to the function name and ``description`` to the docstring's first paragraph. The
+    planning rules (``groups`` … ``not_before``, and ``from_subtask``: parameters that take only values the
+    subtask was given) go into the spec as :class:`~graph.spec.ToolSpec` documents them.
     """
 
     def decorate(f: Callable[..., Any]) -> FunctionTool:
@@ -391,6 +413,13 @@ def tool(
             domains=domains,
             device=device,
             expected_seconds=expected_seconds,
+            rules={
+                "groups": groups,
+                "conflicts_with": conflicts_with,
+                "not_after": not_after,
+                "not_before": not_before,
+            },
+            from_subtask=from_subtask,
             bound=False,
         )
         return FunctionTool(f, spec, checks)
@@ -410,8 +439,11 @@ def build_spec(
     device: Device | str,
     expected_seconds: float,
     bound: bool,
+    rules: Mapping[str, Sequence[str]] | None = None,
+    from_subtask: Sequence[str] = (),
 ) -> tuple[ToolSpec, _Checks]:
-    """Build a spec and its value checks from a signature and docstring (``bound``: skip ``self``)."""
+    """Build a spec and its value checks from a signature and docstring (``bound``: skip ``self``;
+    ``rules`` and ``from_subtask``: the planning rules, :class:`Tool` documents them)."""
 
     def fail(problem: str) -> ToolDefinitionError:
         return ToolDefinitionError(f"tool {name!r}: {problem}", tool=name)
@@ -429,6 +461,9 @@ def build_spec(
         raise fail("no description: give a docstring whose first paragraph says what the tool does")
 
     params = list(inspect.signature(func).parameters.values())[1 if bound else 0 :]
+    unknown = sorted(set(from_subtask) - {p.name for p in params})
+    if unknown:
+        raise fail(f"from_subtask names {', '.join(map(repr, unknown))}, which the signature does not have")
     inputs: list[InputSpec] = []
     input_checks: dict[str, ValueCheck] = {}
     for param in params:
@@ -449,6 +484,7 @@ def build_spec(
                 description=_with_choices(doc.args.get(param.name, ""), check),
                 required=required,
                 default=None if required else param.default,
+                from_subtask=param.name in from_subtask,
             )
         )
         input_checks[param.name] = check
@@ -468,6 +504,7 @@ def build_spec(
                 "outputs": tuple(outputs),
                 "device": device,
                 "expected_seconds": expected_seconds,
+                **{rule: tuple(names) for rule, names in (rules or {}).items()},
             }
         )
     except ValidationError as exc:

@@ -234,6 +234,7 @@ def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 class DetectFaces(Tool):
     name = "detect_faces"
+    groups = ("image-understanding",)
     domains = ("image-perception",)
     expected_seconds = 1.0
 

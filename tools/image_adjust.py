@@ -79,7 +79,7 @@ def adjust_contrast(image: Image, factor: float = 1.5) -> Image:
     return ImageEnhance.Contrast(editable_copy(image)).enhance(factor)
 
 
-@tool(domains=("image-editing",))
+@tool(domains=("image-editing",), groups=("annotation",), not_before=("image-understanding",))
 def overlay_mask(image: Image, mask: Mask, color: str = "red", alpha: float = 0.5) -> Image:
     """Highlight a segmented region by tinting the pixels of a mask with a translucent colour on the image.
 

@@ -249,7 +249,8 @@ def grayscale_image(image: Image) -> Image:
 # --- boxes on images ----------------------------------------------------------------------------------
 
 
-@tool(domains=_EDIT)
+# A picture with boxes drawn on it is for people: a detector or captioner given it would read the drawing.
+@tool(domains=_EDIT, groups=("annotation",), not_before=("image-understanding",))
 def draw_boxes(image: Image, boxes: BBoxes, color: str = "red", width: int = 3) -> Image:
     """Highlight objects on an image by drawing their bounding boxes as rectangles with their labels.
 

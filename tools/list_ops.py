@@ -146,7 +146,7 @@ def count_boxes(boxes: BBoxes, label: Text | None = None) -> int:
     return counted(boxes, label, "label", _label)
 
 
-@tool(domains=_GENERAL)
+@tool(domains=_GENERAL, from_subtask=("label",))  # the label to keep is the user's word
 def select_boxes(boxes: BBoxes, label: Text, min_score: float | None = None) -> BBoxes:
     """Select the bounding boxes whose label matches a category name, e.g. keep only the "dog" boxes.
 
@@ -260,7 +260,7 @@ def count_labels(labels: Labels, name: Text | None = None) -> int:
     return counted(labels, name, "name", _name)
 
 
-@tool(domains=_GENERAL)
+@tool(domains=_GENERAL, from_subtask=("name",))
 def select_labels(labels: Labels, name: Text, min_score: float | None = None) -> Labels:
     """Select the category labels whose name matches a given category, e.g. keep only the "dog" classes.
 
@@ -314,7 +314,7 @@ def count_tags(tags: Tags, tag: Text | None = None) -> int:
     return counted(tags, tag, "tag", lambda item: item)
 
 
-@tool(domains=_GENERAL)
+@tool(domains=_GENERAL, from_subtask=("query",))
 def select_tags(tags: Tags, query: Text) -> Tags:
     """Select the keywords or named entities that match a word or phrase, e.g. keep the tags about "beach".
 

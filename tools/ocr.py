@@ -279,6 +279,8 @@ class _Ocr(Tool):
 
 class ReadText(_Ocr):
     name = "read_text"
+    groups = ("image-understanding", "text-reading")
+    conflicts_with = ("text-reading",)  # two readings of one image are alternatives
 
     def forward(self, image: Image, min_score: float = 0.5) -> Text:
         """Read the text in an image (OCR): recognise the printed words of a sign, document, screenshot,
@@ -298,6 +300,7 @@ class ReadText(_Ocr):
 
 class OcrTextLines(_Ocr):
     name = "ocr_text_lines"
+    groups = ("image-understanding",)
 
     def forward(self, image: Image, min_score: float = 0.5) -> BBoxes:
         """Find and read every line of text in an image (OCR with locations): one bounding box per text

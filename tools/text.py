@@ -110,6 +110,9 @@ class TranslateText(LLMTool):
 class AnswerTextQuestion(LLMTool):
     name = "answer_text_question"
     domains = ("natural-language-processing", "question-answering")
+    groups = ("question-answering",)
+    conflicts_with = ("question-answering",)  # one answer per chain: answering an answer is no plan
+    from_subtask = ("question",)  # the user's question, not another tool's text
 
     def forward(self, text: Text, question: Text) -> Text:
         """Answer a question from a given text (reading comprehension): find the answer in an article,

@@ -57,7 +57,8 @@ def numbers_in(text: str) -> list[float]:
     return [n for n in found if n is not None]
 
 
-@tool(domains=_GENERAL)
+# The query is the user's; a question-answering tool's short answer has no lines worth selecting.
+@tool(domains=_GENERAL, from_subtask=("query",), not_after=("question-answering",))
 def select_lines(text: Text, query: Text) -> Text:
     """Select the lines of a text that mention a word or phrase, e.g. the "total" line of a receipt read by OCR.
 

@@ -277,6 +277,8 @@ def parse_count(answer: str) -> int:
 
 class CaptionImage(InternVLTool):
     name = "caption_image"
+    groups = ("image-understanding", "captioning")
+    conflicts_with = ("captioning",)  # a caption and a description of one image are alternatives
     expected_seconds = 1.0
     max_new_tokens = 64
 
@@ -295,6 +297,8 @@ class CaptionImage(InternVLTool):
 
 class DescribeImage(InternVLTool):
     name = "describe_image"
+    groups = ("image-understanding", "captioning")
+    conflicts_with = ("captioning",)
     expected_seconds = 6.0
     max_new_tokens = 512
 
@@ -315,6 +319,9 @@ class DescribeImage(InternVLTool):
 class AnswerImageQuestion(InternVLTool):
     name = "answer_image_question"
     domains = _VQA
+    groups = ("image-understanding", "question-answering")
+    conflicts_with = ("question-answering",)  # one answer per chain: answering an answer is no plan
+    from_subtask = ("question",)  # the user's question, not another tool's text
 
     def forward(self, image: Image, question: Text) -> Text:
         """Answer a question about an image (visual question answering): what, who, where, which colour,
@@ -334,6 +341,8 @@ class AnswerImageQuestion(InternVLTool):
 
 class TranscribeImageText(InternVLTool):
     name = "transcribe_image_text"
+    groups = ("image-understanding", "text-reading")
+    conflicts_with = ("text-reading",)  # two readings of one image are alternatives
     expected_seconds = 8.0
     max_new_tokens = 1024
 
@@ -354,6 +363,9 @@ class TranscribeImageText(InternVLTool):
 class AnswerDocumentQuestion(InternVLTool):
     name = "answer_document_question"
     domains = ("image-perception", "question-answering", "visual-question-answering")
+    groups = ("image-understanding", "question-answering")
+    conflicts_with = ("question-answering",)
+    from_subtask = ("question",)
     expected_seconds = 6.0
     max_new_tokens = 512
 
@@ -376,6 +388,8 @@ class AnswerDocumentQuestion(InternVLTool):
 class CompareImages(InternVLTool):
     name = "compare_images"
     domains = _VQA
+    groups = ("image-understanding", "question-answering")
+    conflicts_with = ("question-answering",)
     expected_seconds = 5.0
     max_new_tokens = 512
 
@@ -399,6 +413,8 @@ class CompareImages(InternVLTool):
 
 class CountObjects(InternVLTool):
     name = "count_objects"
+    groups = ("image-understanding",)
+    from_subtask = ("category",)  # what to count is the user's word
     expected_seconds = 1.0
     max_new_tokens = 16
 
@@ -424,6 +440,8 @@ class CountObjects(InternVLTool):
 
 class GroundPhrase(InternVLTool):
     name = "ground_phrase"
+    groups = ("image-understanding",)
+    from_subtask = ("phrase",)  # what to find is the user's phrase, not a caption
     expected_seconds = 1.5
     max_new_tokens = 256
 
@@ -446,6 +464,7 @@ class GroundPhrase(InternVLTool):
 
 class DetectObjects(InternVLTool):
     name = "detect_objects"
+    groups = ("image-understanding",)
     expected_seconds = 3.0
     max_new_tokens = 1024
 
@@ -472,6 +491,9 @@ class DetectObjects(InternVLTool):
 class AnswerVideoQuestion(InternVLTool):
     name = "answer_video_question"
     domains = _VIDEO
+    groups = ("question-answering",)
+    conflicts_with = ("question-answering",)
+    from_subtask = ("question",)
     expected_seconds = 4.0
 
     def forward(self, video: Video, question: Text) -> Text:

@@ -149,3 +149,18 @@ def test_from_subtask_inputs_take_only_what_the_subtask_was_given():
     given = planner.search(task(["image", "text"], ["text"]), strategy="exhaustive")
     assert [s.tools for s in given.solutions] == [["ask"]]
     assert given.solutions[0].actions[0].args == {"image": "input:0", "question": "input:1"}
+
+
+# --- the built-in catalogue -------------------------------------------------------------------------
+
+
+def test_builtin_tools_declare_their_rules():
+    from tools.registry import default_registry
+
+    specs = {s.name: s for s in default_registry().specs()}
+    rules = resolve_constraints(list(specs.values()))
+    assert rules.conflicts["caption_image"] == {"describe_image"}
+    assert "answer_image_question" in rules.banned_upstream["select_lines"]
+    assert "text_to_speech" in rules.banned_upstream["speech_to_text"]
+    assert "draw_boxes" in rules.banned_upstream["detect_objects"]
+    assert [i.name for i in specs["answer_image_question"].inputs if i.from_subtask] == ["question"]
