@@ -318,7 +318,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the search result as JSON.")] = False,
 ) -> None:
     """Plan a whole REQUEST (decompose, then ToG per subtask), or one subtask given by --input/--target/-d."""
-    from agent.config import AgentSettings, ToGSettings
+    from agent.config import ToGSettings
     from agent.inputs import parse_input
     from agent.planning import build_planner
     from graph.plan import ResourceRef, Subtask
@@ -340,7 +340,9 @@ def plan(
         raise _usage(f"unknown strategy {strategy!r}; choose one of {', '.join(Strategy)}")
     if "assessor" in overrides and overrides["assessor"] not in ("embedding", "uniform", "llm"):
         raise _usage(f"unknown assessor {assessor!r}; choose embedding, uniform or llm")
-    settings = ToGSettings(agent=AgentSettings.model_validate(overrides))
+    # A dict section is merged over the environment's (a model instance would replace it whole).
+    sections: dict[str, Any] = {"agent": overrides}
+    settings = ToGSettings(**sections)
     if render is not None:
         _check_picture(render)
     if request is not None:

@@ -82,7 +82,7 @@ def _plans(
     baseline: bool = False,
 ) -> None:
     from agent.cli import _usage, console, err_console
-    from agent.config import AgentSettings, ToGSettings
+    from agent.config import ToGSettings
     from agent.evaluation.dataset import check_tools, load_samples, unknown_tool_samples
     from agent.evaluation.decomposers import EvalContext, make_decomposer
     from agent.evaluation.run import evaluate
@@ -112,7 +112,8 @@ def _plans(
     samples = select_split(samples, half)
     samples = samples[:limit]
     overrides: dict[str, Any] = {k: v for k, v in dict(strategy=strategy, assessor=assessor).items() if v is not None}
-    planner = build_planner(ToolGraph(specs), ToGSettings(agent=AgentSettings.model_validate(overrides)))
+    sections: dict[str, Any] = {"agent": overrides}  # merged over the environment's agent section
+    planner = build_planner(ToolGraph(specs), ToGSettings(**sections))
     # The offline decomposer's reading was written for the built-in toolbox; any other catalogue is read
     # from its own data only.
     name = decomposer or ("retrieval" if catalogue is not None else "offline")
