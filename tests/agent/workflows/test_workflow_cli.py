@@ -112,7 +112,7 @@ def test_a_folder_runs_once_per_file(crop_file: Path, photos: Path, tmp_path: Pa
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["-i", "image=missing.png", "-i", f"boxes={BOX}"], "file 'missing.png' not found"),
+        (["-i", "image=missing.png", "-i", f"boxes={BOX}"], "no such file: 'missing.png'"),
         (["-i", "image={photo}", "-i", 'boxes=[{"x1": 1}]'], "not a valid bboxes value"),
         (["-i", "image={photo}", "-i", f"boxes={BOX}", "-i", "scale=half"], "'half' is not a number"),
         (["-i", "image={photo}", "-i", f"boxes={BOX}", "-i", "colour=red"], "no input 'colour'"),
