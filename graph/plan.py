@@ -1,8 +1,9 @@
 """Plans, subtasks, solutions and actions: the JSON-able values that travel between pipeline stages.
 
-A :class:`Plan` is what a decomposer produces: typed subtasks with dependencies. Its subtask shape is
-ControlLLM's decomposition JSON (``description, task, id, dep, args:[{type,value}], returns``) so data
-from either system converts both ways (:meth:`Subtask.from_controlllm`, :meth:`Subtask.to_controlllm`).
+A :class:`Plan` is what a decomposer produces: typed subtasks with dependencies. A subtask is written as
+``{id, description, domains, inputs: [{type, value}], outputs, deps}`` everywhere (Python, CLI, REST) and read
+under those names or ControlLLM's (``task, args, returns, dep``), so data from either system converts both
+ways (:meth:`Subtask.from_controlllm`, :meth:`Subtask.to_controlllm`).
 
 A :class:`Solution` is what the ToG planner produces for one subtask: a small DAG of :class:`Action`
 objects whose arguments refer to *resource keys* — ``input:<i>`` for the subtask's i-th input and
@@ -15,7 +16,7 @@ import re
 from typing import Any
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from graph.errors import EmptyRequestError, PlanValidationError
 from graph.types import ResourceType, resolve_type
@@ -51,10 +52,32 @@ class Subtask(_Model):
 
     id: int = Field(ge=0)
     description: str
-    domains: list[str] = Field(default_factory=list, alias="task")
-    inputs: list[ResourceRef] = Field(default_factory=list, alias="args")
-    outputs: list[ResourceRef] = Field(default_factory=list, alias="returns")
-    deps: list[int] = Field(default_factory=list, alias="dep")
+    # Read under ToG's names or ControlLLM's (task/args/returns/dep); always written under ToG's, so the plan
+    # JSON is the same from Python, the CLI and REST (FastAPI serialises by alias).
+    domains: list[str] = Field(
+        default_factory=list,
+        alias="task",
+        validation_alias=AliasChoices("domains", "task"),
+        serialization_alias="domains",
+    )
+    inputs: list[ResourceRef] = Field(
+        default_factory=list,
+        alias="args",
+        validation_alias=AliasChoices("inputs", "args"),
+        serialization_alias="inputs",
+    )
+    outputs: list[ResourceRef] = Field(
+        default_factory=list,
+        alias="returns",
+        validation_alias=AliasChoices("outputs", "returns"),
+        serialization_alias="outputs",
+    )
+    deps: list[int] = Field(
+        default_factory=list,
+        alias="dep",
+        validation_alias=AliasChoices("deps", "dep"),
+        serialization_alias="deps",
+    )
 
     @field_validator("description")
     @classmethod

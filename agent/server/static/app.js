@@ -790,8 +790,8 @@
   }
 
   function subtaskDeps(subtask) {
-    const deps = new Set(subtask.dep || []);
-    for (const ref of subtask.args || []) {
+    const deps = new Set(subtask.deps || []);
+    for (const ref of subtask.inputs || []) {
       const m = typeof ref.value === "string" && ref.value.match(GENERATED);
       if (m) deps.add(Number(m[1]));
     }
@@ -859,7 +859,7 @@
     };
     const names = new Map((view.inputs || []).map((a) => [a.id, a.name || a.type]));
     const sources = [];
-    for (const s of subtasks) for (const ref of s.args || []) {
+    for (const s of subtasks) for (const ref of s.inputs || []) {
       if (typeof ref.value === "string" && ARTIFACT_ID.test(ref.value) && !sources.includes(ref.value)) sources.push(ref.value);
     }
     const rows = [];
@@ -970,7 +970,7 @@
       const solution = (solutions[String(subtaskId)] || [])[rank];
       if (!solution) return null;
       const producer = subtasks.find((s) => s.id === subtaskId);
-      const index = Math.max(0, ((producer && producer.returns) || []).findIndex((ret) => ret.type === type));
+      const index = Math.max(0, ((producer && producer.outputs) || []).findIndex((ret) => ret.type === type));
       const key = solution.outputs[index] || solution.outputs[0];
       return key ? where.get(actionKey(subtaskId, rank, key.split(".")[0])) : null;
     };
@@ -983,7 +983,7 @@
           for (const dep of actionDeps(action)) link(where.get(actionKey(s.id, rank, dep)), to);
           for (const key of Object.values(action.args || {})) {
             if (!key.startsWith("input:")) continue;
-            const ref = (s.args || [])[Number(key.slice(6))];
+            const ref = (s.inputs || [])[Number(key.slice(6))];
             if (!ref || typeof ref.value !== "string") continue;
             const m = ref.value.match(GENERATED);
             if (m) link(outputNode(Number(m[1]), ref.type), to);
@@ -1043,7 +1043,7 @@
     if (firstInput) map.set("first", firstInput.url);
     const outcomes = new Map((view.subtasks || []).map((o) => [o.id, o]));
     for (const s of (view.plan && view.plan.subtasks) || []) {
-      const ref = (s.args || []).find((r) => r.type === "image");
+      const ref = (s.inputs || []).find((r) => r.type === "image");
       if (!ref || typeof ref.value !== "string") continue;
       const m = ref.value.match(GENERATED);
       if (m) {
