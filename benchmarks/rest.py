@@ -63,7 +63,10 @@ from tools.registry import ToolRegistry
 
 REQUEST = "count the boxes"
 ANSWER = re.compile(r"\(count_boxes\): (\d+)$")
-COUNTER = re.compile(r"^(tog_tasks_(?:submitted|rejected)_total) (\S+)$", re.MULTILINE)
+#: The submitted count, and the rejections the queue made (429s; other reasons are the client's own mistakes).
+COUNTER = re.compile(
+    r'^(tog_tasks_submitted_total|tog_tasks_rejected_total)(?:\{reason="queue_full"\})? (\S+)$', re.MULTILINE
+)
 START_TIMEOUT_S = 90.0
 TASK_TIMEOUT_S = 300.0
 
@@ -262,7 +265,8 @@ class RestRunner:
         response = await self.http.get("/metrics")
         response.raise_for_status()
         found = dict(COUNTER.findall(response.text))
-        return {name: int(float(found.get(f"tog_tasks_{name}_total", "nan"))) for name in ("submitted", "rejected")}
+        counts = {name: int(float(found.get(f"tog_tasks_{name}_total", "nan"))) for name in ("submitted",)}
+        return {**counts, "rejected": int(float(found.get("tog_tasks_rejected_total", "0")))}  # none yet: no series
 
 
 # --- the phases ------------------------------------------------------------------------------------------

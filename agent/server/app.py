@@ -128,7 +128,7 @@ def create_app(settings: ToGSettings | None = None, agent: Agent | None = None) 
     app.include_router(service_routes())
     app.include_router(console_routes())  # the page is public; its API calls carry the key
     app.add_middleware(CatchAllMiddleware)  # innermost: a 500 keeps the connection open
-    app.add_middleware(BodyLimitMiddleware, max_bytes=server.max_request_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=server.max_request_bytes, on_task_refused=metrics.rejected)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(StartupErrorMiddleware)
     if server.cors_origins:

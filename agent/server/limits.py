@@ -7,6 +7,7 @@ so a client cannot make the server read its own files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,9 +27,14 @@ from agent.server.errors import (
     storage_error,
 )
 from agent.server.models import ResourceInput
+from agent.server.views import PREFIX
+from graph import sniff
 from graph.artifacts import ArtifactCorruptError, ArtifactStore
 from graph.errors import ToGError
 from graph.types import FILE_TYPES, ResourceType, type_info
+
+#: The route whose refusals ``tog_tasks_rejected_total`` counts.
+TASKS_PATH = f"{PREFIX}/tasks"
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -42,9 +48,10 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 class BodyLimitMiddleware:
     """413 for a body over ``max_bytes``: at once from Content-Length, or as soon as the stream passes it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, on_task_refused: Callable[[str], None] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.on_task_refused = on_task_refused  # counts a task submission refused here, before its route runs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,6 +59,8 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            if self.on_task_refused is not None and scope.get("method") == "POST" and scope.get("path") == TASKS_PATH:
+                self.on_task_refused(PayloadTooLargeError.code)
             await error_response(413, PayloadTooLargeError.code, self._message(), {"max_bytes": self.max_bytes})(
                 scope, receive, send
             )
@@ -134,6 +143,12 @@ class UploadPolicy:
         """Store one checked upload; an undecodable image is 422, one over the pixel limit 413, a disk that cannot
         take it 507 or 503. The same bytes stored before get the same id, and a damaged stored copy is replaced."""
         self.check_size(name, len(data))
+        if sniff.matches(data[: sniff.HEAD_BYTES], rtype) is False:
+            raise UnsupportedTypeError(
+                f"{name!r} is not {rtype.value}: its content is no {rtype.value} format this server knows",
+                file=name,
+                type=rtype.value,
+            )
         try:
             meta = self.store.put_bytes(data, rtype, filename=name)
         except OSError as exc:

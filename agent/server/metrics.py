@@ -58,7 +58,10 @@ class Metrics:
         )
         self._submitted = Counter("tog_tasks_submitted", "Tasks accepted into the queue.", registry=self.registry)
         self._rejected = Counter(
-            "tog_tasks_rejected", "Tasks refused because the queue was full (429).", registry=self.registry
+            "tog_tasks_rejected",
+            "Task submissions refused, by reason: the error code (queue_full, request_too_long, unsupported_type...).",
+            ("reason",),
+            registry=self.registry,
         )
         self._finished = Counter(
             "tog_tasks_finished", "Tasks that ended, by final status.", ("status",), registry=self.registry
@@ -74,8 +77,9 @@ class Metrics:
     def submitted(self) -> None:
         self._submitted.inc()
 
-    def rejected(self) -> None:
-        self._rejected.inc()
+    def rejected(self, reason: str) -> None:
+        """One refused task submission; ``reason`` is the error code of the answer (a closed set: ours)."""
+        self._rejected.labels(reason=reason).inc()
 
     def finished(self, status: str) -> None:
         self._finished.labels(status=status).inc()

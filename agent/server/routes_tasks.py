@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +33,7 @@ from agent.server.sse import task_events
 from agent.server.state import ServerState, get_state
 from agent.server.views import PREFIX
 from graph.artifacts import ArtifactMeta
+from graph.errors import ToGError
 
 TASK_ID_PATTERN = r"^[0-9a-f]{32}$"
 TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="a task id as POST /v1/tasks returned it")]
@@ -114,6 +116,18 @@ def task_routes() -> APIRouter:
         """Store the files, record the task and queue it; it runs on a worker. Follow it at ``links``.
 
         With an ``Idempotency-Key``, sending the same request again returns this response, not a second task."""
+        try:
+            return await _create_task(request, response, state, idempotency_key)
+        except ToGError as exc:  # every refusal counted by its reason: the queue, a limit, a bad input
+            state.metrics.rejected(exc.code)
+            raise
+        except RequestValidationError:
+            state.metrics.rejected("invalid_request")
+            raise
+
+    async def _create_task(
+        request: Request, response: Response, state: ServerState, idempotency_key: str | None
+    ) -> TaskCreated | Response:
         runner = state.runner
         if idempotency_key is None:
             runner.check_capacity()  # before storing uploads (a keyed retry may only replay); submit checks again

@@ -191,7 +191,6 @@ class TaskRunner:
             )
         waiting = len(self._pending)
         if waiting >= self.queue_size:
-            self.metrics.rejected()
             raise QueueFullError(
                 f"{waiting} tasks are waiting (the limit is {self.queue_size}); retry in {self.retry_after_s} s",
                 self.retry_after_s,

@@ -256,7 +256,7 @@ def test_a_full_queue_is_429_with_retry_after_and_records_nothing(data_dir: Path
         assert error(upload(client, ("p.png", png_bytes())), 429)["details"]["retry_after_s"] == 3
         assert len(client.get("/v1/tasks").json()["items"]) == 2
         assert client.get("/readyz").status_code == 503  # not taking tasks now
-        assert "tog_tasks_rejected_total 2" in client.get("/metrics").text
+        assert 'tog_tasks_rejected_total{reason="queue_full"} 2.0' in client.get("/metrics").text
         client.delete(f"/v1/tasks/{running}")
         wait_for(client, waiting.json()["id"], ("succeeded",))
         assert client.post("/v1/tasks", json={"request": "quick"}).status_code == 202  # room again
