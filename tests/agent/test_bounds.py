@@ -48,8 +48,7 @@ def _agent(tmp_path: Path, **limits: int) -> tuple[Agent, Many]:
 
 
 def _no_tool_ran(agent: Agent, exc: WorkLimitError) -> None:
-    assert isinstance(exc.code, str) and exc.code != "tog_error"
-    assert agent.engine is not None
+    assert exc.code != WorkLimitError.code  # each bound has its own code
     assert not [a for a in agent.store if a.type.value == "number"]  # no subtask produced anything
 
 
@@ -105,3 +104,17 @@ def photo_file(tmp_path: Path) -> Path:
     path = tmp_path / "photo.png"
     Image.new("RGB", (8, 8)).save(path)
     return path
+
+
+def test_the_cli_says_which_bound_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    monkeypatch.setenv("TOG_AGENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TOG_AGENT_MAX_REQUEST_CHARS", "10")
+    result = CliRunner().invoke(app, ["ask", "count all the things in here", "-i", "number=3"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "the request is 28 characters long; the limit is 10 (TOG_AGENT_MAX_REQUEST_CHARS)" in " ".join(
+        result.output.split()
+    )
