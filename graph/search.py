@@ -222,6 +222,28 @@ def _root(subtask: Subtask) -> _State:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Fragile:
+    """A pass-through tool a next step may doom (:meth:`ToGPlanner._fragile`)."""
+
+    output: str
+    passed: str
+    rtype: ResourceType
+    headroom: float  # how many more values of the type may outrank the passed one before no tool can reach it
+    waiting: bool  # its output can no longer be a target: only a later tool taking both can justify it
+    depth: int  # the passed value's depth (0: a subtask input); a deeper made value outranks it
+
+    def doomed_by(self, taken: frozenset[str], outputs: Sequence[OutputSpec], depth: int) -> bool:
+        """Whether a step taking ``taken`` and making ``outputs`` at ``depth`` dooms the tool."""
+        takes_output = self.output in taken
+        if takes_output and self.passed in taken:
+            return False  # justified by this very step
+        if not (self.waiting or takes_output):
+            return False  # its output may still be a target
+        added = sum(1 for o in outputs if o.type is self.rtype) if depth > self.depth else 0
+        return added > self.headroom
+
+
 _Steps = tuple[dict[ResourceType, int], dict[ResourceType, int]]
 """Fewest tool steps to a newly made target from a subtask input of each type, and from a made value."""
 
@@ -262,13 +284,19 @@ def _join_steps(specs: Sequence[ToolSpec]) -> dict[ResourceType, int]:
     return steps
 
 
-def _reach(spec: ToolSpec, rtype: ResourceType) -> int:
-    """How deep into the binding order of ``rtype`` the tool's required inputs can bind: one place per
-    required input, plus one per option declared before the last of them (an option takes an unconsumed
-    subtask input, which the next required input then skips)."""
-    kinds = [inp.required for inp in spec.inputs if inp.type is rtype]
-    last = max(i for i, required in enumerate(kinds) if required)
-    return last + 1
+def _combiner(spec: ToolSpec, rtype: ResourceType) -> tuple[int, bool] | None:
+    """:attr:`_Index.combiners` entry of a tool for a type, without the index (None: not a combiner).
+
+    The reach: one place per required input a made value can bind, plus one per other input of the type
+    declared before the last of them (an option or a ``from_subtask`` input takes a subtask input, which
+    the next required input then skips); 0 with fewer than two such inputs."""
+    kinds = [inp.required and not inp.from_subtask for inp in spec.inputs if inp.type is rtype]
+    made = sum(kinds)
+    takes_given = any(inp.required and inp.from_subtask for inp in spec.inputs if inp.type is rtype)
+    if made == 0 or (made == 1 and not takes_given):
+        return None
+    reach = max(i for i, kind in enumerate(kinds) if kind) + 1 if made >= 2 else 0
+    return reach, takes_given
 
 
 def _steps_to(specs: Sequence[ToolSpec], target: ResourceType) -> _Steps:
@@ -318,21 +346,27 @@ class _Index:
     rules: Constraints
     conflicts: list[frozenset[str]]  # per tool: tools it must not share a solution with
     banned: list[frozenset[str]]  # per tool: tools whose output must not reach it
-    combiners: dict[ResourceType, list[tuple[int, int]]]
-    """Per type: tools taking two or more required values of it, as (how deep into the binding order of
-    that type they reach, tool index), deepest first: the only tools that can justify a pass-through
-    tool whose output is consumed (module docs)."""
+    combiners: dict[ResourceType, list[tuple[int, bool, int]]]
+    """Per type: the tools that can take a pass-through tool's output and passed value together, the
+    only ones that can justify it once its output is consumed (module docs): two or more made values of
+    the type, or one and a ``from_subtask`` one (for a passed subtask input). As (how deep into the
+    binding order of made values they reach, 0 if they take one; whether they take a subtask input of
+    the type, tool index)."""
     pair_capacity: int  # most pass-through tools one step can justify (0: none)
     mergers: list[int]
     """Tools taking more made values (required inputs that are not ``from_subtask``) than they make: the
     only ones that can bring several loose ends together into fewer."""
     merge_depth: int  # the most loose ends one step can remove (0: none)
+    net_loose: list[int]  # per tool: outputs minus the made values it can take (the least it adds)
     join_steps: dict[ResourceType, int]
     """Per type: fewest steps until a made value of it is taken by a tool that also takes another made
     value (types that never meet one are absent). A made value that cannot meet one in time ends in a
     sink no other made value flows into."""
     steps: dict[ResourceType, _Steps] = field(default_factory=dict)
     bounds: dict[tuple[ResourceType, ...], _Bounds] = field(default_factory=dict)
+    useless: dict[tuple[tuple[ResourceType, ...], frozenset[ResourceType]], frozenset[int]] = field(
+        default_factory=dict
+    )
 
     def steps_to(self, target: ResourceType) -> _Steps:
         if target not in self.steps:
@@ -361,18 +395,17 @@ class _Index:
             self.bounds[key] = _Bounds(tool_bound, tool_worst, given, made)
         return self.bounds[key]
 
-    def combiner_reaches(self, rtype: ResourceType, depth: int, used: frozenset[str], fit: set[int]) -> bool:
-        """Whether a tool not yet used, among ``fit``, can bind two values of ``rtype``, one ``depth`` deep
-        in its binding order."""
-        return self.combiner_reach(rtype, used, fit) >= depth
-
-    def combiner_reach(self, rtype: ResourceType, used: frozenset[str], fit: set[int]) -> int:
-        """How deep into the binding order of ``rtype`` a tool not yet used, among ``fit``, that binds two
-        values of it can reach (0: no such tool)."""
-        for reach, tool_i in self.combiners.get(rtype, ()):
+    def combiner_reach(self, rtype: ResourceType, used: frozenset[str], fit: set[int], given: bool) -> float:
+        """How deep into the binding order of made ``rtype`` values a tool not yet used, among ``fit``, can
+        reach while also taking a pass-through tool's output (0: no such tool). ``given``: the passed
+        value is a subtask input, which a ``from_subtask`` input takes whatever outranks it (INF)."""
+        best: float = 0
+        for reach, takes_given, tool_i in self.combiners.get(rtype, ()):
             if tool_i in fit and self.names[tool_i] not in used:
-                return reach
-        return 0
+                if given and takes_given:
+                    return INF
+                best = max(best, reach)
+        return best
 
 
 @dataclass(slots=True)
@@ -399,6 +432,9 @@ class _Run:
     target_steps: dict[ResourceType, _Steps]
     wanted: int  # how many targets (with repeats)
     limit: int  # how many solutions the caller gets back
+    useless: frozenset[int]
+    """Pass-through tools every use of which is a detour for this subtask: their output type is no
+    target, nothing but the passed value can feed them, and no tool takes two values of that type."""
     solutions: dict[str, _Found] = field(default_factory=dict)  # by signature
     best: list[tuple[float, int]] = field(default_factory=list)  # (-score, length) of the `limit` best
     seen: set[frozenset[str]] = field(default_factory=set)
@@ -515,10 +551,11 @@ class ToGPlanner:
             no_input: list[int] = []
             required: list[Counter[ResourceType]] = []
             through: list[frozenset[str]] = []
-            combiners: dict[ResourceType, list[tuple[int, int]]] = {}
+            combiners: dict[ResourceType, list[tuple[int, bool, int]]] = {}
             pair_capacity = 0
             mergers: list[int] = []
             merge_depth = 0
+            net_loose: list[int] = []
             for i, spec in enumerate(specs):
                 req = Counter(inp.type for inp in spec.required_inputs)
                 required.append(req)
@@ -528,18 +565,17 @@ class ToGPlanner:
                     by_type.setdefault(rtype, []).append(i)
                 single_out = spec.outputs[0].type if len(spec.outputs) == 1 else None
                 through.append(frozenset(inp.name for inp in spec.required_inputs if inp.type is single_out))
-                pairs = 0
-                for rtype, n in req.items():
-                    if n >= 2:
-                        combiners.setdefault(rtype, []).append((_reach(spec, rtype), i))
-                        pairs += n - 1
-                pair_capacity = max(pair_capacity, pairs)
+                for rtype in req:
+                    entry = _combiner(spec, rtype)
+                    if entry is not None:
+                        combiners.setdefault(rtype, []).append((*entry, i))
+                        # each tool it justifies has its output among the made values it takes
+                        pair_capacity = max(pair_capacity, len(_feeds(spec)))
                 merges = sum(1 for inp in spec.required_inputs if not inp.from_subtask) - len(spec.outputs)
+                net_loose.append(-merges)
                 if merges > 0:
                     mergers.append(i)
                     merge_depth = max(merge_depth, merges)
-            for entries in combiners.values():
-                entries.sort(key=lambda e: (-e[0], e[1]))
             rules = resolve_constraints(specs)
             self._indexes[key] = _Index(
                 graph=graph,
@@ -558,6 +594,7 @@ class ToGPlanner:
                 pair_capacity=pair_capacity,
                 mergers=mergers,
                 merge_depth=merge_depth,
+                net_loose=net_loose,
                 join_steps=_join_steps(specs),
             )
         return self._indexes[key]
@@ -572,7 +609,7 @@ class ToGPlanner:
             for rtype in index.input_types[tool_i]:
                 best_consumer[rtype] = scores[tool_i]
         best_combiner = {
-            rtype: max(scores[tool_i] for _, tool_i in entries) for rtype, entries in index.combiners.items()
+            rtype: max(scores[tool_i] for _, _, tool_i in entries) for rtype, entries in index.combiners.items()
         }
         targets = Counter(subtask.target_types)
         target_steps = {t: index.steps_to(t) for t in targets}
@@ -598,6 +635,7 @@ class ToGPlanner:
             target_steps=target_steps,
             wanted=targets.total(),
             limit=min(cfg.top_k, cfg.beam_width) if cfg.strategy is Strategy.BEAM else cfg.top_k,
+            useless=_useless(index, subtask, targets) if cfg.prune and cfg.minimal else frozenset(),
         )
 
     # --- search ---------------------------------------------------------------------------------
@@ -720,6 +758,13 @@ class ToGPlanner:
         track = bool(index.rules.banned_upstream)
         bits = {key: bit for bit, (key, _, _) in enumerate(state.resources)}
         fragile = self._fragile(run, state, left) if cfg.prune and cfg.minimal and state.open else ()
+        first_made = len(run.input_keys)
+        # loose made values beyond the targets that the steps after this one could still merge
+        slack = (
+            left * index.merge_depth
+            + run.wanted
+            - sum(1 for bit in range(first_made, len(state.resources)) if not state.taken >> bit & 1)
+        )
         kept = 0
         for tool_i in self._applicable(run, state, left, stranded):
             if wanted is not None and kept >= wanted:
@@ -730,20 +775,19 @@ class ToGPlanner:
             weakest = min(state.weakest, score)
             if _outranked(run, weakest, depth):
                 return  # later tools score no higher, so they are outranked too
-            if cfg.prune and not index.conflicts[tool_i].isdisjoint(state.used_tools):
-                continue
+            if cfg.prune and (
+                index.net_loose[tool_i] > slack or not index.conflicts[tool_i].isdisjoint(state.used_tools)
+            ):
+                continue  # leaves more loose ends than can be merged in time (see _viable), or breaks a rule
             spec = index.specs[tool_i]
             binding = _bind(spec, pools)
             if binding is None:
                 continue
             run.candidates += 1
             if fragile and any(
-                output in binding.taken
-                and passed not in binding.taken
-                and sum(1 for o in spec.outputs if o.type is rtype) > headroom
-                for output, passed, rtype, headroom in fragile
+                pair.doomed_by(binding.taken, spec.outputs, _depth(state.steps, binding)) for pair in fragile
             ):
-                continue  # takes the output of a pass-through tool that nothing could justify after that
+                continue  # a pass-through tool that nothing could justify after this step
             name = _canonical(state.steps, spec.name, binding.args)
             if cfg.prune:
                 if state.names | {name} in run.seen:
@@ -833,13 +877,13 @@ class ToGPlanner:
         return True
 
     @staticmethod
-    def _fragile(run: _Run, state: _State, left: int) -> tuple[tuple[str, str, ResourceType, int], ...]:
-        """The state's pass-through tools that a next step taking the output without the passed value
-        could doom (:meth:`_doomed` on that child), so such a step is not even built: the output is then
-        no target, nothing but the tool uses its other inputs, and a later tool taking both must reach
-        past every value of that type that outranks the passed one. As (output, passed value, type,
-        headroom): the step dooms it when it makes more values of the type than ``headroom`` (``left``:
-        steps left after the next one)."""
+    def _fragile(run: _Run, state: _State, left: int) -> tuple[_Fragile, ...]:
+        """The state's pass-through tools a next step could doom (:meth:`_doomed` on that child), so such a
+        step is not even built. A tool whose output is no target (or is consumed) and whose other inputs
+        others use too waits for a later tool taking its passed value and output together; that tool
+        must reach past every value of the type that outranks the passed one, and the step adds such
+        values when it takes the output (its own are deeper) or when the passed value is a subtask input
+        (every made value outranks those). ``left``: steps left after the next one."""
         pairs = []
         fit = _fitting(run, left - 1)[1] if left >= 1 else set()
         for position, passed in state.open:
@@ -849,9 +893,13 @@ class ToGPlanner:
             rtype = step.outputs[0][1]
             rank = state.resources[passed][2]
             above = sum(1 for _, t, r in state.resources if t is rtype and r > rank)
-            reach = run.index.combiner_reach(rtype, state.used_tools, fit) if left >= 1 else 0
+            given = passed < len(run.input_keys)
+            reach = run.index.combiner_reach(rtype, state.used_tools, fit, given) if left >= 1 else 0
             output = state.resources[(step.makes & -step.makes).bit_length() - 1][0]
-            pairs.append((output, state.resources[passed][0], rtype, reach - above - 1))
+            waiting = bool(step.makes & state.taken) or rtype not in run.targets
+            passed_key = state.resources[passed][0]
+            depth = rank[0]
+            pairs.append(_Fragile(output, passed_key, rtype, reach - above - 1, waiting, depth))
         return tuple(pairs)
 
     @staticmethod
@@ -877,7 +925,8 @@ class ToGPlanner:
                 return True
             rank = state.resources[passed][2]
             above = sum(1 for _, t, r in state.resources if t is rtype and r > rank)
-            if not run.index.combiner_reaches(rtype, above + 1, state.used_tools, _fitting(run, left - 1)[1]):
+            given = passed < len(run.input_keys)
+            if run.index.combiner_reach(rtype, state.used_tools, _fitting(run, left - 1)[1], given) < above + 1:
                 return True
             waiting.add(position)
         return bool(waiting) and -(-len(waiting) // max(run.index.pair_capacity, 1)) > left
@@ -1108,11 +1157,35 @@ def _to_target(run: _Run, key: str, rtype: ResourceType) -> float:
     return 0 if rtype in run.targets else run.made_bound.get(rtype, INF)
 
 
+def _useless(index: _Index, subtask: Subtask, targets: Counter[ResourceType]) -> frozenset[int]:
+    """:attr:`_Run.useless`: what :meth:`ToGPlanner._doomed` would say of every child such a tool makes
+    (cached per index by target and input types, all it depends on)."""
+    given = frozenset(ref.type for ref in subtask.inputs)
+    key = (tuple(sorted(targets)), given)
+    if key not in index.useless:
+        index.useless[key] = _find_useless(index, given, targets)
+    return index.useless[key]
+
+
+def _find_useless(index: _Index, given: frozenset[ResourceType], targets: Counter[ResourceType]) -> frozenset[int]:
+    useless = set()
+    for tool_i, spec in enumerate(index.specs):
+        through = index.through[tool_i]
+        if len(through) != 1:
+            continue  # not a pass-through tool, or one taking two values of the type (they may differ)
+        rtype = spec.outputs[0].type
+        others = [inp for inp in spec.inputs if inp.name not in through]
+        if rtype in targets or index.combiners.get(rtype) or any(i.required or i.type in given for i in others):
+            continue
+        useless.add(tool_i)
+    return frozenset(useless)
+
+
 def _fitting(run: _Run, left: int) -> tuple[list[int], set[int]]:
     """Tools (in score order, and as a set) whose every output can still be used with ``left`` steps
     to go after them: one reaches a target in time and none would be left dangling."""
     if left not in run.fits:
-        fit = [i for i in run.order if run.tool_bound[i] <= left and run.tool_worst[i] <= left]
+        fit = [i for i in run.order if run.tool_bound[i] <= left and run.tool_worst[i] <= left and i not in run.useless]
         run.fits[left] = (fit, set(fit))
     return run.fits[left]
 
@@ -1185,6 +1258,13 @@ def _bind(spec: ToolSpec, pools: dict[ResourceType, _Pool]) -> _Binding | None:
         if len(ranked) > 1:
             ambiguous.append((inp.name, tuple(ranked)))
     return _Binding(tuple(sorted(args)), tuple(ambiguous), tuple(defaulted), frozenset(taken))
+
+
+def _depth(steps: tuple[_Step, ...], binding: _Binding) -> int:
+    """The depth of a step with this binding: one more than its deepest producer (1: subtask inputs only)."""
+    return 1 + max(
+        (steps[int(key[1 : key.index(".")]) - 1].depth for _, key in binding.args if key[0] == "a"), default=0
+    )
 
 
 def _canonical(steps: tuple[_Step, ...], tool: str, args: tuple[tuple[str, str], ...]) -> str:

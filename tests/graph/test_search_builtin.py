@@ -23,7 +23,7 @@ from graph.spec import ToolSpec
 from graph.toolgraph import ToolGraph
 
 QUICK_CAP = 300  # the quick benchmark's max_expansions
-ENUMERATION_CAP = 10_000  # every valid chain, no bound; 400,000+ states per request before the rules
+ENUMERATION_CAP = 10_000  # every valid chain, no bound; up to 397,472 states per request before the rules
 
 
 class HashAssessor(Assessor):
