@@ -12,13 +12,11 @@ from graph.spec import InputSpec, OutputSpec, ToolSpec
 from graph.toolgraph import ToolGraph
 from graph.types import ResourceType as RT
 
-CONTROLLLM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "controlllm_tools.json"
+CONTROLLLM = Path(__file__).resolve().parents[1] / "data" / "catalogues" / "controlllm_tools.json"
 
 
 @pytest.fixture(scope="module")
 def graph() -> ToolGraph:
-    if not CONTROLLLM.is_file():
-        pytest.skip(f"ControlLLM catalogue not found at {CONTROLLLM} (the shared data folder beside the repo)")
     return ToolGraph(load_catalogue(CONTROLLLM))
 
 
