@@ -342,6 +342,7 @@ class _Index:
     required: list[Counter[ResourceType]]
     single: list[ResourceType | None]  # the type of a tool's only required input (taken once), if so
     input_types: list[frozenset[ResourceType]]
+    feeds: list[frozenset[ResourceType]]  # per tool: the types of the inputs a made value can bind
     through: list[frozenset[str]]  # per tool: required inputs its single output could stand in for
     rules: Constraints
     conflicts: list[frozenset[str]]  # per tool: tools it must not share a solution with
@@ -421,7 +422,7 @@ class _Run:
     accepting: dict[ResourceType, list[int]]  # per type: the tools taking it (any input), in ``order``
     best_producer: dict[ResourceType, float]  # per type: the highest score of a tool producing it
     best_consumer: dict[ResourceType, float]  # per type: the highest score of a tool taking it
-    best_merger: float  # the highest score of a merging tool (``_Index.mergers``)
+    merger_scores: list[float]  # the scores of the merging tools (``_Index.mergers``), best first
     best_combiner: dict[ResourceType, float]  # per type: the highest score of a tool taking two of it
     targets: Counter[ResourceType]
     input_keys: frozenset[str]
@@ -432,7 +433,8 @@ class _Run:
     target_steps: dict[ResourceType, _Steps]
     wanted: int  # how many targets (with repeats)
     limit: int  # how many solutions the caller gets back
-    useless: frozenset[int]
+    widest: dict[tuple[ResourceType, int, bool], float] = field(default_factory=dict)  # see _widest
+    useless: frozenset[int] = frozenset()
     """Pass-through tools every use of which is a detour for this subtask: their output type is no
     target, nothing but the passed value can feed them, and no tool takes two values of that type."""
     solutions: dict[str, _Found] = field(default_factory=dict)  # by signature
@@ -586,6 +588,7 @@ class ToGPlanner:
                 required=required,
                 single=[next(iter(req)) if sum(req.values()) == 1 else None for req in required],
                 input_types=[spec.input_types for spec in specs],
+                feeds=[frozenset(_feeds(spec)) for spec in specs],
                 through=through,
                 rules=rules,
                 conflicts=[rules.conflicts.get(spec.name, frozenset()) for spec in specs],
@@ -624,7 +627,7 @@ class ToGPlanner:
             accepting={},
             best_producer=best_producer,
             best_consumer=best_consumer,
-            best_merger=max((scores[i] for i in index.mergers), default=0.0),
+            merger_scores=sorted((scores[i] for i in index.mergers), reverse=True),
             best_combiner=best_combiner,
             targets=targets,
             input_keys=frozenset(input_key(i) for i in range(len(subtask.inputs))),
@@ -1120,10 +1123,12 @@ def _outranked(run: _Run, weakest: float, length: int) -> bool:
 def _potential(run: _Run, state: _State) -> float:
     """An upper bound on the score of any solution that extends ``state`` (admissible, so the bound
     stays exact): its weakest tool so far, and for every missing target the best-scored tool that
-    produces that type, for every resource still to be used the best-scored tool that takes it, for
-    more made values than targets the best merging tool, and for a pass-through tool that only a later
-    tool taking its input and output can justify, the best such tool."""
+    produces that type, for every resource still to be used the widest path from it to a target in the
+    steps left (:func:`_widest`), for more made values than targets the k-th best merging tool (k
+    merges are needed, no tool twice), and for a pass-through tool that only a later tool taking its
+    input and output can justify, the best such tool."""
     bound = state.weakest
+    steps_left = run.config.max_depth - len(state.steps)
     first_made = len(run.input_keys)
     sinks: dict[ResourceType, int] = {}
     loose = 0
@@ -1134,13 +1139,15 @@ def _potential(run: _Run, state: _State) -> float:
             loose += 1
         if bit >= first_made and rtype in run.targets:
             sinks[rtype] = sinks.get(rtype, 0) + 1
-        else:  # an input, or a made value that is no target: some tool must still take it
-            bound = min(bound, run.best_consumer.get(rtype, 0.0))
+        else:  # an input, or a made value that is no target: some tool must still take it to a target
+            bound = min(bound, _widest(run, rtype, steps_left, bit >= first_made))
     for target, needed in run.targets.items():
         if sinks.get(target, 0) < needed:
             bound = min(bound, run.best_producer.get(target, 0.0))
-    if loose > run.wanted:  # more made values than targets: some tool must merge them
-        bound = min(bound, run.best_merger)
+    if loose > run.wanted:  # more made values than targets: that many merges, by distinct tools
+        needed = -(-(loose - run.wanted) // max(run.index.merge_depth, 1))
+        mergers = run.merger_scores
+        bound = min(bound, mergers[needed - 1] if needed <= len(mergers) else 0.0)
     for position, passed in state.open:
         step = state.steps[position]
         if step.makes & state.taken and not step.consumes & state.once & ~(1 << passed):
@@ -1179,6 +1186,31 @@ def _find_useless(index: _Index, given: frozenset[ResourceType], targets: Counte
             continue
         useless.add(tool_i)
     return frozenset(useless)
+
+
+def _widest(run: _Run, rtype: ResourceType, steps: int, made: bool) -> float:
+    """The best weakest score of a chain of tools taking a value of ``rtype`` to a target within ``steps``
+    (the widest path; 0 when there is none): a relaxation, since the value's consumer and one of its
+    outputs' consumers, and so on, are all in any solution that uses it. ``made``: a value a tool made,
+    which binds only required inputs that are not ``from_subtask``; a subtask input binds any."""
+    key = (rtype, steps, made)
+    if key not in run.widest:
+        best = 0.0
+        if steps > 0:
+            feeds = run.index.feeds if made else run.index.input_types
+            for tool_i in run.order:  # best first: nothing after a tool scoring at most `best` can beat it
+                score = run.scores[tool_i]
+                if score <= best:
+                    break
+                if rtype not in feeds[tool_i]:
+                    continue
+                onward = max(
+                    INF if o.type in run.targets else _widest(run, o.type, steps - 1, True)
+                    for o in run.index.specs[tool_i].outputs
+                )
+                best = max(best, min(score, onward))
+        run.widest[key] = best
+    return run.widest[key]
 
 
 def _fitting(run: _Run, left: int) -> tuple[list[int], set[int]]:
