@@ -19,8 +19,13 @@ chains than any budget), so the pruning ratio is also measured where it can: a *
 complete exhaustive searches at depth limits 2 (and 3 in a full run), pruned and unpruned, and checks that
 both found the same number of solutions. ``pruning_ratio_1000`` is that study's exact ratio.
 
+Every strategy row measures the strategy alone (``widen=False``). A second pass plans every subtask
+with the planner's default configuration (adaptive, widening to exhaustive search when it finds nothing)
+and counts the subtasks exhaustive search solves that it does not (``zero_solution_after_widening``).
+
 Run ``python -m benchmarks.planner`` (``--quick`` for a run under a minute). The last line of stdout is a
-JSON object with the headline figures (``exhaustive_builtin_ms``, ``beam_1000_ms``, ``adaptive_1000_ms``,
+JSON object with the headline figures (``exhaustive_builtin_ms``, ``exhaustive_builtin_capped``,
+``exhaustive_controlllm_p95_ms``, ``zero_solution_after_widening``, ``beam_1000_ms``, ``adaptive_1000_ms``,
 ``pruning_ratio_1000``) and every per-catalogue median.
 """
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import random
 import sys
 import time
@@ -53,8 +59,12 @@ STRATEGIES: tuple[Strategy, ...] = tuple(Strategy)
 CATALOGUES = ("builtin", "controlllm", "synthetic", "synthetic-domains", "synthetic-embedding")
 DEFAULT_CATALOGUES = CATALOGUES[:4]  # synthetic-embedding (MiniLM on 1,000 invented tools) is opt-in
 
-# Targets from the foundation issue (medians per subtask).
-TARGET_EXHAUSTIVE_BUILTIN_MS = 5.0
+# Targets (medians per subtask unless named otherwise): the foundation issue's, and issue 18's
+# ("a planner that never explodes or misses") for exhaustive search and widening.
+TARGET_EXHAUSTIVE_BUILTIN_MS = 3.0
+TARGET_EXHAUSTIVE_BUILTIN_CAPPED = 0
+TARGET_EXHAUSTIVE_CONTROLLLM_P95_MS = 20.0
+TARGET_ZERO_SOLUTION_AFTER_WIDENING = 0
 TARGET_1000_MS = 50.0
 TARGET_PRUNING_RATIO = 10.0
 
@@ -380,6 +390,7 @@ class Sample:
 class StrategyFigures:
     strategy: Strategy
     ms: float
+    ms_p95: float
     ms_unpruned: float
     expanded: float
     expanded_unpruned: float
@@ -396,6 +407,17 @@ class StrategyFigures:
 
 
 @dataclass
+class DefaultFigures:
+    """The planner's default configuration (adaptive, widening) over a catalogue's subtasks."""
+
+    ms: float
+    solved: int
+    widened: dict[str, int]  # strategy that found the solutions after widening -> subtasks
+    missed: list[str]  # descriptions of subtasks exhaustive search solves and the default does not
+    subtasks: int
+
+
+@dataclass
 class CatalogueFigures:
     name: str
     tools: int
@@ -406,6 +428,7 @@ class CatalogueFigures:
     build_ms: float
     strategies: dict[Strategy, StrategyFigures]
     notes: list[str]
+    default: DefaultFigures
 
 
 def _measure_once(planner: ToGPlanner, subtask: Subtask, config: SearchConfig, sample: Sample) -> None:
@@ -419,6 +442,12 @@ def _measure_once(planner: ToGPlanner, subtask: Subtask, config: SearchConfig, s
     elif isinstance(error, NoSolutionError):
         sample.solved, sample.found = False, 0
         sample.expanded, sample.candidates, sample.truncated = _failed_cost(error)
+
+
+def p95(values: Sequence[float]) -> float:
+    """The 95th percentile by nearest rank (the largest value for fewer than 20)."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)] if ordered else float("nan")
 
 
 def _failed_cost(error: NoSolutionError) -> tuple[int, int, bool]:
@@ -438,8 +467,10 @@ def measure(catalogue: Catalogue, repeat: int) -> CatalogueFigures:
         except NoSolutionError:
             pass
     build_ms = (time.perf_counter() - started) * 1000
-    configs = {
-        (strategy, prune): SearchConfig(strategy=strategy, prune=prune, max_expansions=catalogue.max_expansions)
+    configs = {  # each strategy alone: widening is measured by the default pass below
+        (strategy, prune): SearchConfig(
+            strategy=strategy, prune=prune, widen=False, max_expansions=catalogue.max_expansions
+        )
         for strategy in STRATEGIES
         for prune in (True, False)
     }
@@ -457,6 +488,7 @@ def measure(catalogue: Catalogue, repeat: int) -> CatalogueFigures:
         figures[strategy] = StrategyFigures(
             strategy=strategy,
             ms=median(median(p.ms) for p in pruned),
+            ms_p95=p95([median(p.ms) for p in pruned]),
             ms_unpruned=median(median(u.ms) for u in unpruned),
             expanded=median(p.expanded for p in pruned),
             expanded_unpruned=median(u.expanded for u in unpruned),
@@ -471,6 +503,7 @@ def measure(catalogue: Catalogue, repeat: int) -> CatalogueFigures:
             truncated_unpruned=sum(u.truncated for u in unpruned),
             subtasks=len(pruned),
         )
+    solved_exhaustively = {s.id for s in catalogue.subtasks if samples[((Strategy.EXHAUSTIVE, True), s.id)].solved}
     return CatalogueFigures(
         name=catalogue.name,
         tools=len(graph),
@@ -481,7 +514,36 @@ def measure(catalogue: Catalogue, repeat: int) -> CatalogueFigures:
         build_ms=build_ms,
         strategies=figures,
         notes=catalogue.notes,
+        default=measure_default(planner, catalogue, repeat, solved_exhaustively),
     )
+
+
+def measure_default(planner: ToGPlanner, catalogue: Catalogue, repeat: int, solvable: set[int]) -> DefaultFigures:
+    """Every subtask planned as the agent plans it: the default strategy, widening when it finds nothing.
+
+    ``solvable``: the subtasks exhaustive search solved (same cap); a subtask among them that the default
+    configuration leaves without a solution is a miss.
+    """
+    config = SearchConfig(max_expansions=catalogue.max_expansions)
+    times: list[float] = []
+    widened: dict[str, int] = {}
+    missed: list[str] = []
+    solved = 0
+    for subtask in catalogue.subtasks:
+        runs = []
+        for _ in range(repeat):
+            ms, result, error = timed(lambda s=subtask: planner.search(s, config))  # type: ignore[misc]
+            if error is not None and not isinstance(error, NoSolutionError):
+                raise error
+            runs.append(ms)
+        times.append(median(runs))
+        if isinstance(result, SearchResult):
+            solved += 1
+            if result.widened_from:
+                widened[result.strategy.value] = widened.get(result.strategy.value, 0) + 1
+        elif subtask.id in solvable:
+            missed.append(subtask.description)
+    return DefaultFigures(median(times), solved, widened, missed, len(catalogue.subtasks))
 
 
 #: How the table marks a pruning ratio that a capped search makes inexact (see :func:`_pruning_ratio`).
@@ -542,8 +604,9 @@ def pruning_study(catalogue: Catalogue, depths: Sequence[int], caps: Sequence[in
         for subtask in subtasks:
             pair = []
             for prune in (True, False):
-                config = SearchConfig(strategy=Strategy.EXHAUSTIVE, prune=prune, max_depth=depth,
-                                      max_expansions=cap, top_k=1)  # fmt: skip
+                # bound=False: both enumerate every valid chain, so their counts must agree
+                config = SearchConfig(strategy=Strategy.EXHAUSTIVE, prune=prune, max_depth=depth, bound=False,
+                                      widen=False, max_expansions=cap, top_k=1)  # fmt: skip
                 sample = Sample()
                 _measure_once(planner, subtask, config, sample)
                 pair.append(sample)
@@ -707,6 +770,7 @@ def report(
         "quick": args.quick,
         "machine": machine(),
     }
+    missed = 0
     for cat in results:
         print()
         print(f"{cat.name}: {cat.tools} tools over {cat.types} types, {cat.subtasks} subtasks, "
@@ -737,10 +801,22 @@ def report(
              "solved", "solved unpr.", "capped p/u"],
             rows,
         )  # fmt: skip
+        d = cat.default
+        widened = ", ".join(f"{n} by {s}" for s, n in sorted(d.widened.items())) or "none"
+        print(f"  default (adaptive, widening): {fmt(d.ms)} ms median, solved {d.solved}/{d.subtasks}, "
+              f"widened {sum(d.widened.values())} ({widened}), missed where exhaustive solves: "
+              f"{len(d.missed)}{' — ' + '; '.join(d.missed) if d.missed else ''}")  # fmt: skip
         key = _key(cat.name)
+        figures[f"default_{key}_ms"] = round(d.ms, 3)
+        figures[f"default_{key}_solved"] = d.solved
+        figures[f"default_{key}_widened"] = sum(d.widened.values())
+        figures[f"default_{key}_missed"] = len(d.missed)
+        missed += len(d.missed)
         for f in cat.strategies.values():
             s = f.strategy.value
             figures[f"{s}_{key}_ms"] = round(f.ms, 3)
+            figures[f"{s}_{key}_ms_p95"] = round(f.ms_p95, 3)
+            figures[f"{s}_{key}_capped"] = f.truncated
             figures[f"{s}_{key}_ms_unpruned"] = round(f.ms_unpruned, 3)
             figures[f"{s}_{key}_expanded"] = f.expanded
             figures[f"{s}_{key}_expanded_unpruned"] = f.expanded_unpruned
@@ -761,7 +837,20 @@ def report(
             figures["pruning_ratio_1000"] = round(exact[-1].ratio, 2)
             figures["pruning_ratio_1000_kind"] = exact[-1].ratio_kind
             figures["pruning_ratio_1000_depth"] = exact[-1].depth
-    for name in ("exhaustive_builtin_ms", "beam_1000_ms", "adaptive_1000_ms", "pruning_ratio_1000"):
+    if results:  # subtasks exhaustive search solves and the default configuration, widening, does not
+        figures["zero_solution_after_widening"] = missed
+    if "exhaustive_controlllm_ms_p95" in figures:
+        figures["exhaustive_controlllm_p95_ms"] = figures["exhaustive_controlllm_ms_p95"]
+    headline = (
+        "exhaustive_builtin_ms",
+        "exhaustive_builtin_capped",
+        "exhaustive_controlllm_p95_ms",
+        "zero_solution_after_widening",
+        "beam_1000_ms",
+        "adaptive_1000_ms",
+        "pruning_ratio_1000",
+    )
+    for name in headline:
         figures.setdefault(name, None)
     figures["targets"] = _targets(figures)
     print()
@@ -786,6 +875,15 @@ def _targets(figures: dict[str, object]) -> dict[str, str]:
     ratio_note = figures.get("pruning_ratio_1000_kind")
     return {
         "exhaustive_builtin_ms": check(figures.get("exhaustive_builtin_ms"), TARGET_EXHAUSTIVE_BUILTIN_MS, True),
+        "exhaustive_builtin_capped": check(
+            figures.get("exhaustive_builtin_capped"), TARGET_EXHAUSTIVE_BUILTIN_CAPPED, True
+        ),
+        "exhaustive_controlllm_p95_ms": check(
+            figures.get("exhaustive_controlllm_p95_ms"), TARGET_EXHAUSTIVE_CONTROLLLM_P95_MS, True
+        ),
+        "zero_solution_after_widening": check(
+            figures.get("zero_solution_after_widening"), TARGET_ZERO_SOLUTION_AFTER_WIDENING, True
+        ),
         "beam_1000_ms": check(figures.get("beam_1000_ms"), TARGET_1000_MS, True),
         "adaptive_1000_ms": check(figures.get("adaptive_1000_ms"), TARGET_1000_MS, True),
         "pruning_ratio_1000": check(figures.get("pruning_ratio_1000"), TARGET_PRUNING_RATIO, False)
