@@ -233,13 +233,16 @@ class _Fragile:
     waiting: bool  # its output can no longer be a target: only a later tool taking both can justify it
     depth: int  # the passed value's depth (0: a subtask input); a deeper made value outranks it
 
-    def doomed_by(self, taken: frozenset[str], outputs: Sequence[OutputSpec], depth: int) -> bool:
-        """Whether a step taking ``taken`` and making ``outputs`` at ``depth`` dooms the tool."""
+    def doomed_by(self, taken: frozenset[str], outputs: Sequence[OutputSpec], depth: int, last: bool) -> bool:
+        """Whether a step taking ``taken`` and making ``outputs`` at ``depth`` dooms the tool (``last``: the
+        step completes the chain, so no later tool can justify it)."""
         takes_output = self.output in taken
         if takes_output and self.passed in taken:
             return False  # justified by this very step
         if not (self.waiting or takes_output):
             return False  # its output may still be a target
+        if last:
+            return True
         added = sum(1 for o in outputs if o.type is self.rtype) if depth > self.depth else 0
         return added > self.headroom
 
@@ -421,7 +424,6 @@ class _Run:
     fits: dict[int, tuple[list[int], set[int]]]  # per steps left after a tool: tools whose outputs can all be used
     accepting: dict[ResourceType, list[int]]  # per type: the tools taking it (any input), in ``order``
     best_producer: dict[ResourceType, float]  # per type: the highest score of a tool producing it
-    best_consumer: dict[ResourceType, float]  # per type: the highest score of a tool taking it
     merger_scores: list[float]  # the scores of the merging tools (``_Index.mergers``), best first
     best_combiner: dict[ResourceType, float]  # per type: the highest score of a tool taking two of it
     targets: Counter[ResourceType]
@@ -603,18 +605,15 @@ class ToGPlanner:
         return self._indexes[key]
 
     def _prepare(self, subtask: Subtask, cfg: SearchConfig, index: _Index, scores: list[float]) -> _Run:
-        order = sorted(range(len(index.specs)), key=lambda i: (-scores[i], index.specs[i].name))
-        best_producer: dict[ResourceType, float] = {}
-        best_consumer: dict[ResourceType, float] = {}
-        for tool_i in reversed(order):  # ascending score: the last write per type is the highest
-            for rtype in index.specs[tool_i].output_types:
-                best_producer[rtype] = scores[tool_i]
-            for rtype in index.input_types[tool_i]:
-                best_consumer[rtype] = scores[tool_i]
+        names = index.names
+        order = sorted(range(len(index.specs)), key=lambda i: (-scores[i], names[i]))
+        targets = Counter(subtask.target_types)
+        best_producer = {
+            target: next((scores[i] for i in order if target in index.specs[i].output_types), 0.0) for target in targets
+        }
         best_combiner = {
             rtype: max(scores[tool_i] for _, _, tool_i in entries) for rtype, entries in index.combiners.items()
         }
-        targets = Counter(subtask.target_types)
         target_steps = {t: index.steps_to(t) for t in targets}
         bounds = index.bounds_for(targets)
         return _Run(
@@ -626,7 +625,6 @@ class ToGPlanner:
             fits={},
             accepting={},
             best_producer=best_producer,
-            best_consumer=best_consumer,
             merger_scores=sorted((scores[i] for i in index.mergers), reverse=True),
             best_combiner=best_combiner,
             targets=targets,
@@ -787,10 +785,11 @@ class ToGPlanner:
             if binding is None:
                 continue
             run.candidates += 1
-            if fragile and any(
-                pair.doomed_by(binding.taken, spec.outputs, _depth(state.steps, binding)) for pair in fragile
-            ):
-                continue  # a pass-through tool that nothing could justify after this step
+            if fragile:
+                depth_of = _depth(state.steps, binding)
+                last = _completes(run, state, binding.taken, spec.outputs)
+                if any(pair.doomed_by(binding.taken, spec.outputs, depth_of, last) for pair in fragile):
+                    continue  # a pass-through tool that nothing could justify after this step
             name = _canonical(state.steps, spec.name, binding.args)
             if cfg.prune:
                 if state.names | {name} in run.seen:
@@ -1290,6 +1289,19 @@ def _bind(spec: ToolSpec, pools: dict[ResourceType, _Pool]) -> _Binding | None:
         if len(ranked) > 1:
             ambiguous.append((inp.name, tuple(ranked)))
     return _Binding(tuple(sorted(args)), tuple(ambiguous), tuple(defaulted), frozenset(taken))
+
+
+def _completes(run: _Run, state: _State, taken: frozenset[str], outputs: Sequence[OutputSpec]) -> bool:
+    """Whether applying a tool that takes ``taken`` and makes ``outputs`` leaves a complete state (a leaf)."""
+    first_made = len(run.input_keys)
+    sinks: Counter[ResourceType] = Counter(o.type for o in outputs)
+    for bit, (key, rtype, _) in enumerate(state.resources):
+        if state.taken >> bit & 1 or key in taken:
+            continue
+        if bit < first_made:
+            return False  # a subtask input nobody takes
+        sinks[rtype] += 1
+    return sinks == run.targets
 
 
 def _depth(steps: tuple[_Step, ...], binding: _Binding) -> int:
