@@ -1,8 +1,9 @@
 """Thoughts-on-Graph search: find tool chains that turn a subtask's typed inputs into its target types.
 
-The search is depth-first over *states* (the actions taken so far and the resources they made). At each
-state the applicable tools are those not yet on the path whose required inputs can all be bound by type
-to distinct available resources. A strategy decides which of them to expand:
+The search runs over *states* (the actions taken so far and the resources they made), best first by an
+upper bound on the score a state can still reach (depth first when exhaustive search enumerates every
+chain, ``bound=False``). At each state the applicable tools are those not yet on the path whose required
+inputs can all be bound by type to distinct available resources. A strategy decides which to expand:
 
 * ``greedy``  — the best-scored tool only (finds at most one solution);
 * ``beam``    — the ``beam_width`` best (returns at most ``beam_width`` solutions);
@@ -40,25 +41,34 @@ and equivalent partial chains can be searched once (:attr:`_Run.seen`).
 **Valid solutions.** Besides the typing rules above, a solution
 
 * breaks no rule its tools declare (:attr:`~graph.spec.ToolSpec.conflicts_with`,
-  :attr:`~graph.spec.ToolSpec.not_after`; see :mod:`graph.constraints`), and
+  :attr:`~graph.spec.ToolSpec.not_after`, :attr:`~graph.spec.ToolSpec.not_before`; see
+  :mod:`graph.constraints`; a ``from_subtask`` input binds subtask inputs only),
+* contains no solution: no proper part of it (some of its tools, each with every tool that feeds it) is
+  complete by itself — a caption merged with a second description does more than a caption, and
 * has no *detour*: a tool with one output whose type is that of an input it took (``text -> text``,
   ``image -> image``, ``boxes -> boxes``) is a detour when the chain is still a solution with the tool
   bypassed, its consumers taking its input instead. A summary of a caption, when the caption alone is a
   text, adds nothing the types ask for; ranking could never prefer it (a tool added to a chain never
   raises its weakest score and makes it longer), so listing it only multiplies the search — on the
-  built-in catalogue five image edits before any perception tool made 30,000 "solutions" per subtask.
+  built-in catalogue image edits before any perception tool made up to 88,875 "solutions" per request.
   The tool is needed, and kept, when its output is a target its input cannot stand in for, when it
   alone uses some other value (the angle of a rotation, the boxes a crop cuts out), or when a later
   tool takes both its input and its output (a photo beside its grey copy).
 
-A state that satisfies the typing rules is complete: it is a leaf, recorded when valid.
+``minimal=False`` drops the last two rules (only to measure what they remove). A state that satisfies
+the typing rules is complete: it is a leaf, recorded when valid.
 
-**Detour pruning.** A detour can be proved early: once a pass-through tool's output has been consumed,
-it can only be justified by a later tool binding its input and output together, which binding order
-rules out as soon as enough values of that type outrank its input, or by an input only it uses, which
-no later step can restore. States with such a tool, or with more unjustified ones than steps left, are
-not expanded; with ``prune=False`` nothing is cut and the same rules filter complete states (the
-property tests compare the two).
+**Detour pruning.** Both rules can be proved early. A state containing a complete part stays so. Once a
+pass-through tool's output has been consumed, it can only be justified by a later tool binding its input
+and output together — which binding order rules out as soon as enough made values of that type outrank
+its input, unless its input is a subtask input that a ``from_subtask`` input can take — or by an input
+only it uses, which no later step can restore. States with such a tool, or with more unjustified ones
+than steps left can serve, are not expanded; nor are states with more loose ends than the steps left can
+merge. With ``prune=False`` nothing is cut and the same rules filter complete states (the property tests
+compare the two, and both with an independent oracle of the rules).
+
+**Widening.** A strategy that finds nothing hands over to the next wider one (:data:`WIDENING`), so a
+subtask that exhaustive search can solve always gets a solution; the result records it.
 """
 
 from __future__ import annotations
