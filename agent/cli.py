@@ -375,9 +375,8 @@ def plan(
 
 def _plan_request(request: str, inputs: list[str] | None, settings: Any, render: Path | None, as_json: bool) -> None:
     from agent.api import Agent
-    from agent.present import result_tree
+    from agent.present import planned_tree
     from graph.render import render_solutions
-    from graph.search import SearchResult
 
     paths, literals = _resources(inputs, None)
     with Agent(settings) as agent, err_console.status("decomposing and planning…"):
@@ -388,20 +387,7 @@ def _plan_request(request: str, inputs: list[str] | None, settings: Any, render:
     for sub in result.plan.subtasks:
         solutions = result.solutions.get(sub.id, [])
         if not as_json:
-            console.print(
-                result_tree(
-                    sub,
-                    SearchResult(
-                        solutions=solutions,
-                        strategy=settings.agent.strategy,
-                        expanded=0,
-                        candidates=0,
-                        found=len(solutions),
-                        truncated=False,
-                        elapsed_ms=0.0,
-                    ),
-                )
-            )
+            console.print(planned_tree(sub, solutions, settings.agent.strategy))
         if render is not None and solutions:
             path = render_solutions(solutions, render.with_name(f"{render.stem}-{sub.id}{render.suffix}"), subtask=sub)
             err_console.print(f"wrote {path}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from agent.config import ToGSettings
-from agent.present import result_tree
+from agent.present import planned_tree
 from agent.samples import make_demo_photo
 
 REQUEST = (
@@ -37,7 +37,6 @@ def run_demo(out: Path, console: Console, settings: ToGSettings | None = None) -
     from agent.api import Agent
     from agent.progress import AgentProgress
     from graph.render import render_solutions
-    from graph.search import SearchResult
 
     # A partial section as a mapping: pydantic-settings merges it with the environment (typed as the model).
     settings = settings or ToGSettings(agent={"data_dir": out / ".tog"})  # type: ignore[arg-type]
@@ -61,20 +60,7 @@ def run_demo(out: Path, console: Console, settings: ToGSettings | None = None) -
         pictures = []
         for sub in result.plan.subtasks:
             solutions = result.solutions.get(sub.id, [])
-            console.print(
-                result_tree(
-                    sub,
-                    SearchResult(
-                        solutions=solutions,
-                        strategy=settings.agent.strategy,
-                        expanded=0,
-                        candidates=0,
-                        found=len(solutions),
-                        truncated=False,
-                        elapsed_ms=0.0,
-                    ),
-                )
-            )
+            console.print(planned_tree(sub, solutions, settings.agent.strategy))
             if solutions:
                 pictures.append(str(render_solutions(solutions, out / f"plan-{sub.id}.png", subtask=sub)))
         folder = result.save_to(out / "results", agent.store)

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from graph.plan import Solution, Subtask
-from graph.search import SearchResult
+from graph.search import SearchResult, Strategy
 from graph.spec import ToolSpec
 
 
@@ -75,3 +75,17 @@ def result_tree(subtask: Subtask, result: SearchResult) -> Tree:
     for rank, solution in enumerate(result.solutions, 1):
         root.add(solution_tree(rank, solution, subtask))
     return root
+
+
+def planned_tree(subtask: Subtask, solutions: list[Solution], strategy: Strategy) -> Tree:
+    """:func:`result_tree` for the ranked solutions a finished run kept (its search costs are not stored)."""
+    found = SearchResult(
+        solutions=solutions,
+        strategy=strategy,
+        expanded=0,
+        candidates=0,
+        found=len(solutions),
+        truncated=False,
+        elapsed_ms=0.0,
+    )
+    return result_tree(subtask, found)
