@@ -35,7 +35,8 @@ FILE_NAME = re.compile(
     r"mkv|webm|pdf|txt|md|json|csv|srt|vtt|html?|docx?)\b",
     re.IGNORECASE,
 )
-_QUOTE = re.compile(r"\"([^\"]+)\"|“([^”]+)”|「([^」]+)」|『([^』]+)』|‘([^’]+)’|(?<![A-Za-z])'([^']+)'(?![A-Za-z])")
+#: Quoted passages (straight, curly and CJK quotes; an apostrophe inside a word is not a quote).
+QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|「([^」]+)」|『([^』]+)』|‘([^’]+)’|(?<![A-Za-z])'([^']+)'(?![A-Za-z])")
 _DECIMAL = re.compile(r"\d+\.\d+")
 _ABBREVIATION = re.compile(r"\b(?:e\.g\.|i\.e\.|etc\.|vs\.|approx\.|no\.|fig\.)", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+")
@@ -67,7 +68,7 @@ class _Masker:
         self.quotes: set[int] = set()
 
     def mask(self, text: str) -> str:
-        text = _QUOTE.sub(lambda m: self._slot(m.group(0), quote=True), text)
+        text = QUOTED.sub(lambda m: self._slot(m.group(0), quote=True), text)
         for pattern in (_URL, FILE_NAME, _DECIMAL, _ABBREVIATION, _INNER_SEMICOLON):
             text = pattern.sub(lambda m: self._slot(m.group(0)), text)
         return text

@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.decompose.base import Decomposer, DecompositionError, Resource
-from agent.decompose.clauses import FILE_NAME, split_clauses
+from agent.decompose.clauses import FILE_NAME, QUOTED, split_clauses
 from graph.assessors import tool_text
 from graph.embedding import encode_catalogue
 from graph.errors import EmptyRequestError, NoSolutionError
@@ -64,7 +64,6 @@ REQUEST_WEIGHT = 0.5
 MARGIN = 0.3
 
 _URL = re.compile(r"https?://\S+")
-_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|「([^」]+)」|『([^』]+)』|‘([^’]+)’|(?<![A-Za-z])'([^']+)'(?![A-Za-z])")
 #: The word a file's type is masked with ("the image"); extensions resolve through the resource types.
 _TYPE_WORDS: dict[ResourceType, str] = {
     T.IMAGE: "image",
@@ -103,12 +102,12 @@ def mask(text: str) -> str:
     """
     text = _URL.sub("the link", text)
     text = FILE_NAME.sub(lambda m: "the " + _TYPE_WORDS.get(_file_type(m.group(0)) or T.TEXT, "file"), text)
-    return _QUOTED.sub("the given text", text)
+    return QUOTED.sub("the given text", text)
 
 
 def quoted(text: str) -> list[str]:
     """Quoted passages of ``text``, in order (they are literals for text inputs)."""
-    return [next(g for g in m.groups() if g) for m in _QUOTED.finditer(text)]
+    return [next(g for g in m.groups() if g) for m in QUOTED.finditer(text)]
 
 
 class RetrievalDecomposer(Decomposer):

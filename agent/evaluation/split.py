@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Literal, TypeVar
-
-from pydantic import BaseModel
+from typing import Literal, Protocol, TypeVar
 
 Split = Literal["dev", "test"]
-S = TypeVar("S", bound=BaseModel)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Identified)
 
 
 def split_of(record_id: str) -> Split:
@@ -28,4 +33,4 @@ def select_split(samples: Sequence[S], split: Split | None) -> list[S]:
     """The samples of one half (all of them for ``None``), in file order."""
     if split is None:
         return list(samples)
-    return [s for s in samples if split_of(str(getattr(s, "id"))) == split]  # noqa: B009
+    return [s for s in samples if split_of(s.id) == split]
