@@ -42,7 +42,11 @@ class SubtaskOutcome(BaseModel):
 
 
 class AgentResult(BaseModel):
-    """The outcome of one request: ``answer``, ``artifacts``, ``plan``, chosen ``solutions``, ``timings`` (ms)."""
+    """The outcome of one request: ``answer``, ``artifacts``, ``plan``, chosen ``solutions``, ``timings`` (ms).
+
+    ``status``: succeeded (answered), partial, failed, cancelled, interrupted, planned (plan only), or — see
+    :mod:`agent.outcomes` — unsupported (refused, nothing ran) and empty (the asked-for result is empty).
+    """
 
     run_id: str
     request: str

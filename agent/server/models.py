@@ -16,9 +16,15 @@ from graph.plan import Plan, Solution
 from graph.spec import ToolSpec
 from graph.types import ResourceType
 
-TaskStatus = Literal["queued", "running", "succeeded", "partial", "failed", "cancelled", "interrupted"]
+#: ``unsupported``: refused before any tool ran (the tools here cannot do it); ``empty``: the tools ran but the
+#: result asked for is empty (see :mod:`agent.outcomes`).
+TaskStatus = Literal[
+    "queued", "running", "succeeded", "partial", "failed", "cancelled", "interrupted", "unsupported", "empty"
+]
 #: Statuses a task never leaves.
-FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "partial", "failed", "cancelled", "interrupted"})
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {"succeeded", "partial", "failed", "cancelled", "interrupted", "unsupported", "empty"}
+)
 #: The kind of a task's last event; an event stream ends after it.
 TASK_FINISHED = "task_finished"
 #: The names of the message (not a task event: it has no ``id``) that ends an event stream early, because the
