@@ -89,10 +89,19 @@ class EmbeddingAssessor(Assessor):
 
     name = "embedding"
 
+    #: Candidate sets whose stacked tool matrix is kept (a planner asks with one list per domain filter).
+    max_matrices = 64
+
     def __init__(self, embedder: Embedder | None = None) -> None:
         self._embedder = embedder
         self._cache: dict[str, np.ndarray] = {}
         self._task_cache: dict[str, np.ndarray] = {}
+        # Per candidate set (keyed by the identities of its specs, which the entry keeps alive so no other
+        # object can take those ids): the specs, their names and their stacked vectors. A planner scores
+        # the same candidate list at every search, and rebuilding 45 tool texts and stacking their vectors
+        # cost more than the dot products themselves (~0.25 ms of a 3 ms search). Specs are frozen, so a
+        # spec's text, hence its row, cannot change while the entry holds it.
+        self._matrices: dict[tuple[int, ...], tuple[tuple[ToolSpec, ...], tuple[str, ...], np.ndarray]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -115,13 +124,32 @@ class EmbeddingAssessor(Assessor):
         """Embed tool texts ahead of time (e.g. when a server starts)."""
         self._vectors([tool_text(s) for s in candidates], self._cache, catalogue=True)
 
+    def _matrix(self, candidates: Sequence[ToolSpec]) -> tuple[tuple[str, ...], np.ndarray]:
+        """The candidates' names and stacked tool vectors, built once per candidate set."""
+        key = tuple(map(id, candidates))
+        with self._lock:
+            entry = self._matrices.get(key)
+        if entry is None:
+            tools = self._vectors([tool_text(s) for s in candidates], self._cache, catalogue=True)
+            tools.setflags(write=False)
+            entry = (tuple(candidates), tuple(spec.name for spec in candidates), tools)
+            with self._lock:
+                while len(self._matrices) >= self.max_matrices:
+                    del self._matrices[next(iter(self._matrices))]  # the oldest set
+                self._matrices[key] = entry
+        return entry[1], entry[2]
+
     def score(self, task: str, candidates: Sequence[ToolSpec]) -> dict[str, float]:
         if not candidates:
             return {}
-        tools = self._vectors([tool_text(s) for s in candidates], self._cache, catalogue=True)
-        query = self._vectors([task], self._task_cache)[0]
+        names, tools = self._matrix(candidates)
+        with self._lock:
+            query = self._task_cache.get(task)
+        if query is None:
+            query = self._vectors([task], self._task_cache)[0]
         sims = np.clip(tools @ query, 0.0, 1.0)
-        return {spec.name: round(float(s), 6) for spec, s in zip(candidates, sims)}
+        # tolist() gives the same Python floats as float() on each element, in one call
+        return {name: round(s, 6) for name, s in zip(names, sims.tolist())}
 
 
 class BatchScorer(Protocol):
