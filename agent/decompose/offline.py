@@ -809,6 +809,8 @@ class OfflineDecomposer(Decomposer):
                 )
                 if extra is not None:
                     chosen.append(extra)
+        if made and _filters_nothing_yet(spec, reading, literal, made):
+            chosen = [c for c in chosen if c is not literal]  # the step making the list gets it instead
         return _Binding(inputs=chosen, made=made)
 
     def _upstream(
@@ -960,6 +962,21 @@ def _is_parameter(spec: ToolSpec, inp: InputSpec) -> bool:
     """A text argument that steers a tool (a question, a phrase, a category) rather than the text it
     works on; options such as a colour or a direction are neither and never take the clause's literal."""
     return inp.name in _PARAMETER_TEXT or (inp.required and len(spec.required_inputs) > 1 and inp.name != "text")
+
+
+def _filters_nothing_yet(
+    spec: ToolSpec, reading: Reading, literal: _Source | None, made: list[tuple[ResourceType, _Source]]
+) -> bool:
+    """ "How many faces are in this photo": what to count names what to detect, not a label filter of the
+    count. A list still to be made holds only what its own step is asked for, so the count's optional
+    label filter (not a quoted or named category) would filter nothing — or, worded by the request,
+    everything."""
+    if literal is None or reading.clause.quotes or reading.intent is None:
+        return False
+    if reading.intent.literal is not Literal.OBJECT or not any(rtype in LIST_KINDS for rtype, _ in made):
+        return False
+    texts = [i for i in spec.inputs if i.type is T.TEXT and _is_parameter(spec, i)]
+    return bool(texts) and not any(i.required for i in texts)
 
 
 def _preferred_kinds(reading: Reading, have: set[ResourceType]) -> list[ResourceType]:
