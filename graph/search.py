@@ -87,7 +87,7 @@ from graph.assessors import Assessor, UniformAssessor
 from graph.constraints import Constraints, resolve_constraints
 from graph.errors import NoSolutionError
 from graph.plan import Action, ResourceRef, Solution, Subtask, input_key
-from graph.spec import OutputSpec, ToolSpec
+from graph.spec import InputSpec, OutputSpec, ToolSpec
 from graph.toolgraph import ToolGraph
 from graph.types import ResourceType
 
@@ -243,16 +243,20 @@ class _Fragile:
     waiting: bool  # its output can no longer be a target: only a later tool taking both can justify it
     depth: int  # the passed value's depth (0: a subtask input); a deeper made value outranks it
 
-    def doomed_by(self, taken: frozenset[str], outputs: Sequence[OutputSpec], depth: int, last: bool) -> bool:
-        """Whether a step taking ``taken`` and making ``outputs`` at ``depth`` dooms the tool (``last``: the
-        step completes the chain, so no later tool can justify it)."""
+    def exposed(self, taken: frozenset[str]) -> bool:
+        """Whether a step taking ``taken`` leaves the tool needing a later tool to justify it: the step
+        does not take its output and passed value together, and its output is consumed or no target.
+        An exposed tool is doomed when the step completes the chain (no later tool comes) or
+        :meth:`outnumbered` says so; one that is not exposed never is, so the caller only asks those
+        two questions, the first of which costs most, when some tool is exposed."""
         takes_output = self.output in taken
         if takes_output and self.passed in taken:
             return False  # justified by this very step
-        if not (self.waiting or takes_output):
-            return False  # its output may still be a target
-        if last:
-            return True
+        return self.waiting or takes_output  # else its output may still be a target
+
+    def outnumbered(self, outputs: Sequence[OutputSpec], depth: int) -> bool:
+        """Whether a step making ``outputs`` at ``depth`` adds more values of the type outranking the passed
+        one than any later tool taking both could reach past."""
         added = sum(1 for o in outputs if o.type is self.rtype) if depth > self.depth else 0
         return added > self.headroom
 
@@ -357,6 +361,9 @@ class _Index:
     input_types: list[frozenset[ResourceType]]
     feeds: list[frozenset[ResourceType]]  # per tool: the types of the inputs a made value can bind
     through: list[frozenset[str]]  # per tool: required inputs its single output could stand in for
+    plans: list[tuple[tuple[str, ResourceType, int], ...]]
+    """Per tool, what :func:`_bind` reads of each input, in declaration order: its name, type and which
+    binding pool it draws from (:data:`_REQUIRED`, :data:`_OPTIONAL` or :data:`_GIVEN`)."""
     rules: Constraints
     conflicts: list[frozenset[str]]  # per tool: tools it must not share a solution with
     banned: list[frozenset[str]]  # per tool: tools whose output must not reach it
@@ -602,6 +609,7 @@ class ToGPlanner:
                 input_types=[spec.input_types for spec in specs],
                 feeds=[frozenset(_feeds(spec)) for spec in specs],
                 through=through,
+                plans=[tuple((inp.name, inp.type, _pool_kind(inp)) for inp in spec.inputs) for spec in specs],
                 rules=rules,
                 conflicts=[rules.conflicts.get(spec.name, frozenset()) for spec in specs],
                 banned=[rules.banned_upstream.get(spec.name, frozenset()) for spec in specs],
@@ -791,14 +799,16 @@ class ToGPlanner:
             ):
                 continue  # leaves more loose ends than can be merged in time (see _viable), or breaks a rule
             spec = index.specs[tool_i]
-            binding = _bind(spec, pools)
+            binding = _bind(index.plans[tool_i], pools)
             if binding is None:
                 continue
             run.candidates += 1
             if fragile:
-                depth_of = _depth(state.steps, binding)
-                last = _completes(run, state, binding.taken, spec.outputs)
-                if any(pair.doomed_by(binding.taken, spec.outputs, depth_of, last) for pair in fragile):
+                exposed = [pair for pair in fragile if pair.exposed(binding.taken)]
+                if exposed and (
+                    _completes(run, state, binding.taken, bits, spec.outputs)
+                    or any(pair.outnumbered(spec.outputs, _depth(state.steps, binding)) for pair in exposed)
+                ):
                     continue  # a pass-through tool that nothing could justify after this step
             name = _canonical(state.steps, spec.name, binding.args)
             if cfg.prune:
@@ -816,11 +826,12 @@ class ToGPlanner:
             kept += 1
             yield child
 
-    def _applicable(self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]) -> Iterator[int]:
+    def _applicable(self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]) -> list[int]:
         """Tools not yet on the path whose required inputs the state can feed, best-scored first.
 
         With pruning, only tools whose outputs can all still be used with ``left`` steps to go, and that
-        take every ``stranded`` type (resources this step must consume), are considered.
+        take every ``stranded`` type (resources this step must consume), are considered. A list, not a
+        generator: the test is cheaper than resuming a generator per tool, and it has no side effects.
         """
         pool: Sequence[int] = run.order
         if run.config.prune:
@@ -829,19 +840,23 @@ class ToGPlanner:
                 narrow = min((_accepting(run, t) for t in stranded), key=len)
                 if len(narrow) < len(pool):
                     pool = [i for i in narrow if i in fit]
-        have = Counter(t for _, t, _ in state.resources)
+        have: dict[ResourceType, int] = {}
+        for _, rtype, _ in state.resources:
+            have[rtype] = have.get(rtype, 0) + 1
         index = run.index
         names, single, required, used = index.names, index.single, index.required, state.used_tools
         input_types = index.input_types
+        applicable = []
         for tool_i in pool:
             if names[tool_i] in used or (stranded and not stranded <= input_types[tool_i]):
                 continue
             only = single[tool_i]
             if only is not None:
                 if only in have:
-                    yield tool_i
-            elif all(have[t] >= n for t, n in required[tool_i].items()):
-                yield tool_i
+                    applicable.append(tool_i)
+            elif all(have.get(t, 0) >= n for t, n in required[tool_i].items()):
+                applicable.append(tool_i)
+        return applicable
 
     @staticmethod
     def _viable(
@@ -1273,9 +1288,18 @@ class _Binding:
 
 _NO_POOL: _Pool = ([], [], [])
 
+# Which of a type's pools (:func:`_binding_pools`) an input draws from: its position in the pool tuple.
+_REQUIRED, _OPTIONAL, _GIVEN = 0, 1, 2
 
-def _bind(spec: ToolSpec, pools: dict[ResourceType, _Pool]) -> _Binding | None:
-    """Bind the tool's inputs by type (``None`` if a required one cannot be bound).
+
+def _pool_kind(inp: InputSpec) -> int:
+    """:attr:`_Index.plans` entry: an option binds like :data:`_OPTIONAL`, a required ``from_subtask``
+    input like :data:`_GIVEN`, every other required input like :data:`_REQUIRED`."""
+    return _OPTIONAL if not inp.required else _GIVEN if inp.from_subtask else _REQUIRED
+
+
+def _bind(plan: tuple[tuple[str, ResourceType, int], ...], pools: dict[ResourceType, _Pool]) -> _Binding | None:
+    """Bind a tool's inputs (``plan``: :attr:`_Index.plans`) by type (``None`` if a required one cannot be bound).
 
     A required input prefers a resource nobody consumed yet, then the most recent; an option (an angle,
     a strength) binds only to an unconsumed subtask input, never to another tool's output; a required
@@ -1285,33 +1309,44 @@ def _bind(spec: ToolSpec, pools: dict[ResourceType, _Pool]) -> _Binding | None:
     ambiguous: list[tuple[str, tuple[str, ...]]] = []
     defaulted: list[str] = []
     taken: set[str] = set()
-    for inp in spec.inputs:
-        required, optional, given = pools.get(inp.type, _NO_POOL)
-        pool = optional if not inp.required else given if inp.from_subtask else required
-        ranked = [k for k in pool if k not in taken]
+    for name, rtype, kind in plan:
+        pool = pools.get(rtype, _NO_POOL)[kind]
+        ranked = [k for k in pool if k not in taken] if taken else pool
         if not ranked:
-            if inp.required:
+            if kind != _OPTIONAL:
                 return None
-            defaulted.append(inp.name)
+            defaulted.append(name)
             continue
-        args.append((inp.name, ranked[0]))
+        args.append((name, ranked[0]))
         taken.add(ranked[0])
         if len(ranked) > 1:
-            ambiguous.append((inp.name, tuple(ranked)))
+            ambiguous.append((name, tuple(ranked)))
     return _Binding(tuple(sorted(args)), tuple(ambiguous), tuple(defaulted), frozenset(taken))
 
 
-def _completes(run: _Run, state: _State, taken: frozenset[str], outputs: Sequence[OutputSpec]) -> bool:
-    """Whether applying a tool that takes ``taken`` and makes ``outputs`` leaves a complete state (a leaf)."""
-    first_made = len(run.input_keys)
-    sinks: Counter[ResourceType] = Counter(o.type for o in outputs)
-    for bit, (key, rtype, _) in enumerate(state.resources):
-        if state.taken >> bit & 1 or key in taken:
-            continue
-        if bit < first_made:
-            return False  # a subtask input nobody takes
-        sinks[rtype] += 1
-    return sinks == run.targets
+def _completes(
+    run: _Run, state: _State, taken: frozenset[str], bits: dict[str, int], outputs: Sequence[OutputSpec]
+) -> bool:
+    """Whether applying a tool that takes ``taken`` and makes ``outputs`` leaves a complete state (a leaf).
+    ``bits``: each resource key's position. Counts first: most steps leave the wrong number of sinks."""
+    used = state.taken
+    for key in taken:
+        used |= 1 << bits[key]
+    free = ~used & ((1 << len(state.resources)) - 1)
+    if free & ((1 << len(run.input_keys)) - 1):
+        return False  # a subtask input nobody takes
+    if free.bit_count() + len(outputs) != run.wanted:
+        return False
+    sinks: dict[ResourceType, int] = {}
+    for o in outputs:
+        sinks[o.type] = sinks.get(o.type, 0) + 1
+    resources = state.resources
+    while free:
+        low = free & -free
+        rtype = resources[low.bit_length() - 1][1]
+        sinks[rtype] = sinks.get(rtype, 0) + 1
+        free ^= low
+    return sinks == run.targets  # Counter equality: no zero counts on either side
 
 
 def _depth(steps: tuple[_Step, ...], binding: _Binding) -> int:
