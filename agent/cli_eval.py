@@ -1,4 +1,6 @@
-"""``tog eval``: measure planning. ``tog eval plans DATASET`` scores a decomposer + ToG configuration.
+"""``tog eval``: measure the agent. ``tog eval plans DATASET`` scores a decomposer + ToG configuration;
+``tog eval outcomes [SUITE]`` runs user trials end to end and judges what each user got (right answer,
+honest refusal, or a wrong answer marked succeeded); ``--plans DATASET`` counts false refusals.
 
 Heavy modules load inside the command, so ``tog --help`` stays instant. The last stdout line is one
 JSON object with the overall figures, for scripts and CI to read.
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     from graph.spec import ToolSpec
 
 eval_app = typer.Typer(
-    help="Evaluate planning against gold tool graphs.",
+    help="Evaluate planning against gold tool graphs, and outcomes on user trials.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -149,3 +151,100 @@ def _all_specs(catalogue: Path | None) -> list[ToolSpec]:
     from tools.registry import default_registry
 
     return default_registry().specs()
+
+
+#: The user-trial suite of a source checkout (``tog eval outcomes`` with no SUITE).
+DEFAULT_SUITE = Path(__file__).resolve().parents[1] / "tests" / "data" / "outcomes" / "cases.yaml"
+
+
+@eval_app.command("outcomes")
+def outcomes(
+    suite: Annotated[
+        Path | None,
+        typer.Argument(help="User-trial suite (YAML; default: the checkout's tests/data/outcomes/cases.yaml)."),
+    ] = None,
+    plans: Annotated[
+        Path | None,
+        typer.Option(
+            "--plans",
+            help="Instead run this planning set's requests (JSON lines) on real inputs and count refusals: "
+            "false ones, and ones its gold plans explain (a tool unavailable here).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON, not tables.")] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run the cases (or records) whose id contains this; repeatable.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Run only the first N cases (or records).")] = None,
+) -> None:
+    """Run realistic requests through an offline agent (no VLM, no LLM) and judge what the user gets.
+
+    Each case ends right, honest_refusal, wrong_but_succeeded, false_refusal, wrong_refusal (refused for the
+    wrong reason), failed or skipped (an input this machine cannot make). The last line is the counts as JSON.
+    """
+    from agent.cli import _friendly_errors
+
+    _friendly_errors(_outcomes)(suite, plans, as_json, only or [], limit)
+
+
+def _outcomes(suite: Path | None, plans: Path | None, as_json: bool, only: list[str], limit: int | None) -> None:
+    from agent.cli import _usage, err_console
+
+    if plans is not None:
+        if suite is not None:
+            raise _usage("give a SUITE or --plans, not both")
+        _plans_outcomes(plans, as_json, only, limit)
+        return
+    from agent.evaluation.outcome_cases import load_suite
+    from agent.evaluation.outcomes import run_suite
+
+    path = suite or DEFAULT_SUITE
+    if suite is None and not path.is_file():
+        raise _usage("no suite given and none in this installation: give the path of a suite YAML file")
+    cases = [c for c in load_suite(path) if not only or any(part in c.id for part in only)][:limit]
+    if not cases:
+        raise _usage(f"no case id contains {' or '.join(map(repr, only))}")
+    with err_console.status(f"running {len(cases)} requests…") as status:
+        done = 0
+
+        def progress(result: Any) -> None:
+            nonlocal done
+            done += 1
+            status.update(f"{done}/{len(cases)} {result.id}: {result.verdict}")
+
+        report = run_suite(cases, progress=progress)
+    _show(report.model_dump_json(indent=2) if as_json else None, report, report.summary())
+
+
+def _plans_outcomes(path: Path, as_json: bool, only: list[str], limit: int | None) -> None:
+    from agent.cli import _usage, err_console
+    from agent.evaluation.dataset import load_samples
+    from agent.evaluation.outcome_plans import run_plans
+
+    samples = [s for s in load_samples(path) if not only or any(part in s.id for part in only)][:limit]
+    if not samples:
+        raise _usage(f"no record id contains {' or '.join(map(repr, only))}")
+    with err_console.status(f"running {len(samples)} requests on real inputs…") as status:
+        done = 0
+
+        def progress(run: Any) -> None:
+            nonlocal done
+            done += 1
+            status.update(f"{done}/{len(samples)} {run.id}: {run.status}")
+
+        report = run_plans(samples, progress=progress)
+    _show(report.model_dump_json(indent=2) if as_json else None, report, report.summary())
+
+
+def _show(as_json: str | None, report: Any, summary: dict[str, Any]) -> None:
+    """Tables (or the whole report as JSON), then the summary as one JSON line, last."""
+    from agent.cli import console
+    from agent.evaluation.outcome_plans import PlansOutcomeReport
+    from agent.evaluation.outcome_view import cases_table, counts_table, plans_table
+
+    if as_json is not None:
+        print(as_json)
+    else:
+        console.print(plans_table(report) if isinstance(report, PlansOutcomeReport) else cases_table(report))
+        console.print(counts_table(summary))
+    print(json.dumps(summary))
