@@ -93,6 +93,16 @@ from graph.types import ResourceType
 
 INF = math.inf
 
+#: A bit per resource type, for the type sets the search tests per tool and state.
+_TYPE_BIT: dict[ResourceType, int] = {rtype: 1 << i for i, rtype in enumerate(ResourceType)}
+
+
+def _type_mask(types: Iterable[ResourceType]) -> int:
+    mask = 0
+    for rtype in types:
+        mask |= _TYPE_BIT[rtype]
+    return mask
+
 
 class Strategy(StrEnum):
     GREEDY = "greedy"
@@ -162,7 +172,12 @@ Rank = tuple[int, int, str]
 index, canonical name). Higher is more recent."""
 
 
-@dataclass(frozen=True, slots=True)
+# _Step, _State and _Binding are never changed after they are made, but are not declared frozen: a
+# frozen dataclass sets every field through object.__setattr__, which made creating them about a third
+# of the cost of a child state. eq=False keeps identity hashing and equality (nothing compares them).
+
+
+@dataclass(slots=True, eq=False)
 class _Step:
     """One tool applied during the search. Only recorded solutions become pydantic :class:`Action` s:
     the search creates thousands of steps per subtask and throws most of them away."""
@@ -204,7 +219,7 @@ class _Step:
 _Resource = tuple[str, ResourceType, Rank]  # key, type, recency
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _State:
     steps: tuple[_Step, ...]
     resources: tuple[_Resource, ...]  # in order of appearance: inputs, then outputs
@@ -356,9 +371,11 @@ class _Index:
     names: list[str]
     by_input_type: dict[ResourceType, list[int]]
     no_input: list[int]
-    required: list[Counter[ResourceType]]
-    single: list[ResourceType | None]  # the type of a tool's only required input (taken once), if so
     input_types: list[frozenset[ResourceType]]
+    input_mask: list[int]  # per tool: ``input_types`` as a type mask (:data:`_TYPE_BIT`)
+    need_mask: list[int]  # per tool: the types of its required inputs, as a type mask
+    need_more: list[tuple[tuple[ResourceType, int], ...]]  # per tool: required types it takes more than once
+    outputs: list[tuple[tuple[str, ResourceType], ...]]  # per tool: (name, type) of each output
     feeds: list[frozenset[ResourceType]]  # per tool: the types of the inputs a made value can bind
     through: list[frozenset[str]]  # per tool: required inputs its single output could stand in for
     plans: list[tuple[tuple[str, ResourceType, int], ...]]
@@ -604,9 +621,11 @@ class ToGPlanner:
                 names=[spec.name for spec in specs],
                 by_input_type=by_type,
                 no_input=no_input,
-                required=required,
-                single=[next(iter(req)) if sum(req.values()) == 1 else None for req in required],
                 input_types=[spec.input_types for spec in specs],
+                input_mask=[_type_mask(spec.input_types) for spec in specs],
+                need_mask=[_type_mask(req) for req in required],
+                need_more=[tuple((t, n) for t, n in req.items() if n > 1) for req in required],
+                outputs=[tuple((o.name, o.type) for o in spec.outputs) for spec in specs],
                 feeds=[frozenset(_feeds(spec)) for spec in specs],
                 through=through,
                 plans=[tuple((inp.name, inp.type, _pool_kind(inp)) for inp in spec.inputs) for spec in specs],
@@ -816,7 +835,9 @@ class ToGPlanner:
                     continue  # the same DAG, reached before in another order
                 if not self._viable(run, state.resources, spec.outputs, state.consumed | binding.taken, left):
                     continue
-            child = _extend(state, spec, score, binding, name, index.through[tool_i], track, bits)
+            child = _extend(
+                state, spec, index.outputs[tool_i], score, binding, name, index.through[tool_i], track, bits
+            )
             if cfg.prune and (
                 not index.banned[tool_i].isdisjoint(child.steps[-1].upstream)
                 or (cfg.minimal and (_contains_solution(run, child, depth - 1) or self._doomed(run, child, left)))
@@ -843,19 +864,19 @@ class ToGPlanner:
         have: dict[ResourceType, int] = {}
         for _, rtype, _ in state.resources:
             have[rtype] = have.get(rtype, 0) + 1
+        have_mask = _type_mask(have)
+        stranded_mask = _type_mask(stranded)
         index = run.index
-        names, single, required, used = index.names, index.single, index.required, state.used_tools
-        input_types = index.input_types
+        names, need_mask, need_more, used = index.names, index.need_mask, index.need_more, state.used_tools
+        input_mask = index.input_mask
         applicable = []
         for tool_i in pool:
-            if names[tool_i] in used or (stranded and not stranded <= input_types[tool_i]):
+            if need_mask[tool_i] & ~have_mask or stranded_mask & ~input_mask[tool_i] or names[tool_i] in used:
+                continue  # a required type missing, a stranded type it does not take, or already used
+            more = need_more[tool_i]
+            if more and any(have[t] < n for t, n in more):
                 continue
-            only = single[tool_i]
-            if only is not None:
-                if only in have:
-                    applicable.append(tool_i)
-            elif all(have.get(t, 0) >= n for t, n in required[tool_i].items()):
-                applicable.append(tool_i)
+            applicable.append(tool_i)
         return applicable
 
     @staticmethod
@@ -1278,7 +1299,7 @@ def _binding_pools(state: _State) -> dict[ResourceType, _Pool]:
     return pools
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Binding:
     args: tuple[tuple[str, str], ...]  # sorted by argument name
     ambiguous: tuple[tuple[str, tuple[str, ...]], ...]
@@ -1364,6 +1385,7 @@ def _canonical(steps: tuple[_Step, ...], tool: str, args: tuple[tuple[str, str],
 def _extend(
     state: _State,
     spec: ToolSpec,
+    outputs: tuple[tuple[str, ResourceType], ...],
     score: float,
     binding: _Binding,
     name: str,
@@ -1371,9 +1393,9 @@ def _extend(
     track_upstream: bool,
     bits: dict[str, int],
 ) -> _State:
-    """The state after applying ``spec`` with ``binding`` (``name``: its canonical name; ``through``: its
-    pass-through argument names; ``track_upstream``: the catalogue has ``not_after`` rules to test;
-    ``bits``: each resource key's position)."""
+    """The state after applying ``spec`` with ``binding`` (``outputs``: its outputs' names and types;
+    ``name``: its canonical name; ``through``: its pass-through argument names; ``track_upstream``: the
+    catalogue has ``not_after`` rules to test; ``bits``: each resource key's position)."""
     steps = state.steps
     resources = state.resources
     depth = 1
@@ -1396,7 +1418,7 @@ def _extend(
     step = _Step(
         tool=spec.name,
         args=binding.args,
-        outputs=tuple((o.name, o.type) for o in spec.outputs),
+        outputs=outputs,
         ambiguous=binding.ambiguous,
         defaulted=binding.defaulted,
         score=score,
@@ -1406,7 +1428,7 @@ def _extend(
         through=passed,
         needs=needs,
         consumes=consumes,
-        makes=((1 << len(spec.outputs)) - 1) << first,
+        makes=((1 << len(outputs)) - 1) << first,
     )
     position = len(steps)
     action_id = f"a{position + 1}"
@@ -1420,7 +1442,7 @@ def _extend(
         steps=(*steps, step),
         resources=(
             *resources,
-            *((f"{action_id}.{o.name}", o.type, (depth, 0, f"{name}.{o.name}")) for o in spec.outputs),
+            *((f"{action_id}.{out}", rtype, (depth, 0, f"{name}.{out}")) for out, rtype in outputs),
         ),
         consumed=state.consumed | binding.taken,
         used_tools=state.used_tools | {spec.name},
