@@ -236,6 +236,10 @@ class _State:
     and the step's output together: the pass-through tools that may still turn out to be detours."""
 
 
+_Child = tuple[_State, list[str] | None]
+"""A child state and its solution outputs when it is complete (None otherwise)."""
+
+
 def _root(subtask: Subtask) -> _State:
     return _State(
         steps=(),
@@ -696,11 +700,11 @@ class ToGPlanner:
         remaining = run.config.max_depth - len(state.steps)
         if remaining <= 0:
             return
-        for child in self._children(run, state, remaining):
+        for child, outputs in self._children(run, state, remaining):
             if run.expanded >= run.config.max_expansions:
                 run.truncated = True
                 return
-            if self._accept(run, child):
+            if self._accept(run, child, outputs):
                 self._dfs(run, child)
                 if run.truncated:
                     return
@@ -718,7 +722,7 @@ class ToGPlanner:
         search: each strategy picks the same children.
         """
         cfg = run.config
-        queue: list[tuple[float, int, int, _State, Iterator[_State] | None]] = [
+        queue: list[tuple[float, int, int, _State, Iterator[_Child] | None]] = [
             (-_potential(run, root), 0, 0, root, None)
         ]
         pushed = 0
@@ -730,16 +734,17 @@ class ToGPlanner:
                 if depth >= cfg.max_depth:
                     continue
                 children = self._children(run, state, cfg.max_depth - depth)
-            child = next(children, None)
-            if child is None:
+            made = next(children, None)
+            if made is None:
                 continue
+            child, outputs = made
             if run.expanded >= cfg.max_expansions:
                 run.truncated = True
                 return
             pushed += 1  # the parent's later children come from tools scoring no higher than this one
             later = min(-negative, child.steps[-1].score)
             heapq.heappush(queue, (-later, depth, pushed, state, children))
-            if self._accept(run, child):
+            if self._accept(run, child, outputs):
                 potential = _potential(run, child)
                 if not _outranked(run, potential, depth + 1):
                     pushed += 1
@@ -747,11 +752,12 @@ class ToGPlanner:
             elif cfg.strategy is Strategy.GREEDY and run.solutions:
                 return
 
-    def _accept(self, run: _Run, child: _State) -> bool:
+    def _accept(self, run: _Run, child: _State, outputs: list[str] | None) -> bool:
         """Count a new child; record it if it is a valid solution. True when it is worth expanding further.
 
         A complete state (every input consumed, the sinks exactly the targets) is a leaf even when a rule
-        rejects it: nothing added to it is needed for the types.
+        rejects it: nothing added to it is needed for the types. ``outputs``: its solution outputs when it
+        is complete (:meth:`_children` found them; with pruning it has also dropped invalid ones).
         """
         if _outranked(run, child.weakest, len(child.steps)):
             return False
@@ -760,15 +766,15 @@ class ToGPlanner:
                 return False
             run.seen.add(child.names)
         run.expanded += 1
-        outputs = self._solution_outputs(run, child)
         if outputs is not None:
-            if self._valid(run, child):
+            if run.config.prune or self._valid(run, child):
                 self._record(run, child, outputs)
             return False
         return True
 
-    def _children(self, run: _Run, state: _State, remaining: int) -> Iterator[_State]:
-        """The children the strategy expands, best-scored first, produced lazily.
+    def _children(self, run: _Run, state: _State, remaining: int) -> Iterator[_Child]:
+        """The children the strategy expands, best-scored first, produced lazily, each with its solution
+        outputs if it is complete (:meth:`_solution_outputs`, asked once per child).
 
         Tools are tried in score order and stop being tried as soon as the strategy has what it keeps
         (the best one, the ``beam_width`` best, those above the threshold), so the cost of a step does
@@ -829,7 +835,7 @@ class ToGPlanner:
                     or any(pair.outnumbered(spec.outputs, _depth(state.steps, binding)) for pair in exposed)
                 ):
                     continue  # a pass-through tool that nothing could justify after this step
-            name = _canonical(state.steps, spec.name, binding.args)
+            name = _canonical(state.resources, bits, spec.name, binding.args)
             if cfg.prune:
                 if state.names | {name} in run.seen:
                     continue  # the same DAG, reached before in another order
@@ -841,11 +847,13 @@ class ToGPlanner:
             if cfg.prune and (
                 not index.banned[tool_i].isdisjoint(child.steps[-1].upstream)
                 or (cfg.minimal and (_contains_solution(run, child, depth - 1) or self._doomed(run, child, left)))
-                or (self._solution_outputs(run, child) is not None and not self._valid(run, child))
             ):
-                continue  # no completion could be valid (a complete child is a leaf)
+                continue  # no completion could be valid
+            outputs = self._solution_outputs(run, child)
+            if cfg.prune and outputs is not None and not self._valid(run, child):
+                continue  # an invalid complete child (a leaf)
             kept += 1
-            yield child
+            yield child, outputs
 
     def _applicable(self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]) -> list[int]:
         """Tools not yet on the path whose required inputs the state can feed, best-scored first.
@@ -897,11 +905,16 @@ class ToGPlanner:
         join = run.index.join_steps
         sinks: dict[ResourceType, int] = {}
         loose = alone = 0
-        for key, rtype in [(None, o.type) for o in outputs] + [(k, t) for k, t, _ in resources if k not in consumed]:
+        made_types = [o.type for o in outputs]
+        for key, rtype, _ in resources:
+            if key in consumed:
+                continue
             if key in inputs:
                 if run.given_bound.get(rtype, INF) > remaining:
                     return False
                 continue
+            made_types.append(rtype)
+        for rtype in made_types:  # the new outputs, then the unconsumed values tools made, as before
             loose += 1
             if join.get(rtype, INF) > remaining:
                 alone += 1
@@ -1000,6 +1013,8 @@ class ToGPlanner:
         first_made = len(run.input_keys)
         if state.taken & ((1 << first_made) - 1) != (1 << first_made) - 1:
             return None  # an input nobody took
+        if (~state.taken & ((1 << len(state.resources)) - 1)).bit_count() != run.wanted:
+            return None  # too many or too few sinks (every untaken value is a made one here)
         sinks = [
             (rank, key, rtype)
             for bit, (key, rtype, rank) in enumerate(state.resources)
@@ -1377,9 +1392,13 @@ def _depth(steps: tuple[_Step, ...], binding: _Binding) -> int:
     )
 
 
-def _canonical(steps: tuple[_Step, ...], tool: str, args: tuple[tuple[str, str], ...]) -> str:
-    """The canonical name of a step: the tool and its arguments resolved to the producing steps' names."""
-    return f"{tool}({','.join(f'{name}={_resolve(steps, key)}' for name, key in args)})"
+def _canonical(
+    resources: tuple[_Resource, ...], bits: dict[str, int], tool: str, args: tuple[tuple[str, str], ...]
+) -> str:
+    """The canonical name of a step: the tool and its arguments resolved to the producing steps' names.
+    A made value's rank already holds its resolved name (what :func:`_resolve` gives), a subtask input's
+    is empty and the key stands for itself; ``bits``: each resource key's position."""
+    return f"{tool}({','.join(f'{name}={resources[bits[key]][2][2] or key}' for name, key in args)})"
 
 
 def _extend(
