@@ -26,12 +26,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.decompose.cues import wished_language
+from agent import param_readers as readers
+from agent.filters import GENERIC, Holds, is_filter, judge, list_source
 from graph.plan import Action, ResourceRef, Solution, Subtask, input_key
+from graph.spec import InputSpec, ToolSpec
 from graph.types import ResourceType
 from tools.registry import ToolRegistry
 
-_NUMBER = r"(-?\d+(?:\.\d+)?)"
 _COLOURS = (
     "red",
     "green",
@@ -47,15 +48,6 @@ _COLOURS = (
     "grey",
     "gray",
 )
-#: Chinese names of languages (English ones are read by :func:`agent.decompose.cues.wished_language`).
-_LANGUAGES_ZH = {
-    "英文": "English",
-    "英语": "English",
-    "中文": "Chinese",
-    "法语": "French",
-    "德语": "German",
-    "日语": "Japanese",
-}
 _STOP = {
     "the",
     "a",
@@ -79,38 +71,20 @@ _STOP = {
     "them",
     "it",
 }
-#: Words that name no category: "count the boxes" counts all of them.
-_GENERIC = {
-    "box",
-    "boxes",
-    "region",
-    "regions",
-    "object",
-    "objects",
-    "item",
-    "items",
-    "thing",
-    "things",
-    "detection",
-    "detections",
-    "result",
-    "results",
-    "label",
-    "labels",
-    "tag",
-    "tags",
-    "marked",
-    "times",
-}
 
 
 class FilledParameter(BaseModel):
+    """One argument the filler set (``source`` "text": read from the words; "narrowed": a filter cut to the
+    words the list's categories match) or unset ("dropped": a filter naming no category the list holds),
+    with ``reason`` for the last two."""
+
     subtask: int
     action: str
     tool: str
     argument: str
     value: Any
     source: str = "text"
+    reason: str = ""
 
 
 class ParameterFiller(ABC):
@@ -118,11 +92,6 @@ class ParameterFiller(ABC):
 
     @abstractmethod
     def fill(self, subtask: Subtask, solution: Solution) -> tuple[Subtask, Solution, list[FilledParameter]]: ...
-
-
-def _first(pattern: str, text: str, convert: Callable[[str], Any] = float) -> Any:
-    match = re.search(pattern, text, flags=re.IGNORECASE)
-    return convert(match.group(1)) if match else None
 
 
 def _noun_after(cues: str, text: str) -> str | None:
@@ -137,7 +106,7 @@ def _noun_after(cues: str, text: str) -> str | None:
         if word in _STOP or word in ("and", "then", "with", "from", "to"):
             break
         kept.append(word)
-    if not kept or kept[0] in _GENERIC:
+    if not kept or kept[0] in GENERIC:
         return None
     return " ".join(kept[:2])
 
@@ -161,31 +130,31 @@ def _size(text: str) -> tuple[float, float] | None:
     return (float(match.group(1)), float(match.group(2))) if match else None
 
 
-def _language(text: str) -> str | None:
-    return wished_language(text) or next((name for word, name in _LANGUAGES_ZH.items() if word in text), None)
+_COUNTED = r"how many|count(?: the| all)?|number of"
 
-
-#: argument name -> how to read it from the text (None: the text does not say).
-_READERS: dict[str, Callable[[str], Any]] = {
-    "angle": lambda t: _first(rf"{_NUMBER}\s*(?:°|degrees?|deg\b|度)", t),
-    "k": lambda t: _first(r"(?:top|first|best|largest|biggest|highest|前)\s*(\d+)", t),
-    "scale": lambda t: (
-        _first(rf"{_NUMBER}\s*(?:x\b|times\b|倍)", t) or ((_first(r"(\d+(?:\.\d+)?)\s*%", t) or 0) / 100 or None)
-    ),
-    "width": lambda t: (_size(t) or (None, None))[0],
-    "height": lambda t: (_size(t) or (None, None))[1],
-    "color": lambda t: next((c for c in _COLOURS if re.search(rf"\b{c}\b", t, re.IGNORECASE)), None),
-    "label": lambda t: _noun_after(r"how many|count(?: the| all)?|number of", t),
-    "name": lambda t: _noun_after(r"how many|count(?: the| all)?|number of", t),
-    "tag": lambda t: _noun_after(r"how many|count(?: the| all)?|number of", t),
-    "categories": _categories,
-    "target_language": _language,
-    "language": _language,
+#: argument name -> how to read it from the text and the argument's spec (None: the text does not say).
+_READERS: dict[str, Callable[[str, InputSpec, str], Any]] = {
+    "angle": lambda t, spec, tool: readers.angle(t, readers.positive_sense(spec.description, tool), spec.default),
+    "k": lambda t, spec, tool: readers.top_k(t),
+    "scale": lambda t, spec, tool: readers.factor(t, bare=False),
+    "factor": lambda t, spec, tool: readers.factor(t),
+    "width": lambda t, spec, tool: (_size(t) or (None, None))[0],
+    "height": lambda t, spec, tool: (_size(t) or (None, None))[1],
+    "color": lambda t, spec, tool: next((c for c in _COLOURS if re.search(rf"\b{c}\b", t, re.IGNORECASE)), None),
+    "label": lambda t, spec, tool: _noun_after(_COUNTED, t),
+    "name": lambda t, spec, tool: _noun_after(_COUNTED, t),
+    "tag": lambda t, spec, tool: _noun_after(_COUNTED, t),
+    "categories": lambda t, spec, tool: _categories(t),
+    "target_language": lambda t, spec, tool: readers.language(t),
+    "language": lambda t, spec, tool: readers.language(t),
 }
 
 
 class OfflineParameterFiller(ParameterFiller):
-    """Reads defaulted arguments from the subtask description with the rules above and the tool's choices."""
+    """Reads defaulted arguments from the subtask description with the rules above and the tool's choices,
+    and checks what the plan bound from the request's words where the words have a sense of their own: a
+    category filter must name a category its list holds (:mod:`agent.filters`), an angle turns the way
+    the words say."""
 
     def __init__(self, registry: ToolRegistry) -> None:
         self.registry = registry
@@ -196,35 +165,103 @@ class OfflineParameterFiller(ParameterFiller):
         filled: list[FilledParameter] = []
         text = subtask.description
         for action in solution.actions:
-            if action.tool not in self.registry or not action.defaulted:
+            if action.tool not in self.registry:
                 actions.append(action)
                 continue
             tool = self.registry.get(action.tool)
             checks = tool._value_checks().inputs
             specs = {i.name: i for i in tool.spec.inputs}
-            args, left = dict(action.args), []
-            for name in action.defaulted:
-                value = self._read(name, text, checks.get(name))
+            args, left = dict(action.args), list(action.defaulted)
+
+            def record(name: str, value: Any, source: str = "text", reason: str = "", at: Action = action) -> None:
+                filled.append(
+                    FilledParameter(
+                        subtask=subtask.id,
+                        action=at.id,
+                        tool=at.tool,
+                        argument=name,
+                        value=value,
+                        source=source,
+                        reason=reason,
+                    )
+                )
+
+            holds = self._holds(action, tool.spec, inputs, solution)
+            for name, key in list(args.items()):
+                literal = _literal(inputs, key)
+                if literal is None or name not in specs:
+                    continue
+                if (
+                    holds is not None
+                    and isinstance(literal, str)
+                    and is_filter(tool.spec, name)
+                    and not specs[name].required
+                ):
+                    kept, why = judge(literal, holds)
+                    if kept is None:
+                        del args[name]
+                        left.append(name)
+                        record(name, None, "dropped", f"{literal!r} dropped: {why}")
+                    elif kept != literal:
+                        args[name] = input_key(_literal_index(inputs, specs[name].type, kept))
+                        record(name, kept, "narrowed", f"{literal!r} {why}")
+                elif name == "angle" and isinstance(literal, (int, float)) and not isinstance(literal, bool):
+                    turned = readers.angle(
+                        f"{abs(literal):g} degrees {text}",
+                        readers.positive_sense(specs[name].description, tool.spec.description),
+                    )
+                    if turned is not None and turned != literal:
+                        args[name] = input_key(_literal_index(inputs, specs[name].type, turned))
+                        record(name, turned, "text", f"{literal:g} turned the way the words say")
+            dropped = {f.argument for f in filled if f.action == action.id and f.source == "dropped"}
+            remaining = []
+            for name in left:
                 spec = specs.get(name)
+                value = (
+                    None if spec is None or name in dropped else self._read(name, text, checks.get(name), spec, tool)
+                )
+                if value is not None and is_filter(tool.spec, name) and isinstance(value, str):
+                    value = self._filter_from_words(value, holds)
                 if value is None or spec is None:
-                    left.append(name)
+                    remaining.append(name)
                     continue
                 try:
                     value = checks[name].coerce(value)
                 except Exception:  # the text said something the tool does not take: keep the default
-                    left.append(name)
+                    remaining.append(name)
                     continue
                 args[name] = input_key(_literal_index(inputs, spec.type, value))
-                filled.append(
-                    FilledParameter(subtask=subtask.id, action=action.id, tool=action.tool, argument=name, value=value)
-                )
-            actions.append(action.model_copy(update={"args": args, "defaulted": left}))
+                record(name, value)
+            actions.append(action.model_copy(update={"args": args, "defaulted": remaining}))
         if not filled:
             return subtask, solution, []
         return (subtask.model_copy(update={"inputs": inputs}), solution.model_copy(update={"actions": actions}), filled)
 
+    def _holds(self, action: Action, spec: ToolSpec, inputs: list[ResourceRef], solution: Solution) -> Holds | None:
+        """What the list a filtering action takes can hold (None for tools that filter nothing)."""
+        if not any(is_filter(spec, i.name) for i in spec.inputs):
+            return None
+        specs = {a.tool: self.registry.get(a.tool).spec for a in solution.actions if a.tool in self.registry}
+        options = {
+            a.tool: {
+                n: bool(getattr(c, "choices", None))
+                for n, c in self.registry.get(a.tool)._value_checks().inputs.items()
+            }
+            for a in solution.actions
+            if a.tool in self.registry
+        }
+        return list_source(action, spec, inputs, solution, specs, options)
+
     @staticmethod
-    def _read(name: str, text: str, check: Any) -> Any:
+    def _filter_from_words(value: str, holds: Holds | None) -> str | None:
+        """A filter read from the words is used only where the list's categories are known to hold it: the
+        user's labelled items, or a detector's asked or open categories (never a fixed-label detector's)."""
+        if holds is None or holds.kind in ("fixed", "unknown"):
+            return None
+        return judge(value, holds)[0]
+
+    @staticmethod
+    def _read(name: str, text: str, check: Any, spec: InputSpec, tool: Any) -> Any:
         choices = getattr(check, "choices", None)
         if choices:
             for choice in choices:
@@ -234,10 +271,20 @@ class OfflineParameterFiller(ParameterFiller):
         reader = _READERS.get(name)
         if reader is None:
             return None
-        value = reader(text)
+        value = reader(text, spec, tool.spec.description)
         if getattr(check, "rtype", None) is ResourceType.NUMBER and isinstance(value, float) and check.integer:
             return int(value)
         return value
+
+
+def _literal(inputs: list[ResourceRef], key: str) -> Any:
+    """The value a resource key binds when it is a literal the subtask was given (not a file, not a result)."""
+    if not key.startswith("input:"):
+        return None
+    ref = inputs[int(key.split(":", 1)[1])]
+    if ref.generated_by is not None or ref.type not in (ResourceType.TEXT, ResourceType.NUMBER):
+        return None
+    return ref.value
 
 
 def _literal_index(inputs: list[ResourceRef], rtype: ResourceType, value: Any) -> int:

@@ -125,3 +125,149 @@ def test_ranked_solutions_share_one_literal(filler) -> None:
     sub, second, _ = filler.fill(sub, sol)
     assert len(sub.inputs) == 3
     assert first.actions[0].args["method"] == second.actions[0].args["method"] == "input:2"
+
+
+# --- read both ways (issue 17 item 2) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tool", "text", "inputs", "defaulted", "out", "expected"),
+    [
+        ("rotate_image", "rotate it 90 degrees clockwise", IMAGE, ["angle"], "image", {"angle": -90.0}),
+        ("rotate_image", "rotate it 90 degrees counter-clockwise", IMAGE, ["angle"], "image", {"angle": 90.0}),
+        ("rotate_image", "turn it 45° anti-clockwise", IMAGE, ["angle"], "image", {"angle": 45.0}),
+        ("rotate_image", "rotate it to the right", IMAGE, ["angle"], "image", {"angle": -90.0}),
+        ("rotate_image", "rotate it to the left", IMAGE, ["angle"], "image", {"angle": 90.0}),
+        ("rotate_image", "顺时针旋转90度", IMAGE, ["angle"], "image", {"angle": -90.0}),
+        ("rotate_image", "逆时针旋转90度", IMAGE, ["angle"], "image", {"angle": 90.0}),
+        ("rotate_image", "rotate the left photo by 30 degrees", IMAGE, ["angle"], "image", {"angle": 30.0}),
+        (
+            "translate_text",
+            "translate it into French",
+            TEXT,
+            ["target_language"],
+            "text",
+            {"target_language": "French"},
+        ),
+        ("translate_text", "translate it from French", TEXT, ["target_language"], "text", {}),
+        ("translate_text", "把英文翻译成中文", TEXT, ["target_language"], "text", {"target_language": "Chinese"}),
+        ("translate_text", "把中文翻译成英文", TEXT, ["target_language"], "text", {"target_language": "English"}),
+        ("resize_image", "resize it to 50%", IMAGE, ["scale"], "image", {"scale": 0.5}),
+        ("resize_image", "enlarge it by 50%", IMAGE, ["scale"], "image", {"scale": 1.5}),
+        ("resize_image", "shrink it by 25%", IMAGE, ["scale"], "image", {"scale": 0.75}),
+        (
+            "resize_image",
+            "resize it to 640x480",
+            IMAGE,
+            ["width", "height", "scale"],
+            "image",
+            {"width": 640, "height": 480},
+        ),
+        ("adjust_brightness", "brighten it by 1.5", IMAGE, ["factor"], "image", {"factor": 1.5}),
+        ("adjust_brightness", "make it 20% brighter", IMAGE, ["factor"], "image", {"factor": 1.2}),
+        ("adjust_brightness", "make it 30% darker", IMAGE, ["factor"], "image", {"factor": 0.7}),
+        ("top_k_boxes", "keep the top 3 faces", BOXES, ["k"], "bboxes", {"k": 3}),
+        ("top_k_boxes", "the two largest faces", BOXES, ["k"], "bboxes", {"k": 2}),
+        ("top_k_boxes", "前3个", BOXES, ["k"], "bboxes", {"k": 3}),
+    ],
+)
+def test_directions_languages_and_numbers_read_both_ways(filler, tool, text, inputs, defaulted, out, expected) -> None:
+    spec = default_registry().get(tool).spec
+    required = {i.name: f"input:{n}" for n, i in enumerate(i for i in spec.inputs if i.required)}
+    sub, sol = one(tool, text, required, inputs, defaulted, out)
+    _, _, filled = filler.fill(sub, sol)
+    assert {f.argument: f.value for f in filled} == pytest.approx(expected)
+
+
+def test_a_bound_angle_turns_the_way_the_words_say(filler) -> None:
+    """A decomposer that bound 90 for "clockwise" (a number of the request) gets the tool's sign."""
+    sub = Subtask(
+        id=0,
+        description="rotate the photo 90 degrees clockwise",
+        args=[*IMAGE, {"type": "number", "value": 90}],
+        returns=[{"type": "image"}],
+    )
+    action = Action(
+        id="a0", tool="rotate_image", args={"image": "input:0", "angle": "input:1"}, outputs={"image": "image"}
+    )
+    new_sub, new_sol, _ = filler.fill(sub, Solution(subtask_id=0, actions=[action], outputs=["a0.image"]))
+    assert new_sub.inputs[int(new_sol.actions[0].args["angle"].split(":")[1])].value == -90
+
+
+# --- label filters: only a category the list holds -----------------------------------------------------
+
+
+def _detect_and_count(words: str, detector: str = "detect_faces", detector_args: dict | None = None):
+    """One subtask "detect, then count" with the request's words bound to the count's label."""
+    sub = Subtask(
+        id=0,
+        description="这张照片里有几个人",
+        args=[{"type": "text", "value": words}, *IMAGE],
+        returns=[{"type": "number"}],
+    )
+    detect = Action(
+        id="a1", tool=detector, args={"image": "input:1", **(detector_args or {})}, outputs={"faces": "bboxes"}
+    )
+    count = Action(
+        id="a2", tool="count_boxes", args={"boxes": "a1.faces", "label": "input:0"}, outputs={"count": "number"}
+    )
+    return sub, Solution(subtask_id=0, actions=[detect, count], outputs=["a2.count"])
+
+
+@pytest.mark.parametrize("words", ["人", "faces are", "people"])
+def test_a_fixed_label_detector_takes_no_label_filter_from_words(filler, words) -> None:
+    sub, sol = _detect_and_count(words)
+    _, new_sol, filled = filler.fill(sub, sol)
+    assert "label" not in new_sol.actions[1].args and "label" in new_sol.actions[1].defaulted
+    assert [(f.argument, f.source) for f in filled] == [("label", "dropped")]
+    assert "detect_faces" in filled[0].reason
+
+
+def test_a_category_the_detector_was_asked_for_filters(filler) -> None:
+    sub, sol = _detect_and_count("cats")
+    sub = sub.model_copy(update={"inputs": [*sub.inputs, sub.inputs[0].model_copy(update={"value": "cats, dogs"})]})
+    detect = sol.actions[0].model_copy(
+        update={"tool": "detect_objects", "args": {"image": "input:1", "categories": "input:2"}}
+    )
+    sol = sol.model_copy(update={"actions": [detect, sol.actions[1]]})
+    new_sub, new_sol, filled = filler.fill(sub, sol)
+    assert new_sol.actions[1].args["label"] == "input:0" and not filled
+
+
+@pytest.mark.parametrize(
+    ("words", "boxes", "expected"),
+    [
+        ("boxes", [{"x1": 0, "y1": 0, "x2": 1, "y2": 1}], None),  # a generic word names no category
+        ("dogs", [{"x1": 0, "y1": 0, "x2": 1, "y2": 1}], None),  # unlabelled boxes match no filter
+        ("faces are", [{"x1": 0, "y1": 0, "x2": 1, "y2": 1, "label": "face"}], "faces"),  # the words labels match
+        ("dogs", [{"x1": 0, "y1": 0, "x2": 1, "y2": 1, "label": "cat"}], "dogs"),  # an absent category counts 0
+    ],
+)
+def test_a_label_filter_over_given_boxes_names_what_they_hold(filler, words, boxes, expected) -> None:
+    sub = Subtask(
+        id=0,
+        description=f"count the {words}",
+        args=[{"type": "text", "value": words}, {"type": "bboxes", "value": boxes}],
+        returns=[{"type": "number"}],
+    )
+    action = Action(
+        id="a0", tool="count_boxes", args={"boxes": "input:1", "label": "input:0"}, outputs={"count": "number"}
+    )
+    new_sub, new_sol, _ = filler.fill(sub, Solution(subtask_id=0, actions=[action], outputs=["a0.count"]))
+    key = new_sol.actions[0].args.get("label")
+    assert (new_sub.inputs[int(key.split(":")[1])].value if key else None) == expected
+
+
+def test_a_label_is_not_read_from_words_for_boxes_an_earlier_step_makes(filler) -> None:
+    """ "How many people": the step that made the boxes was asked for people; its labels are its own."""
+    sub = Subtask(
+        id=1,
+        description="how many people are in the photo",
+        args=[{"type": "bboxes", "value": "<GENERATED>-0"}],
+        returns=[{"type": "number"}],
+    )
+    action = Action(
+        id="a0", tool="count_boxes", args={"boxes": "input:0"}, outputs={"count": "number"}, defaulted=["label"]
+    )
+    _, new_sol, filled = filler.fill(sub, Solution(subtask_id=1, actions=[action], outputs=["a0.count"]))
+    assert not filled and new_sol.actions[0].args == {"boxes": "input:0"}

@@ -1,0 +1,188 @@
+"""What a subtask's words say about a tool argument: numbers, factors, turning directions, languages.
+
+Each reader returns None when the words do not say. Directions and factors are read both ways:
+"clockwise" and "counter-clockwise" (左/右, 顺时针/逆时针) turn opposite ways, "50% darker" and "50%
+brighter" scale opposite ways, "translate into French" and "translate from French" want different
+languages.
+
+    >>> turn_sense("rotate it 90 degrees clockwise"), turn_sense("逆时针旋转90度"), turn_sense("rotate it")
+    (-1, 1, None)
+    >>> factor("make it 20% darker"), factor("resize to 50%"), factor("enlarge by 50%"), factor("brighten by 1.5")
+    (0.8, 0.5, 1.5, 1.5)
+    >>> language("把英文翻译成中文"), language("translate it from French"), language("translate it into French")
+    ('Chinese', None, 'French')
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.decompose.cues import wished_language
+
+NUMBER = r"(-?\d+(?:\.\d+)?)"
+
+#: Chinese names of languages (English ones are read by :func:`agent.decompose.cues.wished_language`).
+LANGUAGES_ZH = {
+    "英文": "English",
+    "英语": "English",
+    "中文": "Chinese",
+    "汉语": "Chinese",
+    "法语": "French",
+    "法文": "French",
+    "德语": "German",
+    "德文": "German",
+    "日语": "Japanese",
+    "日文": "Japanese",
+    "西班牙语": "Spanish",
+    "韩语": "Korean",
+    "俄语": "Russian",
+}
+#: Before a Chinese language name: the language to end up in (翻译成法语), or the one to start from (把英文…).
+_INTO_ZH = re.compile(r"(?:成|为|到|into)\s*$")
+_FROM_ZH = re.compile(r"(?:从|把|将|由)\s*(?:这段|这篇|这句|这个|该)?\s*$")
+
+_COUNTER = re.compile(r"\b(?:counter|anti)[- ]?clockwise\b|\bccw\b|逆时针", re.IGNORECASE)
+_CLOCKWISE = re.compile(r"\bclockwise\b|\bcw\b|顺时针", re.IGNORECASE)
+_SIDE = re.compile(
+    r"\b(?:rotate|turn|spin|tilt|twist)\w*\b(?:\s+[\w'°-]+){0,4}?\s+(?:to(?:wards)?\s+(?:the\s+)?)?(left|right)\b|"
+    r"向(左|右)|(左|右)转|(左|右)旋",
+    re.IGNORECASE,
+)
+
+_LESS = re.compile(
+    r"\b(?:dark\w*|dim\w*|less|lower\w*|reduc\w*|decreas\w*|shrink\w*|smaller|down\w*|cut|soft\w*|fade\w*)\b|"
+    r"暗|减|降|缩小|变小|调低",
+    re.IGNORECASE,
+)
+_MORE = re.compile(
+    r"\b(?:bright\w*|light\w*|more|rais\w*|increas\w*|enlarg\w*|bigger|larger|grow\w*|up|boost\w*|sharp\w*)\b|"
+    r"亮|增|提高|放大|变大|调高",
+    re.IGNORECASE,
+)
+_WORD_FACTORS = (
+    (re.compile(r"\b(?:half|halve)\b|一半", re.IGNORECASE), 0.5),
+    (re.compile(r"\b(?:double|twice)\b|两倍|二倍", re.IGNORECASE), 2.0),
+    (re.compile(r"\b(?:triple|three times)\b|三倍", re.IGNORECASE), 3.0),
+)
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "一": 1,
+    "两": 2,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_COUNT = r"(\d+|" + "|".join(_NUMBER_WORDS) + ")"
+_RANKS = r"top|first|best|largest|biggest|highest|most confident|strongest|前"
+
+
+def first(pattern: str, text: str) -> float | None:
+    match = re.search(pattern, text, flags=re.IGNORECASE)
+    return float(match.group(1)) if match else None
+
+
+def turn_sense(text: str) -> int | None:
+    """The way the words turn: 1 counter-clockwise (left), -1 clockwise (right), None if they do not say."""
+    found = [(m.start(), 1) for m in _COUNTER.finditer(text)]
+    masked = _COUNTER.sub(lambda m: " " * len(m.group(0)), text)
+    found += [(m.start(), -1) for m in _CLOCKWISE.finditer(masked)]
+    if found:
+        return min(found)[1]
+    side = _SIDE.search(text)
+    if side is None:
+        return None
+    word = next(g for g in side.groups() if g)
+    return 1 if word.lower() in ("left", "左") else -1
+
+
+def positive_sense(*descriptions: str) -> int | None:
+    """The way a tool turns for a positive angle, as its own words say ("degrees counter-clockwise")."""
+    for text in descriptions:
+        sense = turn_sense(text)
+        if sense is not None:
+            return sense
+    return None
+
+
+def angle(text: str, positive: int | None, default: Any = None) -> float | None:
+    """Degrees for a tool that turns ``positive`` way for a positive angle: "90 degrees clockwise" is -90
+    for a counter-clockwise tool. A direction without a number turns by the default's size."""
+    number = first(rf"{NUMBER}\s*(?:°|degrees?|deg\b|度)", text)
+    sense = turn_sense(text)
+    if sense is None or positive is None:
+        return number
+    if number is None:
+        if not isinstance(default, (int, float)) or isinstance(default, bool) or not default:
+            return None
+        number = float(default)
+    return abs(number) * sense * positive
+
+
+def factor(text: str, bare: bool = True) -> float | None:
+    """A multiplier: "2x", "50%", "half", with ``bare`` "by 1.5"; "by 20%" is 1.2 or 0.8 as the words grow
+    or shrink."""
+    times = first(rf"{NUMBER}\s*(?:x\b|×|times\b|倍)", text)
+    if times is not None:
+        return times
+    less, more = bool(_LESS.search(text)), bool(_MORE.search(text))
+    percent = re.search(r"(?:\b(to|by)\s+|(到|至|为)\s*)?(\d+(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", text, re.I)
+    if percent is not None:
+        share = float(percent.group(3)) / 100
+        if percent.group(1) and percent.group(1).lower() == "to" or percent.group(2):
+            return share  # "resize to 50%": the new size
+        if less != more:  # "darken by 20%", "20% brighter": a change
+            return 1 - share if less else 1 + share
+        return share
+    for pattern, value in _WORD_FACTORS:
+        if pattern.search(text):
+            return value
+    if not bare:
+        return None
+    number = first(
+        rf"\b(?:by|of|factor|to)\s+(?:a\s+factor\s+of\s+)?{NUMBER}(?![\d.]|\s*(?:%|°|deg|px|pix|[x×*]\s*\d))", text
+    )
+    if number is None or number <= 0:
+        return None
+    if less and not more and number > 1:
+        return 1 / number  # "darken by 2": half as bright
+    return number
+
+
+def top_k(text: str) -> int | None:
+    """How many of the best to keep: "top 3", "the two largest", 前3个."""
+    match = re.search(rf"(?:{_RANKS})\s*{_COUNT}(?![a-z\d])", text, re.IGNORECASE) or re.search(
+        rf"\b{_COUNT}\s+(?:{_RANKS})\b", text, re.IGNORECASE
+    )
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
+
+
+def language(text: str) -> str | None:
+    """The language the words want a text in: "into French", 翻译成英文; never the one it is translated from."""
+    wished = wished_language(text)
+    if wished is not None:
+        return wished
+    found = [(m.start(), name) for word, name in LANGUAGES_ZH.items() for m in re.finditer(word, text)]
+    into = [name for start, name in sorted(found) if _INTO_ZH.search(text[:start])]
+    if into:
+        return into[-1]
+    others = [name for start, name in sorted(found) if not _FROM_ZH.search(text[:start])]
+    return others[-1] if others else None
