@@ -465,6 +465,8 @@ class _Run:
     merger_scores: list[float]  # the scores of the merging tools (``_Index.mergers``), best first
     best_combiner: dict[ResourceType, float]  # per type: the highest score of a tool taking two of it
     targets: Counter[ResourceType]
+    target_counts: dict[ResourceType, int]
+    """``targets`` as a plain dict, for the equality tests of the inner loop (a Counter compares in Python)."""
     input_keys: frozenset[str]
     tool_bound: list[float]  # per tool: fewest steps from its outputs to a target (0 = produces one)
     tool_worst: list[float]  # per tool: most steps one of its non-target outputs needs to reach a target
@@ -669,6 +671,7 @@ class ToGPlanner:
             merger_scores=sorted((scores[i] for i in index.mergers), reverse=True),
             best_combiner=best_combiner,
             targets=targets,
+            target_counts=dict(targets),
             input_keys=frozenset(input_key(i) for i in range(len(subtask.inputs))),
             tool_bound=bounds.tool_bound,
             tool_worst=bounds.tool_worst,
@@ -1013,15 +1016,16 @@ class ToGPlanner:
         first_made = len(run.input_keys)
         if state.taken & ((1 << first_made) - 1) != (1 << first_made) - 1:
             return None  # an input nobody took
-        if (~state.taken & ((1 << len(state.resources)) - 1)).bit_count() != run.wanted:
-            return None  # too many or too few sinks (every untaken value is a made one here)
+        free = ~state.taken & ((1 << len(state.resources)) - 1)  # every untaken value is a made one here
+        if free.bit_count() != run.wanted:
+            return None  # too many or too few sinks
+        if _type_counts(state.resources, free) != run.target_counts:
+            return None
         sinks = [
             (rank, key, rtype)
             for bit, (key, rtype, rank) in enumerate(state.resources)
             if bit >= first_made and not state.taken >> bit & 1
         ]
-        if len(sinks) != run.wanted or Counter(t for _, _, t in sinks) != run.targets:
-            return None
         sinks.sort()
         outputs: list[str] = []
         used: set[str] = set()
@@ -1136,7 +1140,7 @@ def _contains_solution(run: _Run, state: _State, newest: int | None = None) -> b
         sinks = made & ~consumed
         if sinks.bit_count() != wanted:
             continue
-        if Counter(rtype for bit, (_, rtype, _) in enumerate(state.resources) if sinks >> bit & 1) == run.targets:
+        if _type_counts(state.resources, sinks) == run.target_counts:
             return True
     return False
 
@@ -1373,16 +1377,22 @@ def _completes(
         return False  # a subtask input nobody takes
     if free.bit_count() + len(outputs) != run.wanted:
         return False
-    sinks: dict[ResourceType, int] = {}
+    sinks = _type_counts(state.resources, free)
     for o in outputs:
         sinks[o.type] = sinks.get(o.type, 0) + 1
-    resources = state.resources
-    while free:
-        low = free & -free
+    return sinks == run.target_counts
+
+
+def _type_counts(resources: Sequence[_Resource], mask: int) -> dict[ResourceType, int]:
+    """How many of the resources in the bit ``mask`` have each type (no zero counts, so two of these
+    compare as Counters would)."""
+    counts: dict[ResourceType, int] = {}
+    while mask:
+        low = mask & -mask
         rtype = resources[low.bit_length() - 1][1]
-        sinks[rtype] = sinks.get(rtype, 0) + 1
-        free ^= low
-    return sinks == run.targets  # Counter equality: no zero counts on either side
+        counts[rtype] = counts.get(rtype, 0) + 1
+        mask ^= low
+    return counts
 
 
 def _depth(steps: tuple[_Step, ...], binding: _Binding) -> int:
