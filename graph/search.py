@@ -541,9 +541,9 @@ class ToGPlanner:
             candidates += run.candidates
             truncated = truncated or run.truncated
             if run.solutions:
-                ranked = [found.solution(subtask.id) for found in sorted(run.solutions.values(), key=_Found.rank)]
+                best = sorted(run.solutions.values(), key=_Found.rank)[: run.limit]
                 return SearchResult(
-                    solutions=ranked[: run.limit],
+                    solutions=[found.solution(subtask.id) for found in best],  # pydantic for the returned only
                     strategy=strategy,
                     widened_from=tried,
                     expanded=expanded,
@@ -689,7 +689,7 @@ class ToGPlanner:
         """One strategy's search from the subtask's inputs."""
         run = self._prepare(subtask, cfg, index, scores)
         root = _root(subtask)
-        if cfg.prune and not self._viable(run, root.resources, (), root.consumed, cfg.max_depth):
+        if cfg.prune and not self._viable(run, root.resources, (), root.taken, cfg.max_depth):
             run.hopeless = True
         elif cfg.strategy is Strategy.EXHAUSTIVE and not cfg.bound:
             self._dfs(run, root)  # every chain: depth first, the cheapest order
@@ -831,10 +831,13 @@ class ToGPlanner:
             if binding is None:
                 continue
             run.candidates += 1
+            used = state.taken  # the resources taken once this step is applied, as a bit mask
+            for key in binding.taken:
+                used |= 1 << bits[key]
             if fragile:
                 exposed = [pair for pair in fragile if pair.exposed(binding.taken)]
                 if exposed and (
-                    _completes(run, state, binding.taken, bits, spec.outputs)
+                    _completes(run, state, used, spec.outputs)
                     or any(pair.outnumbered(spec.outputs, _depth(state.steps, binding)) for pair in exposed)
                 ):
                     continue  # a pass-through tool that nothing could justify after this step
@@ -842,7 +845,7 @@ class ToGPlanner:
             if cfg.prune:
                 if state.names | {name} in run.seen:
                     continue  # the same DAG, reached before in another order
-                if not self._viable(run, state.resources, spec.outputs, state.consumed | binding.taken, left):
+                if not self._viable(run, state.resources, spec.outputs, used, left):
                     continue
             child = _extend(
                 state, spec, index.outputs[tool_i], score, binding, name, index.through[tool_i], track, bits
@@ -895,24 +898,26 @@ class ToGPlanner:
         run: _Run,
         resources: Sequence[_Resource],
         outputs: Sequence[OutputSpec],
-        consumed: frozenset[str],
+        used: int,
         remaining: int,
     ) -> bool:
         """Necessary conditions for a state (``resources`` plus the new ``outputs`` of its last tool) to
         still lead to a solution (admissible bounds): every missing target, unconsumed input and dangling
         non-target output can reach a target in time; there are no more loose made values than the steps
-        left can merge; and every made value that can meet no other in time has a target of its own."""
+        left can merge; and every made value that can meet no other in time has a target of its own.
+        ``used``: bit mask of the ``resources`` some step took."""
         inputs = run.input_keys
+        first_made = len(inputs)
         targets = run.targets
         made_bound = run.made_bound
         join = run.index.join_steps
         sinks: dict[ResourceType, int] = {}
         loose = alone = 0
         made_types = [o.type for o in outputs]
-        for key, rtype, _ in resources:
-            if key in consumed:
+        for bit, (_, rtype, _) in enumerate(resources):
+            if used >> bit & 1:
                 continue
-            if key in inputs:
+            if bit < first_made:  # a subtask input
                 if run.given_bound.get(rtype, INF) > remaining:
                     return False
                 continue
@@ -1196,15 +1201,22 @@ def _potential(run: _Run, state: _State) -> float:
     first_made = len(run.input_keys)
     sinks: dict[ResourceType, int] = {}
     loose = 0
+    widest = run.widest
     for bit, (_, rtype, _) in enumerate(state.resources):
         if state.taken >> bit & 1:
             continue
-        if bit >= first_made:
+        made = bit >= first_made
+        if made:
             loose += 1
-        if bit >= first_made and rtype in run.targets:
-            sinks[rtype] = sinks.get(rtype, 0) + 1
-        else:  # an input, or a made value that is no target: some tool must still take it to a target
-            bound = min(bound, _widest(run, rtype, steps_left, bit >= first_made))
+            if rtype in run.targets:
+                sinks[rtype] = sinks.get(rtype, 0) + 1
+                continue
+        # an input, or a made value that is no target: some tool must still take it to a target
+        width = widest.get((rtype, steps_left, made))  # _widest's memo, read here: this loop is hot
+        if width is None:
+            width = _widest(run, rtype, steps_left, made)
+        if width < bound:
+            bound = width
     for target, needed in run.targets.items():
         if sinks.get(target, 0) < needed:
             bound = min(bound, run.best_producer.get(target, 0.0))
@@ -1364,14 +1376,9 @@ def _bind(plan: tuple[tuple[str, ResourceType, int], ...], pools: dict[ResourceT
     return _Binding(tuple(sorted(args)), tuple(ambiguous), tuple(defaulted), frozenset(taken))
 
 
-def _completes(
-    run: _Run, state: _State, taken: frozenset[str], bits: dict[str, int], outputs: Sequence[OutputSpec]
-) -> bool:
-    """Whether applying a tool that takes ``taken`` and makes ``outputs`` leaves a complete state (a leaf).
-    ``bits``: each resource key's position. Counts first: most steps leave the wrong number of sinks."""
-    used = state.taken
-    for key in taken:
-        used |= 1 << bits[key]
+def _completes(run: _Run, state: _State, used: int, outputs: Sequence[OutputSpec]) -> bool:
+    """Whether applying a tool that makes ``outputs`` leaves a complete state (a leaf); ``used``: bit mask of
+    the state's resources taken once it is applied. Counts first: most steps leave the wrong number of sinks."""
     free = ~used & ((1 << len(state.resources)) - 1)
     if free & ((1 << len(run.input_keys)) - 1):
         return False  # a subtask input nobody takes
