@@ -121,6 +121,11 @@ class Expect(_Strict):
     also_empty: bool = Field(
         default=False, description="an honest 'nothing found' (its reason naming each of reason) is right as well"
     )
+    also_refused: bool = Field(
+        default=False,
+        description="an honest refusal (its reason naming each of reason) is right as well: the answer needs a "
+        "tool that is unavailable here, though a user could accept a weaker one",
+    )
 
     @model_validator(mode="after")
     def _checkable(self) -> Expect:
@@ -128,15 +133,17 @@ class Expect(_Strict):
         if self.outcome == "answer":
             if not any(checks):
                 raise ValueError("an expected answer needs a check: contains, number, count, image or audio")
-            if self.reason and not self.also_empty:
-                raise ValueError("reason is for a refusal, an empty outcome, or an answer that may be empty")
+            if self.also_empty and self.also_refused:
+                raise ValueError("give also_empty or also_refused, not both (they share reason)")
+            if bool(self.reason) != (self.also_empty or self.also_refused):
+                raise ValueError("an answer that may also be empty or refused says what the reason names (reason)")
         else:
             if any(checks):
                 raise ValueError(f"an expected {self.outcome} has no answer to check; give reason only")
             if not self.reason:
                 raise ValueError(f"an expected {self.outcome} must say what its reason names (reason)")
-        if self.also_empty and self.outcome != "answer":
-            raise ValueError("also_empty is for an expected answer")
+        if (self.also_empty or self.also_refused) and self.outcome != "answer":
+            raise ValueError("also_empty and also_refused are for an expected answer")
         return self
 
 

@@ -33,7 +33,6 @@ from graph.types import FILE_TYPES, ResourceType
 
 if TYPE_CHECKING:
     from agent.api import Agent
-    from agent.inputs import FileArg
 
 #: Image names that call for a document rather than a photo.
 _RECEIPT = re.compile(r"receipt|invoice|bill", re.IGNORECASE)
@@ -108,9 +107,9 @@ class PlansOutcomeReport(BaseModel):
         }
 
 
-def record_inputs(sample: PlanSample, maker: SampleMaker) -> list[FileArg]:
+def record_inputs(sample: PlanSample, maker: SampleMaker) -> list[tuple[Path, ResourceType]]:
     """Real files for the record's resources, under the names the record gives (its request names them)."""
-    files: list[FileArg] = []
+    files: list[tuple[Path, ResourceType]] = []
     for resource in sample.resources:
         if resource.type in FILE_TYPES:
             files.append((maker.file(sample_for(resource), resource.name), resource.type))

@@ -6,7 +6,7 @@ suite (:mod:`agent.evaluation.outcome_cases`) gets one verdict:
 
 ==================== ====================================================================================
 right                the expected answer (every check holds), or an expected "nothing found" with its reason
-honest_refusal       an expected refusal (status unsupported) whose reason names what it must
+honest_refusal       an expected (or accepted: ``also_refused``) refusal whose reason names what it must
 wrong_but_succeeded  status succeeded, but the answer is wrong or the request should have been refused
 false_refusal        refused (or "nothing found") although the request is answerable here
 wrong_refusal        refused or "nothing found" where that was right, but for the wrong reason
@@ -83,6 +83,8 @@ def classify(expect: Expect, observed: Observed, problems: Sequence[str] = ()) -
         if expect.outcome == "answer":
             if status == EMPTY and expect.also_empty:
                 return _with_reason("right", expect.reason, observed)
+            if status == UNSUPPORTED and expect.also_refused:
+                return _with_reason("honest_refusal", expect.reason, observed)
             return Judgement("false_refusal", f"{said}, but it is answerable here: {_short(observed.reason())}")
         if expect.outcome == "refusal" and status == EMPTY:
             said = _short(observed.reason())

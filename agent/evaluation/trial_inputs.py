@@ -33,7 +33,7 @@ RECEIPT_LINES = ("CORNER CAFE", "Coffee 3.50", "Bagel 2.25", "Subtotal 5.75", "T
 RECEIPT_TOTAL = 6.21
 RECEIPT_ZH_LINES = ("超市收据", "牛奶 12.50", "面包 8.00", "合计 20.50")
 RECEIPT_ZH_TOTAL = 20.50
-SIGN_TEXT = "EXIT"
+SIGN_TEXT = "NO PARKING"
 SIGN_ZH_TEXT = "禁止吸烟"
 NOTE_LINES = ("Meeting notes", "Budget approved for March", "Next review on Friday")
 #: What the generated speech says (espeak-ng, English).
@@ -137,11 +137,12 @@ def _sign(text: str, *, cjk: bool) -> Callable[[Path], None]:
         from PIL import Image, ImageDraw
 
         font = _font(56, cjk)
-        image = Image.new("RGB", (360, 200), (150, 150, 145))
+        left, top, right, bottom = font.getbbox(text)
+        width = int(right - left) + 120
+        image = Image.new("RGB", (width, 200), (150, 150, 145))
         draw = ImageDraw.Draw(image)
-        draw.rectangle((30, 40, 330, 160), fill=(255, 255, 255), outline=(20, 110, 40), width=8)
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        x, y = 180 - (right - left) / 2 - left, 100 - (bottom - top) / 2 - top
+        draw.rectangle((30, 40, width - 30, 160), fill=(255, 255, 255), outline=(20, 110, 40), width=8)
+        x, y = width / 2 - (right - left) / 2 - left, 100 - (bottom - top) / 2 - top
         draw.text((x, y), text, fill=(20, 110, 40) if not cjk else (200, 20, 20), font=font)
         image.save(path)
 
