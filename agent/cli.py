@@ -17,6 +17,7 @@ from rich.console import Console
 from agent.cli_eval import eval_app
 from agent.cli_serve import serve
 from agent.cli_workflow import export_workflow_cmd, run_workflow_cmd, validate_workflow_cmd
+from agent.outcomes import EMPTY, EXIT_EMPTY, EXIT_UNSUPPORTED, UnsupportedRequestError
 from graph.errors import ToGError
 
 if TYPE_CHECKING:
@@ -41,12 +42,16 @@ CatalogueOpt = Annotated[
 
 
 def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """User mistakes end with a one-line message and exit code 2, never a traceback."""
+    """User mistakes end with a one-line message and exit code 2, never a traceback; a request the tools here
+    cannot answer is refused with exit code 3 (:data:`agent.outcomes.EXIT_UNSUPPORTED`)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except UnsupportedRequestError as exc:
+            err_console.print(f"[bold yellow]unsupported:[/] {exc.message}", highlight=False)
+            raise typer.Exit(EXIT_UNSUPPORTED) from None
         except ToGError as exc:
             err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
             raise typer.Exit(2) from None
@@ -258,7 +263,12 @@ def ask(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the results.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Decompose the request, plan it with ToG, run it and save the results (offline unless a model is named)."""
+    """Decompose the request, plan it with ToG, run it and save the results (offline unless a model is named).
+
+    Exit codes: 0 answered, 1 failed or partial, 2 a usage mistake, 3 refused (no tool here is meant for a
+    part of the request, or the one meant for it is unavailable: the message says which and how to enable
+    it), 4 the tools ran but what was asked for is empty (no text found, nothing detected).
+    """
     import os
 
     if model:
@@ -291,6 +301,8 @@ def ask(
     else:
         console.print(result.answer or "(no answer)")
     err_console.print(f"[bold]{result.status}[/]: results in {folder}")
+    if result.status == EMPTY:  # the tools ran, but what was asked for is empty: the answer says why
+        raise typer.Exit(EXIT_EMPTY)
     if result.status not in ("succeeded",):
         raise typer.Exit(1)
 

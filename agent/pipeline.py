@@ -23,10 +23,12 @@ from typing import Annotated, Any, Protocol, TypedDict
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
+from agent.answerability import AnswerabilityCheck
 from agent.bounds import check_subtasks, check_tool_calls
-from agent.decompose.base import Decomposer, Resource
+from agent.decompose.base import Decomposer, DecompositionError, Resource
 from agent.engine import Engine
 from agent.engine.result import ExecutionResult
+from agent.outcomes import UnsupportedRequestError
 from agent.params import ParameterFiller
 from agent.respond import Responder
 from agent.result import Artifact, SubtaskOutcome
@@ -65,6 +67,13 @@ class PlanningError(ToGError):
     code = "planning_failed"
 
 
+class UnavailableToolsError(UnsupportedRequestError, PlanningError):
+    """A subtask only unavailable tools can solve: a refusal (status ``unsupported``) that names them and how
+    to enable each (``details``: ``tools``, ``unavailable`` and, as before, ``reasons``)."""
+
+    code = UnsupportedRequestError.code
+
+
 @dataclass
 class Stages:
     """What the stages use; one per :class:`~agent.api.Agent`."""
@@ -80,9 +89,26 @@ class Stages:
     #: Work bounds (agent settings): checked after decomposing and after planning, before any tool runs.
     max_subtasks: int = 16
     max_tool_calls: int = 64
+    #: Whether a plan is checked before it runs (:mod:`agent.answerability`); built on first use.
+    check_answerable: bool = True
     cancels: dict[str, threading.Event] = field(default_factory=dict)
     active: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _answerability: AnswerabilityCheck | None = None
+
+    def answerability(self) -> AnswerabilityCheck:
+        """The check over every registered tool; the unavailable ones are those the planner's graph lacks."""
+        with self.lock:
+            if self._answerability is None:
+                planned = {s.name for s in self.planner.graph.specs}
+                reasons = self.registry.unavailable()
+                missing = {
+                    s.name: reasons.get(s.name, "not in the planner's tool graph")
+                    for s in self.registry.specs()
+                    if s.name not in planned
+                }
+                self._answerability = AnswerabilityCheck(self.registry.specs(), missing, self.planner.config)
+            return self._answerability
 
     def cancel(self, run_id: str) -> None:
         """Stop a run: the running engine run is cancelled, later stages are skipped."""
@@ -150,7 +176,10 @@ def _decompose(stages: Stages, state: AgentState) -> dict[str, Any]:
         check_subtasks(Plan.model_validate(state["plan"]), stages.max_subtasks)
         return {}
     resources = [Resource.model_validate(r) for r in state.get("resources", [])]
-    plan = stages.decomposer.decompose(state["request"], resources)
+    try:
+        plan = stages.decomposer.decompose(state["request"], resources)
+    except DecompositionError as exc:
+        raise _unsupported(stages, exc) from exc
     check_subtasks(plan, stages.max_subtasks)  # before planning: planning a thousand subtasks is the cost
     return {"plan": plan.model_dump(mode="json")}
 
@@ -159,8 +188,18 @@ def _plan(stages: Stages, state: AgentState) -> dict[str, Any]:
     plan = Plan.model_validate(state["plan"])
     given = state.get("solutions") or {}
     todo = [s for s in plan.subtasks if str(s.id) not in given]
+    check = stages.answerability() if stages.check_answerable and todo else None
+    if check is not None:  # before any search: a product no step makes is refused at once
+        check.check_products(plan)
+
+    def search(subtask: Subtask) -> list[Solution]:
+        solutions = _search(stages, subtask)
+        if check is not None:
+            check.check_subtask(subtask, solutions)
+        return solutions
+
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
-        found = dict(zip([s.id for s in todo], pool.map(lambda s: _search(stages, s), todo)))
+        found = dict(zip([s.id for s in todo], pool.map(search, todo)))
     ranked = {**{int(k): [Solution.model_validate(x) for x in v] for k, v in given.items()}, **found}
     if state.get("mode") != "plan":  # about to execute: the budget holds before the first tool call
         check_tool_calls(ranked, stages.max_tool_calls)
@@ -175,6 +214,15 @@ def _search(
     except NoSolutionError as exc:
         raise _explain(stages, subtask, exc) from exc
     return [s for s in result.solutions if s.signature() not in exclude]
+
+
+def _unsupported(stages: Stages, exc: DecompositionError) -> ToGError:
+    """A clause the decomposer found no tool chain for is a refusal naming the nearest tools; a request that
+    lacks an input it needs (``missing``) or has nothing to do stays a decomposition error."""
+    clause = exc.details.get("clause")
+    if not stages.check_answerable or not isinstance(clause, str) or exc.details.get("missing"):
+        return exc
+    return stages.answerability().unsolvable(clause, exc.message)
 
 
 def _explain(stages: Stages, subtask: Subtask, exc: NoSolutionError) -> ToGError:
@@ -195,11 +243,13 @@ def _explain(stages: Stages, subtask: Subtask, exc: NoSolutionError) -> ToGError
     if not needed:
         return exc
     reasons = "; ".join(f"{t}: {unavailable[t]}" for t in needed)
-    return PlanningError(
+    return UnavailableToolsError(
         f"subtask {subtask.id} ({subtask.description!r}) needs {', '.join(needed)}, which "
         f"{'is' if len(needed) == 1 else 'are'} unavailable here ({reasons})",
-        subtask=subtask.id,
+        missing=subtask.description,
         tools=needed,
+        unavailable={t: unavailable[t] for t in needed},
+        subtask=subtask.id,
         reasons={t: unavailable[t] for t in needed},
     )
 

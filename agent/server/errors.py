@@ -30,6 +30,7 @@ from agent.bounds import WorkLimitError
 from agent.decompose.base import DecompositionError
 from agent.engine.resources import ResourceError
 from agent.inputs import InputSpecError
+from agent.outcomes import UnsupportedRequestError
 from agent.pipeline import PlanningError
 from agent.server.models import ErrorBody
 from agent.workflows.errors import WorkflowInputError, WorkflowUnavailableError, WorkflowValidationError
@@ -203,6 +204,7 @@ _STATUS: tuple[tuple[type[ToGError], int], ...] = (
     (PlanValidationError, 422),
     (DecompositionError, 422),
     (PlanningError, 422),
+    (UnsupportedRequestError, 422),
     (WorkLimitError, 422),
     (NoSolutionError, 422),
     (WorkflowValidationError, 422),

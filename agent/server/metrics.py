@@ -22,6 +22,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.server.models import FINAL_STATUSES
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -64,8 +66,13 @@ class Metrics:
             registry=self.registry,
         )
         self._finished = Counter(
-            "tog_tasks_finished", "Tasks that ended, by final status.", ("status",), registry=self.registry
+            "tog_tasks_finished",
+            "Tasks that ended, by final status (unsupported: refused before any tool ran; empty: nothing found).",
+            ("status",),
+            registry=self.registry,
         )
+        for status in sorted(FINAL_STATUSES):  # every status is a series from the start, at 0
+            self._finished.labels(status=status)
         Gauge("tog_start_time_seconds", "When the server started.", registry=self.registry).set(self.started)
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
         self.registry.register(_Readings(self.gauges))

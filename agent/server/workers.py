@@ -14,8 +14,10 @@ drain began; running tasks get until ``grace_s`` after it to finish, then they a
 ``interrupted``; tasks that never started stay ``queued`` in the store, so the next server runs them.
 
 Faults: a worker survives every exception. A task whose run fails is recorded ``failed`` with the
-reason; when the store itself cannot be written, the task goes back to the queue (it had not started)
-or its end is written once the store takes writes again (probing it with backoff); if the server
+reason; one the agent refuses before any tool runs (:class:`~agent.outcomes.UnsupportedRequestError`)
+``unsupported``, with the error's code, message and details (what is missing, the nearest tools, how to
+enable an unavailable one); when the store itself cannot be written, the task goes back to the queue (it
+had not started) or its end is written once the store takes writes again (probing it with backoff); if the server
 stops first, the next start marks it by the restart policy. Nothing recorded names a server path.
 """
 
@@ -34,6 +36,7 @@ from typing import Any
 
 from agent.api import Agent
 from agent.decompose.base import Resource
+from agent.outcomes import UnsupportedRequestError
 from agent.result import AgentEvent
 from agent.server.errors import (
     QueueFullError,
@@ -308,6 +311,8 @@ class TaskRunner:
             self.agent.cancel(task_id)
             _drain(events)
             return Outcome("failed", STORE_FAILED, {"code": exc.code, "message": exc.message, "details": {}})
+        except UnsupportedRequestError as exc:  # refused before any tool ran: what is missing, how to enable it
+            return Outcome("unsupported", self._redact.text(exc.message), self._redact.value(exc.to_dict()))
         except ToGError as exc:
             return Outcome("failed", self._redact.text(exc.message), self._redact.value(exc.to_dict()))
         except (OSError, sqlite3.Error) as exc:  # the agent's own storage: its checkpoints, the artifacts

@@ -1,0 +1,323 @@
+"""Before any tool runs: does the plan deliver what the request asks for, with tools meant for it?
+
+The planner finds the best chain among the tools that can run *now*; that chain always exists when the
+types fit, even when no tool here is meant for the request ("describe this image" with no VLM ends in
+OCR). Three checks, run after planning and before execution, turn such plans into an
+:class:`~agent.outcomes.UnsupportedRequestError` instead of a wrong answer marked ``succeeded``:
+
+1. **A named product the plan does not make.** "Turn this image into a video", "read it out as audio",
+   把图片变成视频: a kind of file the request asks to get (a conversion or creation verb, then a type
+   noun of the decomposer's own vocabulary) that no subtask of the plan makes. The nearest tools are
+   those that make that kind (unavailable ones with their reason), else the ones closest to the request.
+2. **An unavailable tool meant for it.** Each subtask is searched again over *every* tool, available or
+   not, with the same search settings. When that search's best chain uses an unavailable tool and fits
+   the subtask better than the best available chain by more than :data:`UNAVAILABLE_MARGIN`, the request
+   is refused naming that tool and how to enable it (the registry's reason, e.g. "set TOG_VLM_MODEL").
+3. **Nothing meant for it** (optional, off by default: see :data:`FIT_FLOOR`). A subtask that no tool
+   making what it asks for (available or not) fits at least ``floor`` is refused, naming the closest tools
+   of the whole catalogue. A clause the decomposer finds no tool chain for at all is refused the same way
+   (:meth:`AnswerabilityCheck.unsolvable`).
+
+"Fit" is the embedding similarity (MiniLM) of the subtask's description with a tool's text
+(:func:`graph.assessors.tool_text`, whose vectors are cached on disk), a chain's fit that of its weakest
+tool: the embedding assessor's own score, so the check does not depend on the assessor the planner is
+configured with. Both constants are calibrated on data, not on example sentences:
+``python -m benchmarks.answerability`` (module docs there) computes them from the planned requests of
+``tests/data/plans.jsonl`` and ``agent/decompose/fresh_plans.jsonl``, and reports the false-refusal rate.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from agent.outcomes import UnsupportedRequestError
+from graph.assessors import EmbeddingAssessor
+from graph.errors import NoSolutionError
+from graph.plan import Plan, Solution, Subtask
+from graph.search import SearchConfig, ToGPlanner
+from graph.spec import ToolSpec
+from graph.toolgraph import ToolGraph
+from graph.types import ResourceType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from graph.embedding import Embedder
+
+T = ResourceType
+
+#: Refuse when the best chain over every tool uses an unavailable tool and fits the subtask better than the
+#: best available chain by more than this (``python -m benchmarks.answerability``: the smallest margin that
+#: keeps false refusals of the calibration requests at most 2 %, but not under :data:`NEAR_TIE`).
+UNAVAILABLE_MARGIN = 0.05
+#: Fits closer than this are a tie: a substitute that nearly matches may stand in for an unavailable tool.
+NEAR_TIE = 0.05
+#: Refuse when no tool making what a subtask asks for fits it this well. Off (0): the calibration
+#: (``python -m benchmarks.answerability``) derives 0.13 (the lowest fit among the requests with every tool
+#: available, less :data:`NEAR_TIE`), but that floor refuses no calibration request checks 1 and 2 let
+#: through, while terse tool texts of other catalogues ("wait, step 1" for a ``wait`` tool: 0.11) fall
+#: under it. Pass ``floor=`` to use it.
+FIT_FLOOR = 0.0
+#: How many nearest tools a refusal names.
+NEAREST = 3
+#: Kinds of file a request may ask to get ("into a video"): media, not values such as text or numbers,
+#: whose nouns ("a note", "the result") are too common to read as a product.
+PRODUCT_KINDS = (T.IMAGE, T.AUDIO, T.VIDEO, T.DOCUMENT)
+#: Extra English words for a product kind that the decomposer's type nouns leave out.
+_EXTRA_NOUNS_EN: dict[ResourceType, tuple[str, ...]] = {
+    T.IMAGE: ("image", "picture", "photo", "drawing", "painting", "gif"),
+    T.AUDIO: ("audio", "mp3", "wav", "voice"),
+    T.VIDEO: ("animation", "mp4"),
+}
+#: Verbs that make or convert something, before "into/to/as <kind>" (English).
+_CONVERT_EN = r"(?:turn|turns|turning|convert|converting|transform|change|make|render|export|save|output|animate)"
+_CREATE_EN = r"(?:make|create|generate|produce|render|film|shoot|record|compose|animate)"
+_ARTICLE_EN = r"(?:(?:a|an|one|some)\s+)?(?:[\w-]+\s+){0,2}?"
+#: Chinese verbs of conversion or creation, before the kind ("变成一段视频").
+_CONVERT_ZH = r"(?:变成|转成|转换成|转换为|转为|转化为|做成|制作成|制成|生成|合成|改成|输出为|保存为|拍成|剪成)"
+
+
+@dataclass(frozen=True)
+class Product:
+    """A kind of file the request asks to get, and the words that ask for it."""
+
+    type: ResourceType
+    words: str
+
+
+@cache
+def _product_patterns() -> tuple[tuple[ResourceType, re.Pattern[str], re.Pattern[str] | None], ...]:
+    from agent.decompose.cues import TYPE_NOUNS_EN, TYPE_NOUNS_ZH
+
+    patterns = []
+    for kind in PRODUCT_KINDS:
+        en = sorted({*TYPE_NOUNS_EN.get(kind, ()), *_EXTRA_NOUNS_EN.get(kind, ())}, key=len, reverse=True)
+        nouns = "|".join(re.escape(n) for n in en)
+        english = re.compile(
+            rf"\b{_CONVERT_EN}\b[^.;:!?]*?\b(?:into|to|as)\s+{_ARTICLE_EN}(?:{nouns})s?\b"
+            rf"|\b{_CREATE_EN}\s+(?:me\s+|us\s+)?(?:a|an)\s+(?:[\w-]+\s+){{0,2}}?(?:{nouns})\b",
+            re.IGNORECASE,
+        )
+        zh = TYPE_NOUNS_ZH.get(kind, ())
+        chinese = re.compile(rf"{_CONVERT_ZH}[^，。,;；！？]{{0,6}}?(?:{'|'.join(map(re.escape, zh))})") if zh else None
+        patterns.append((kind, english, chinese))
+    return tuple(patterns)
+
+
+def named_products(request: str) -> list[Product]:
+    """The kinds of file the request asks to get, in the order the kinds are listed.
+
+    >>> [(p.type.value, p.words) for p in named_products("turn this image into a video of a dancing cat")]
+    [('video', 'turn this image into a video')]
+    >>> named_products("blur the faces in photo.jpg")
+    []
+    """
+    found = []
+    for kind, english, chinese in _product_patterns():
+        match = english.search(request) or (chinese.search(request) if chinese else None)
+        if match:
+            found.append(Product(kind, match.group(0)))
+    return found
+
+
+@dataclass(frozen=True)
+class SubtaskFit:
+    """How well the tools here serve one subtask (see the module docstring)."""
+
+    subtask: int
+    description: str
+    #: fit of the best available chain, and its tools
+    available: float
+    available_tools: tuple[str, ...]
+    #: fit of the best chain over every tool, and its tools
+    best: float
+    best_tools: tuple[str, ...]
+    #: unavailable tools in that best chain
+    unavailable: tuple[str, ...]
+    #: unavailable tools of every chain over all tools that fits better than the best available one
+    alternatives: tuple[str, ...] = ()
+    #: fit of the best-fitting tool, available or not, that makes a kind the subtask asks for ("is anything
+    #: here meant for it?")
+    peak: float = 0.0
+
+    @property
+    def gap(self) -> float:
+        """How much better the best chain fits than the best available one, when it needs unavailable tools."""
+        return self.best - self.available if self.unavailable else 0.0
+
+
+class AnswerabilityCheck:
+    """The checks of the module docstring over one catalogue: ``specs`` (every tool, available or not),
+    ``reasons`` (unavailable tool -> why it cannot run and how to enable it), ``config`` (the planner's
+    search settings). Thread-safe; tool vectors and the all-tools planner are built on first use."""
+
+    def __init__(
+        self,
+        specs: Sequence[ToolSpec],
+        reasons: Mapping[str, str],
+        config: SearchConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        margin: float = UNAVAILABLE_MARGIN,
+        floor: float = FIT_FLOOR,
+    ) -> None:
+        self.specs = list(specs)
+        self.reasons = {k: v for k, v in reasons.items() if any(s.name == k for s in self.specs)}
+        self.config = config or SearchConfig()
+        self.margin = margin
+        self.floor = floor
+        self._assessor = EmbeddingAssessor(embedder)
+        self._lock = threading.Lock()
+        self._everything: ToGPlanner | None = None
+
+    @property
+    def everything(self) -> ToGPlanner:
+        """A planner over every tool, available or not, scored by embeddings."""
+        with self._lock:
+            if self._everything is None:
+                self._everything = ToGPlanner(ToolGraph(self.specs), self._assessor, self.config)
+            return self._everything
+
+    # --- the checks -----------------------------------------------------------------------------------
+
+    def check_products(self, plan: Plan) -> None:
+        """Check 1: raise when the request asks to get a kind of file no subtask makes."""
+        made = {t for s in plan.subtasks for t in s.target_types}
+        for product in named_products(plan.request):
+            if product.type in made:
+                continue
+            makers = [s.name for s in self.specs if any(o.type is product.type for o in s.outputs)]
+            usable = [m for m in makers if m not in self.reasons]
+            unavailable = {m: self.reasons[m] for m in makers if m in self.reasons}
+            kind = product.type.value
+            if makers:
+                if not unavailable:  # a tool makes it and can run: the plan simply did not ask it
+                    continue
+                message = (
+                    f"{product.words!r} asks for {_an(kind)}, and the tools that make one are unavailable here "
+                    f"({_reasons(unavailable)})"
+                )
+                tools = [*unavailable, *usable][:NEAREST]
+            else:
+                tools = self.nearest(plan.request)
+                unavailable = {t: self.reasons[t] for t in tools if t in self.reasons}
+                message = (
+                    f"{product.words!r} asks for {_an(kind)}, and no tool here makes one; the nearest tools "
+                    f"({', '.join(tools)}) do something else"
+                )
+            raise UnsupportedRequestError(
+                message, missing=f"a tool that makes {_an(kind)}", tools=tools, unavailable=unavailable, product=kind
+            )
+
+    def fit(self, subtask: Subtask, available: Sequence[Solution]) -> SubtaskFit:
+        """How well the available ``solutions`` (the planner's, best first) and every tool serve ``subtask``."""
+        sims = self.similarities(subtask.description)
+        avail_fit, avail_tools = _best(available, sims)
+        best_fit, best_tools = avail_fit, avail_tools
+        alternatives: dict[str, float] = {}
+        if self.reasons:
+            try:
+                everything = self.everything.search(subtask).solutions
+            except NoSolutionError:
+                everything = []
+            fit, tools = _best(everything, sims)
+            if fit > best_fit:
+                best_fit, best_tools = fit, tools
+            for solution in everything:
+                fit = _fit(solution, sims)
+                for tool in solution.tools:
+                    if tool in self.reasons and fit > avail_fit:
+                        alternatives[tool] = max(fit, alternatives.get(tool, 0.0))
+        unavailable = tuple(t for t in dict.fromkeys(best_tools) if t in self.reasons)
+        ranked = tuple(sorted(alternatives, key=lambda t: (t not in unavailable, -alternatives[t], t)))
+        targets = set(subtask.target_types)
+        peak = max((sims[s.name] for s in self.specs if any(o.type in targets for o in s.outputs)), default=0.0)
+        return SubtaskFit(
+            subtask.id, subtask.description, avail_fit, avail_tools, best_fit, best_tools, unavailable, ranked, peak
+        )
+
+    def check_subtask(self, subtask: Subtask, available: Sequence[Solution]) -> SubtaskFit | None:
+        """Checks 2 and 3 for one planned subtask; raises :class:`UnsupportedRequestError`, else its fit (None
+        when there is nothing to check: every tool available and no floor, so no text is embedded)."""
+        if not self.reasons and self.floor <= 0:
+            return None
+        fit = self.fit(subtask, available)
+        used = ", ".join(fit.available_tools) or "nothing"
+        if fit.gap > self.margin:
+            unavailable = {t: self.reasons[t] for t in fit.alternatives or fit.unavailable}
+            names = " or ".join(unavailable)
+            raise UnsupportedRequestError(
+                f"{subtask.description!r} needs {names}, which {'is' if len(unavailable) == 1 else 'are'} "
+                f"unavailable here ({_reasons(unavailable)}); the tools that can run ({used}) are not meant "
+                "for it",
+                missing=subtask.description,
+                tools=[*unavailable, *(t for t in fit.available_tools if t not in unavailable)][:NEAREST],
+                unavailable=unavailable,
+                subtask=subtask.id,
+            )
+        if fit.peak < self.floor:
+            tools = self.nearest(subtask.description)
+            unavailable = {t: self.reasons[t] for t in tools if t in self.reasons}
+            raise UnsupportedRequestError(
+                f"no tool here is meant for {subtask.description!r}: the closest ones ({', '.join(tools)}) do "
+                "something else",
+                missing=subtask.description,
+                tools=tools,
+                unavailable=unavailable,
+                subtask=subtask.id,
+            )
+        return fit
+
+    def unsolvable(self, clause: str, message: str) -> UnsupportedRequestError:
+        """A clause the decomposer found no tool chain for, as a refusal naming the nearest tools."""
+        tools = self.nearest(clause)
+        unavailable = {t: self.reasons[t] for t in tools if t in self.reasons}
+        return UnsupportedRequestError(
+            f"{message}; the nearest tools are {', '.join(tools)}", missing=clause, tools=tools, unavailable=unavailable
+        )
+
+    # --- similarity -----------------------------------------------------------------------------------
+
+    def similarities(self, text: str) -> dict[str, float]:
+        """Fit of every tool to ``text`` (the embedding assessor's score: cosine, clipped to [0, 1])."""
+        return self._assessor.score(text, self.specs)
+
+    def nearest(self, text: str, k: int = NEAREST) -> list[str]:
+        """The ``k`` tools whose text is closest to ``text``, best first."""
+        sims = self.similarities(text)
+        return sorted(sims, key=lambda name: (-sims[name], name))[:k]
+
+    def warm(self) -> None:
+        """Embed the tool texts now (from the disk cache when there)."""
+        self._assessor.warm(self.specs)
+
+
+def _best(solutions: Iterable[Solution], sims: Mapping[str, float]) -> tuple[float, tuple[str, ...]]:
+    """The best fit among ``solutions`` (a chain's fit: its weakest tool's) and that chain's tools."""
+    best = 0.0
+    tools: tuple[str, ...] = ()
+    for solution in solutions:
+        fit = _fit(solution, sims)
+        if fit > best or not tools:
+            best, tools = fit, tuple(solution.tools)
+    return best, tools
+
+
+def _fit(solution: Solution, sims: Mapping[str, float]) -> float:
+    return min((sims.get(t, 0.0) for t in solution.tools), default=0.0)
+
+
+def _reasons(unavailable: Mapping[str, str]) -> str:
+    by_reason: dict[str, list[str]] = {}
+    for tool, reason in unavailable.items():
+        by_reason.setdefault(reason, []).append(tool)
+    if len(by_reason) == 1:
+        return next(iter(by_reason))
+    return "; ".join(f"{', '.join(tools)}: {reason}" for reason, tools in by_reason.items())
+
+
+def _an(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"

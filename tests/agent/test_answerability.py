@@ -1,0 +1,153 @@
+"""Succeeded means answered (issue 17 item 1): what the tools here cannot do is refused before any tool runs.
+
+The real offline decomposer and the built-in tools with no model configured, as a new user has them:
+requests that need a VLM are refused naming the tool and how to enable it, a product no tool makes is
+refused naming the nearest tools, and ordinary requests still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.answerability import AnswerabilityCheck, named_products
+from agent.api import Agent
+from agent.config import ToGSettings
+from agent.outcomes import UnsupportedRequestError
+from agent.samples import make_demo_photo
+from graph.plan import Plan
+from graph.types import ResourceType
+
+MODEL_VARIABLES = ("TOG_VLM_MODEL", "TOG_VLM_URL", "TOG_LLM_URL")
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_demo_photo(tmp_path_factory.mktemp("inputs") / "astro.png")
+
+
+@pytest.fixture(scope="module")
+def no_models() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for variable in MODEL_VARIABLES:
+            patch.delenv(variable, raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory, no_models: None, embedder: object) -> Iterator[Agent]:
+    data = tmp_path_factory.mktemp("tog")
+    with Agent(ToGSettings.model_validate({"agent": {"data_dir": data}})) as built:
+        yield built
+
+
+def refusal(agent: Agent, request: str, photo: Path) -> UnsupportedRequestError:
+    with pytest.raises(UnsupportedRequestError) as info:
+        agent.run(request, files=[photo])
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool"),
+    [("describe this image", "describe_image"), ("caption this photo", "caption_image")],
+)
+def test_a_request_for_a_vlm_tool_is_refused_naming_it_and_how_to_enable_it(
+    agent: Agent, photo: Path, request_text: str, tool: str
+) -> None:
+    before = len(list(agent.store))
+    error = refusal(agent, request_text, photo)
+    assert len(list(agent.store)) <= before + 1  # the given photo at most: nothing ran, nothing was made
+    assert error.code == "unsupported"
+    assert error.tools[0] == tool and tool in error.message
+    assert "TOG_VLM_MODEL" in error.unavailable[tool] and "TOG_VLM_MODEL" in error.message
+    body = error.to_dict()
+    assert body["details"]["unavailable"][tool] == error.unavailable[tool]
+
+
+def test_weights_that_cannot_load_are_named_not_replaced_by_ocr(tmp_path: Path, photo: Path, no_models: None) -> None:
+    missing = tmp_path / "no-such-checkpoint"
+    settings = ToGSettings.model_validate({"agent": {"data_dir": tmp_path / "tog"}, "vlm": {"model": str(missing)}})
+    with Agent(settings) as agent:
+        error = refusal(agent, "describe this image", photo)
+    assert error.tools[0] == "describe_image" and str(missing) in error.unavailable["describe_image"]
+
+
+def test_a_product_no_tool_makes_is_refused_naming_the_nearest_tools(agent: Agent, photo: Path) -> None:
+    error = refusal(agent, "turn this image into a video of a dancing cat", photo)
+    assert error.details["product"] == "video" and "video" in (error.missing or "")
+    assert "no tool here makes one" in error.message
+    assert len(error.tools) == 3 and all(t in agent.registry for t in error.tools)
+
+
+def test_object_detection_needs_internvl_not_the_face_detector(agent: Agent, photo: Path) -> None:
+    error = refusal(agent, "crop the cat and make it black and white", photo)
+    assert "detect_objects" in error.unavailable or "ground_phrase" in error.unavailable
+    assert "detect_faces" not in error.unavailable
+    assert all("TOG_VLM_MODEL" in reason for reason in error.unavailable.values())
+
+
+def test_a_question_about_the_picture_needs_the_vlm(agent: Agent, photo: Path) -> None:
+    error = refusal(agent, "what color is the suit?", photo)
+    assert "answer_image_question" in error.unavailable and "TOG_VLM_MODEL" in error.message
+
+
+def test_the_receipt_total_is_answered_or_honestly_refused_never_with_options_ask_lacks(
+    agent: Agent, photo: Path
+) -> None:
+    try:
+        result = agent.run("find the total amount on this receipt", files=[photo])
+    except UnsupportedRequestError as exc:
+        assert exc.unavailable and "strategy" not in exc.message
+        return
+    assert result.status != "succeeded" or result.answer.strip()
+    assert "strategy" not in result.answer
+
+
+def test_ordinary_requests_are_not_refused(agent: Agent, photo: Path) -> None:
+    blurred = agent.run("blur the faces", files=[photo])
+    assert blurred.status == "succeeded" and [s.tools for s in blurred.subtasks] == [["detect_faces"], ["blur_regions"]]
+    read = agent.plan("read the text in this photo", files=[photo])
+    assert read.solutions[0][0].tools == ["read_text"]
+
+
+def test_the_plan_stage_refuses_too(agent: Agent, photo: Path) -> None:
+    with pytest.raises(UnsupportedRequestError):
+        agent.plan("describe this image", files=[photo])
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [
+        ("turn this image into a video of a dancing cat", ResourceType.VIDEO),
+        ("convert the article to audio", ResourceType.AUDIO),
+        ("make a video of my holiday photos", ResourceType.VIDEO),
+        ("把这张图片变成一段视频", ResourceType.VIDEO),
+        ("save the result as an image", ResourceType.IMAGE),
+    ],
+)
+def test_named_products_are_read_in_both_languages(request_text: str, kind: ResourceType) -> None:
+    assert [p.type for p in named_products(request_text)] == [kind]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["blur the faces", "describe the video", "listen to the recording and write it down", "旋转这张图片", "rotate it"],
+)
+def test_words_that_only_mention_a_kind_are_no_product(request_text: str) -> None:
+    assert named_products(request_text) == []
+
+
+def test_a_product_some_available_tool_makes_is_not_refused(agent: Agent) -> None:
+    """ "Read it out as audio" names audio; text_to_speech makes it and can run, so the plan's own say stands."""
+    check = AnswerabilityCheck(agent.registry.specs(), agent.registry.unavailable())
+    plan = Plan.parse(
+        {
+            "request": "read the note out as audio",
+            "subtasks": [
+                {"id": 0, "description": "x", "args": [{"type": "text", "value": "hi"}], "returns": [{"type": "text"}]}
+            ],
+        }
+    )
+    check.check_products(plan)  # no error
