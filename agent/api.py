@@ -38,9 +38,11 @@ from typing import Any
 from agent.bounds import check_request_length
 from agent.config import ToGSettings
 from agent.decompose.base import Decomposer, Resource
+from agent.empty import asked_for, empty_outputs
 from agent.engine import Engine
 from agent.engine.backend import ExecutionBackend
 from agent.inputs import STRING_TYPES, FileArg, InputSpecError, check_path, type_for_file
+from agent.outcomes import EMPTY
 from agent.params import OfflineParameterFiller, ParameterFiller
 from agent.planning import build_planner
 from agent.respond import Responder, default_responder
@@ -129,7 +131,7 @@ class Agent:
             planner=self.planner,
             filler=filler or OfflineParameterFiller(self.registry),
             engine=self.engine,
-            responder=responder or default_responder(llm_status()[0]),
+            responder=responder or default_responder(llm_status()[0], self.registry),
             store=self.store,
             max_subtasks=self.settings.agent.max_subtasks,
             max_tool_calls=self.settings.agent.max_tool_calls,
@@ -324,7 +326,7 @@ class Agent:
         values = self._graph.get_state({"configurable": {"thread_id": run_id}}).values
         if not values or "run_id" not in values:  # none yet, or a run so new that its input is not saved yet
             raise RunNotFoundError(f"no run with id {run_id!r}", run_id=run_id)
-        return _result(values)
+        return _result(values, self.store)
 
     # --- async ------------------------------------------------------------------------------------------
 
@@ -446,7 +448,9 @@ def _read_value(path: Path, rtype: ResourceType) -> Any:
         ) from None
 
 
-def _result(values: Mapping[str, Any]) -> AgentResult:
+def _result(values: Mapping[str, Any], store: ArtifactStore | None = None) -> AgentResult:
+    """The result a run's saved state stands for. With the ``store``, a run whose tools all succeeded but
+    whose asked-for result is empty (:mod:`agent.empty`) is ``empty``, not ``succeeded``."""
     plan = Plan.model_validate(values["plan"]) if values.get("plan") else None
     outcomes = [
         SubtaskOutcome.model_validate(v)
@@ -465,6 +469,8 @@ def _result(values: Mapping[str, Any]) -> AgentResult:
             if statuses == {"succeeded"} and plan and len(outcomes) == len(plan.subtasks)
             else ("partial" if "succeeded" in statuses else "failed")
         )
+        if status == "succeeded" and plan is not None and store is not None and _empty_answers(plan, outcomes, store):
+            status = EMPTY
     elif values.get("mode") == "plan" and values.get("solutions"):
         status = "planned"
     else:
@@ -481,3 +487,20 @@ def _result(values: Mapping[str, Any]) -> AgentResult:
         parameters=values.get("parameters") or [],
         timings=values.get("timings") or {},
     )
+
+
+def _empty_answers(plan: Plan, outcomes: Sequence[SubtaskOutcome], store: ArtifactStore) -> list[int]:
+    """The asked-for subtasks (no other one uses them) whose result value is empty."""
+    wanted = asked_for(plan)
+    values: dict[int, list[Any]] = {}
+    for outcome in outcomes:
+        if outcome.id not in wanted:
+            continue
+        for artifact in outcome.outputs:
+            if artifact.type in FILE_TYPES:
+                continue
+            try:
+                values.setdefault(outcome.id, []).append(store.load(artifact.id))
+            except (ToGError, OSError, ValueError):  # a result that cannot be read back is no empty answer
+                continue
+    return empty_outputs(values, wanted)

@@ -1,7 +1,9 @@
 """Responders compose the final answer from the results.
 
 The template responder needs no model: it says, per subtask, what was done and what came out, in
-words a person can read (numbers and texts inline, boxes summarised, files named as artifacts).
+words a person can read (numbers and texts inline, boxes summarised, files named as artifacts). A result
+that is empty is said to be so, with where it was looked for and which tool returned nothing
+(:mod:`agent.empty`) — never an empty line.
 
     >>> from agent.result import Artifact, SubtaskOutcome
     >>> count = Artifact(id="a" * 32, type="number", mime="application/json", subtask=0)
@@ -17,7 +19,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agent.empty import empty_reason, is_empty
 from agent.result import SubtaskOutcome
+from graph.types import FILE_TYPES, ResourceType
+from tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +34,14 @@ class Responder(ABC):
 
 
 class TemplateResponder(Responder):
-    """One numbered line per subtask: description, tools used, and the result or the reason it failed."""
+    """One numbered line per subtask: description, tools used, and the result or the reason it failed.
+
+    With the ``registry``, an empty result also says where it was looked for ("in the image": the kind
+    of file the tool that returned nothing works on).
+    """
+
+    def __init__(self, registry: ToolRegistry | None = None) -> None:
+        self.registry = registry
 
     def respond(self, request: str, subtasks: Sequence[SubtaskOutcome], values: Mapping[int, list[Any]]) -> str:
         lines = []
@@ -40,11 +52,24 @@ class TemplateResponder(Responder):
                 lines.append(f"{head}: not done: {reason}")
                 continue
             shown = [
-                describe(value, artifact.type.value)
+                empty_reason(artifact.type.value, sub.tools, self._source(sub.tools))
+                if is_empty(value)
+                else describe(value, artifact.type.value)
                 for artifact, value in zip(sub.outputs, values.get(sub.id, [None] * len(sub.outputs)))
             ]
             lines.append(f"{head}: " + "; ".join(shown))
         return "\n".join(lines)
+
+    def _source(self, tools: Sequence[str]) -> str | None:
+        """The kind of file the last tool works on ("image"), when the registry knows it."""
+        if not tools or self.registry is None or tools[-1] not in self.registry:
+            return None
+        spec = self.registry.get(tools[-1]).spec
+        kinds = [i.type for i in spec.inputs if i.required and i.type in FILE_TYPES]
+        return _FILE_WORDS.get(kinds[0], kinds[0].value) if kinds else None
+
+
+_FILE_WORDS = {ResourceType.AUDIO: "recording"}
 
 
 def describe(value: Any, rtype: str = "") -> str:
@@ -86,10 +111,10 @@ class LLMResponder(Responder):
         "Answer the user in a few sentences using only these results. Say plainly what could not be done."
     )
 
-    def __init__(self, backend: Any, max_new_tokens: int = 256) -> None:
+    def __init__(self, backend: Any, max_new_tokens: int = 256, registry: ToolRegistry | None = None) -> None:
         self.backend = backend
         self.max_new_tokens = max_new_tokens
-        self.template = TemplateResponder()
+        self.template = TemplateResponder(registry)
 
     def respond(self, request: str, subtasks: Sequence[SubtaskOutcome], values: Mapping[int, list[Any]]) -> str:
         results = self.template.respond(request, subtasks, values)
@@ -103,10 +128,10 @@ class LLMResponder(Responder):
         return f"{answer}\n\n{results}" if answer else results
 
 
-def default_responder(llm_configured: bool) -> Responder:
+def default_responder(llm_configured: bool, registry: ToolRegistry | None = None) -> Responder:
     """The LLM responder when an LLM is configured, the template otherwise."""
     if llm_configured:
         from tools.models import get_llm
 
-        return LLMResponder(get_llm())
-    return TemplateResponder()
+        return LLMResponder(get_llm(), registry=registry)
+    return TemplateResponder(registry)

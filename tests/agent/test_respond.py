@@ -47,3 +47,37 @@ def test_a_failing_llm_leaves_the_template_answer() -> None:
 
 def test_without_an_llm_the_template_answers() -> None:
     assert isinstance(default_responder(False), TemplateResponder)
+
+
+TEXT = Artifact(id="b" * 32, type="text", mime="application/json", subtask=0)
+BOXES = Artifact(id="c" * 32, type="bboxes", mime="application/json", subtask=0)
+
+
+def test_an_empty_result_is_said_with_its_reason() -> None:
+    from tools.registry import default_registry
+
+    read = [SubtaskOutcome(id=0, description="read the text", status="succeeded", tools=["read_text"], outputs=[TEXT])]
+    find = [SubtaskOutcome(id=0, description="find faces", status="succeeded", tools=["detect_faces"], outputs=[BOXES])]
+    template = TemplateResponder(default_registry())
+    assert template.respond("read", read, {0: ["  "]}) == (
+        "1. read the text (read_text): no text was found in the image (read_text returned nothing)"
+    )
+    assert template.respond("find", find, {0: [[]]}).endswith(
+        ": nothing was detected in the image (detect_faces returned nothing)"
+    )
+    assert (
+        TemplateResponder()
+        .respond("read", read, {0: [""]})
+        .endswith(": no text was found (read_text returned nothing)")
+    )
+
+
+def test_a_count_of_zero_is_no_empty_result() -> None:
+    assert TemplateResponder().respond("count", DONE[:1], {0: [0]}) == "1. count the faces (count_boxes): 0"
+
+
+def test_the_llm_is_shown_why_a_result_is_empty() -> None:
+    model = Said("No text was found.")
+    read = [SubtaskOutcome(id=0, description="read the text", status="succeeded", tools=["read_text"], outputs=[TEXT])]
+    LLMResponder(model).respond("read", read, {0: [""]})
+    assert "no text was found (read_text returned nothing)" in model.prompts[0]
