@@ -337,5 +337,29 @@ def test_the_command_prints_the_counts_last(tmp_path: Path) -> None:
     counts = json.loads(done.output.strip().splitlines()[-1])
     assert counts["n"] == 2 and sum(counts[v] for v in ("right", "honest_refusal", "wrong_but_succeeded")) <= 2
     assert counts["crashed"] == 0
+    whole = CliRunner().invoke(app, ["eval", "outcomes", str(suite), "--json", "--only", "caption"])
+    *report, last = whole.output.strip().splitlines()
+    assert [r["id"] for r in json.loads("\n".join(report))["results"]] == ["caption"]
+    assert json.loads(last)["n"] == 1
     bad = CliRunner().invoke(app, ["eval", "outcomes", str(suite), "--plans", str(PLANS)])
     assert bad.exit_code == 2 and "not both" in bad.output
+
+
+def test_the_plans_measurement_prints_its_rates_last(tmp_path: Path) -> None:
+    from agent.cli import app
+
+    plans = tmp_path / "plans.jsonl"
+    records = [
+        {"id": "grey", "request": "Make photo.jpg black and white.", "lang": "en", "kind": "single",
+         "resources": [{"name": "photo.jpg", "type": "image"}],
+         "gold": {"nodes": ["grayscale_image"], "edges": []}},
+        {"id": "caption", "request": "Write a caption for hero.jpg.", "lang": "en", "kind": "single",
+         "resources": [{"name": "hero.jpg", "type": "image"}],
+         "gold": {"nodes": ["caption_image"], "edges": []}},
+    ]  # fmt: skip
+    plans.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    done = CliRunner().invoke(app, ["eval", "outcomes", "--plans", str(plans)])
+    assert done.exit_code == 0, done.output
+    figures = json.loads(done.output.strip().splitlines()[-1])
+    assert figures["n"] == 2 and figures["answerable"] == 1 and figures["crashed"] == 0
+    assert 0 <= figures["false_refusal_rate"] <= 1
