@@ -511,7 +511,7 @@ def object_phrase(clause: Clause) -> str | None:
     phrase = _PLACE.sub("", match.group(1))
     phrase = re.sub(
         r"\s+(?:are|is)\s+(?:there|in|on)\b.*$|\s+there\s+(?:are|is)\b.*$|\s+(?:located|situated)\s*$|"
-        r"[?.!]+$",
+        r"(?:\s+(?:who|that|which))?\s+(?:are|is|were|was)\s*$|[?.!]+$",  # "faces are" once "in this photo" is cut
         "",
         phrase.strip(),
         flags=re.IGNORECASE,
