@@ -126,3 +126,10 @@ def test_brightness_reads_the_factor_both_ways(agent: Agent, photo: Path, reques
     used = {p["value"] for p in result.parameters if p["argument"] == "factor" and p["tool"] == "adjust_brightness"}
     assert sorted(used) == pytest.approx([factor])
     assert result.subtasks[0].tools == ["adjust_brightness"]
+
+
+def test_the_counted_object_carries_no_leftover_words() -> None:
+    from agent.decompose.reading import object_phrase, split_clauses
+
+    assert object_phrase(split_clauses("how many faces are in this photo")[0]) == "faces"
+    assert object_phrase(split_clauses("count the people who are in the photo")[0]) == "people"
