@@ -292,14 +292,19 @@ def test_a_refusal_explained_by_an_unavailable_gold_tool_is_not_false() -> None:
 
 
 @pytest.fixture(scope="module")
-def trials(tmp_path_factory: pytest.TempPathFactory) -> OutcomeReport:
-    """The shipped suite, run once through one offline agent."""
-    for name in list(os.environ):  # module scope: the function-scoped fixture has not run yet
-        if name.startswith(("TOG_VLM_", "TOG_LLM_")):
-            os.environ.pop(name)
-    configure_vlm(None)
-    configure_llm(None)
-    return run_suite(load_suite(SUITE), folder=tmp_path_factory.mktemp("trials"))
+def trials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutcomeReport]:
+    """The shipped suite, run once through one offline agent (no model settings, as in ``no_models``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("TOG_VLM_", "TOG_LLM_")):
+                patch.delenv(name)
+        configure_vlm(None)
+        configure_llm(None)
+        try:
+            yield run_suite(load_suite(SUITE), folder=tmp_path_factory.mktemp("trials"))
+        finally:
+            configure_vlm(None)
+            configure_llm(None)
 
 
 def test_every_case_gets_a_verdict_and_none_is_skipped_silently(trials: OutcomeReport) -> None:
