@@ -102,3 +102,60 @@ def test_a_bad_setting_is_a_one_line_error(monkeypatch) -> None:
     result = runner.invoke(app, ["plan", "count the regions"])
     assert result.exit_code == 2
     assert "invalid settings: TOG_AGENT_MAX_DEPTH='deep'" in result.output and "Traceback" not in result.output
+
+
+@pytest.fixture
+def no_models(monkeypatch, tmp_path, embedder):
+    """The real decomposer and tools, no model configured: a new user's ``tog ask``."""
+    for variable in ("TOG_VLM_MODEL", "TOG_VLM_URL", "TOG_LLM_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("TOG_AGENT_DATA_DIR", str(tmp_path / "data"))
+    from agent.samples import make_demo_photo
+
+    return make_demo_photo(tmp_path / "astro.png")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "named"),
+    [
+        ("describe this image", "describe_image"),
+        ("caption this photo", "caption_image"),
+        ("turn this image into a video of a dancing cat", "video"),
+    ],
+)
+def test_ask_refuses_what_no_tool_here_is_meant_for_with_exit_code_3(no_models, tmp_path, request_text, named) -> None:
+    result = runner.invoke(app, ["ask", request_text, "--image", str(no_models), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 3, result.output
+    output = result.output.replace("\n", "")
+    assert "unsupported:" in output and named in output and "Traceback" not in output
+    assert not (tmp_path / "out" / "subtask-0.json").exists()  # nothing ran
+
+
+def test_ask_names_weights_that_cannot_load(no_models, tmp_path, monkeypatch) -> None:
+    missing = str(tmp_path / "no-such-checkpoint")
+    monkeypatch.setenv("TOG_VLM_MODEL", missing)  # --model sets it: undone after the test
+    result = runner.invoke(app, ["ask", "describe this image", "--image", str(no_models), "--model", missing])
+    assert result.exit_code == 3, result.output
+    output = result.output.replace("\n", "")
+    assert "describe_image" in output and "no-such-checkpoint' not found" in output
+
+
+def test_plan_refuses_with_exit_code_3(no_models) -> None:
+    result = runner.invoke(app, ["plan", "describe this image", "-i", f"image={no_models}"])
+    assert result.exit_code == 3, result.output
+    assert "TOG_VLM_MODEL" in result.output.replace("\n", "") and "Traceback" not in result.output
+
+
+def test_ask_exits_4_when_what_was_asked_for_is_empty(scripted, tmp_path, monkeypatch) -> None:
+    from agent.outcomes import EXIT_EMPTY
+
+    real = agent.api.Agent.result
+    monkeypatch.setattr(
+        agent.api.Agent, "result", lambda self, run_id: real(self, run_id).model_copy(update={"status": "empty"})
+    )
+    boxes = json.dumps([b.model_dump() for b in SAMPLE_REGIONS])
+    result = runner.invoke(
+        app, ["ask", "grey", "--image", str(scripted), "-i", f"bboxes={boxes}", "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code == EXIT_EMPTY == 4, result.output
+    assert "empty: results in" in result.output
