@@ -201,7 +201,8 @@ def _outcomes(suite: Path | None, plans: Path | None, as_json: bool, only: list[
     path = suite or DEFAULT_SUITE
     if suite is None and not path.is_file():
         raise _usage("no suite given and none in this installation: give the path of a suite YAML file")
-    cases = [c for c in load_suite(path) if not only or any(part in c.id for part in only)][:limit]
+    loaded = load_suite(path)
+    cases = [c for c in loaded.cases if not only or any(part in c.id for part in only)][:limit]
     if not cases:
         raise _usage(f"no case id contains {' or '.join(map(repr, only))}")
     with err_console.status(f"running {len(cases)} requests…") as status:
@@ -212,7 +213,7 @@ def _outcomes(suite: Path | None, plans: Path | None, as_json: bool, only: list[
             done += 1
             status.update(f"{done}/{len(cases)} {result.id}: {result.verdict}")
 
-        report = run_suite(cases, progress=progress)
+        report = run_suite(cases, progress=progress, models=loaded.settings)
     _show(report.model_dump_json(indent=2) if as_json else None, report, report.summary())
 
 

@@ -18,6 +18,9 @@ A suite is a YAML file (``tests/data/outcomes/cases.yaml``)::
 ``refusal`` (status unsupported, its reason naming each of ``reason``) or ``empty`` (status empty, the
 answer's reason naming each of ``reason``). A ``reason`` entry may list alternatives, ``"a|b"``; matching
 ignores case. Loading checks every case and reports every problem at once.
+
+A suite runs on an agent with no model configured, whatever the environment says; a top-level
+``settings`` mapping may set the ``vlm`` and ``llm`` sections instead (a model whose weights cannot load).
 """
 
 from __future__ import annotations
@@ -157,16 +160,32 @@ class Case(_Strict):
     note: str = ""
 
 
+#: Settings sections a suite may set: which models the agent has (none by default).
+MODEL_SECTIONS = ("vlm", "llm")
+
+
 class Suite(_Strict):
+    """Cases, and the model settings of the agent they run on (default: none — a fresh install)."""
+
     cases: list[Case]
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
-def parse_suite(data: Any, source: str = "suite") -> list[Case]:
+def parse_suite(data: Any, source: str = "suite") -> Suite:
     """Validate a parsed suite; every bad case is reported, with its id or position."""
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise OutcomeSuiteError(f"{source} must be a mapping with a list under 'cases'")
-    cases: list[Case] = []
     problems: list[str] = []
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict) or any(
+        k not in MODEL_SECTIONS or not isinstance(v, dict) for k, v in settings.items()
+    ):
+        problems.append(f"settings may only set the sections {', '.join(MODEL_SECTIONS)}, each a mapping")
+        settings = {}
+    unknown = sorted(set(data) - {"cases", "settings"})
+    if unknown:
+        problems.append(f"unknown top-level key(s): {', '.join(unknown)}")
+    cases: list[Case] = []
     seen: set[str] = set()
     for number, raw in enumerate(data["cases"], start=1):
         where = f"case {number}" + (f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else "")
@@ -184,10 +203,10 @@ def parse_suite(data: Any, source: str = "suite") -> list[Case]:
         raise OutcomeSuiteError(f"{source} has {len(problems)} problem(s)", problems=problems)
     if not cases:
         raise OutcomeSuiteError(f"{source} holds no cases")
-    return cases
+    return Suite(cases=cases, settings=settings)
 
 
-def load_suite(path: str | Path) -> list[Case]:
+def load_suite(path: str | Path) -> Suite:
     """Read a suite YAML file (see the module docstring)."""
     import yaml
 

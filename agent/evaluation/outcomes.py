@@ -22,7 +22,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -149,15 +149,16 @@ class OutcomeReport(BaseModel):
         }
 
 
-def offline_agent(data_dir: Path) -> Agent:
-    """An agent as a new user has it before configuring any model: offline decomposer, no VLM, no LLM."""
+def offline_agent(data_dir: Path, models: Mapping[str, Mapping[str, Any]] | None = None) -> Agent:
+    """An agent as a new user has it before configuring any model: offline decomposer, no VLM, no LLM
+    (whatever the environment says), unless ``models`` sets the ``vlm`` / ``llm`` sections."""
     from agent.api import Agent
     from agent.config import ToGSettings
 
     sections: dict[str, Any] = {
         "agent": {"data_dir": data_dir, "decomposer": "offline"},
-        "vlm": {"url": "", "model": ""},  # over whatever the environment configures
-        "llm": {"url": ""},
+        "vlm": {"url": "", "model": "", **(models or {}).get("vlm", {})},
+        "llm": {"url": "", **(models or {}).get("llm", {})},
     }
     settings = ToGSettings(**sections)
     return Agent(settings)
@@ -269,12 +270,14 @@ def run_suite(
     folder: Path | None = None,
     transcribe: Transcriber | None = None,
     progress: Callable[[CaseResult], None] | None = None,
+    models: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> OutcomeReport:
-    """Run every case (one agent for all; a temporary offline one unless given) and judge each."""
+    """Run every case (one agent for all; a temporary offline one unless given, with ``models`` — a
+    suite's ``settings`` — if any) and judge each."""
     with tempfile.TemporaryDirectory(prefix="tog-trials-") as scratch:
         work = folder or Path(scratch)
         own = agent is None
-        running = agent or offline_agent(work / "data")
+        running = agent or offline_agent(work / "data", models)
         try:
             runner = OutcomeRunner(running, work / "inputs", transcribe or default_transcriber())
             report = OutcomeReport()

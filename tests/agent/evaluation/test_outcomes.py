@@ -30,6 +30,7 @@ from graph.types import ResourceType
 from tools.models import configure_llm, configure_vlm
 
 SUITE = Path(__file__).resolve().parents[2] / "data" / "outcomes" / "cases.yaml"
+BROKEN_MODEL_SUITE = SUITE.with_name("broken_model.yaml")
 PLANS = Path(__file__).resolve().parents[2] / "data" / "plans.jsonl"
 
 VLM_REFUSAL = {
@@ -230,8 +231,17 @@ def test_a_bad_suite_lists_every_bad_case() -> None:
     assert "case 3 (c)" in text and "case 4 (d)" in text and "unknown sample 'nope'" in text
 
 
+def test_a_suite_may_set_only_model_settings() -> None:
+    case = {"id": "a", "request": "x", "lang": "en", "expect": {"outcome": "refusal", "reason": ["y"]}}
+    assert parse_suite({"settings": {"vlm": {"model": "/x"}}, "cases": [case]}).settings == {"vlm": {"model": "/x"}}
+    with pytest.raises(OutcomeSuiteError, match="settings may only set the sections vlm, llm"):
+        parse_suite({"settings": {"agent": {"strategy": "beam"}}, "cases": [case]})
+    with pytest.raises(OutcomeSuiteError, match="unknown top-level key"):
+        parse_suite({"case": [], "cases": [case]})
+
+
 def test_the_shipped_suite_covers_what_the_issue_asks() -> None:
-    cases = load_suite(SUITE)
+    cases = load_suite(SUITE).cases
     assert len(cases) >= 40
     assert {c.lang for c in cases} == {"en", "zh"}
     kinds = {c.kind for c in cases}
@@ -301,14 +311,14 @@ def trials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutcomeReport]:
         configure_vlm(None)
         configure_llm(None)
         try:
-            yield run_suite(load_suite(SUITE), folder=tmp_path_factory.mktemp("trials"))
+            yield run_suite(load_suite(SUITE).cases, folder=tmp_path_factory.mktemp("trials"))
         finally:
             configure_vlm(None)
             configure_llm(None)
 
 
 def test_every_case_gets_a_verdict_and_none_is_skipped_silently(trials: OutcomeReport) -> None:
-    assert len(trials.results) == len(load_suite(SUITE))
+    assert len(trials.results) == len(load_suite(SUITE).cases)
     for result in trials.results:
         if result.verdict == "skipped":
             assert result.why, result.id  # names what is missing (the CJK font, espeak-ng)
@@ -323,6 +333,14 @@ def test_no_wrong_answer_is_marked_succeeded_and_the_impossible_is_refused(trial
     impossible = [r for r in trials.results if r.kind == "impossible"]
     assert [f"{r.id}: {r.verdict} {r.why}" for r in impossible if r.verdict != "honest_refusal"] == []
     assert summary["impossible_refused"] == summary["impossible"] > 0
+
+
+@pytest.mark.xfail(strict=False, reason="issue 17 behaviours landing")
+def test_a_model_that_cannot_load_is_named_and_never_replaced_by_ocr(tmp_path: Path) -> None:
+    """TOG_VLM_MODEL set to weights that do not exist: refusals name the model; offline edits still work."""
+    suite = load_suite(BROKEN_MODEL_SUITE)
+    report = run_suite(suite.cases, folder=tmp_path, models=suite.settings)
+    assert {r.id: r.verdict for r in report.results if r.verdict not in ("right", "honest_refusal")} == {}
 
 
 def test_the_command_prints_the_counts_last(tmp_path: Path) -> None:
