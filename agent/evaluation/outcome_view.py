@@ -54,17 +54,24 @@ def counts_table(summary: dict[str, Any]) -> Table:
 
 
 def plans_table(report: PlansOutcomeReport) -> Table:
-    """The records that did not succeed (refused, empty, failed, crashed) and why; skipped ones too."""
-    table = Table(title="requests not answered")
-    for column in ("record", "status", "false refusal", "gold needs (unavailable)", "message", "s"):
+    """The records that did not succeed (refused, empty, failed, crashed) and why, those answered without
+    the unavailable tool their gold plan uses (worth a look), and the skipped ones."""
+    table = Table(title="requests not answered, or answered without their gold tool")
+    for column in ("record", "status", "note", "gold needs (unavailable)", "message", "s"):
         table.add_column(column, justify="right" if column == "s" else "left", overflow="fold")
     for run in report.runs:
-        if run.status == "succeeded":
+        if run.status == "succeeded" and not run.gold_unavailable:
             continue
+        if run.false_refusal:
+            note = "[yellow]false refusal[/]"
+        elif run.status == "succeeded":
+            note = "[yellow]answered without it[/]"
+        else:
+            note = ""
         table.add_row(
             run.id,
             run.status,
-            "[yellow]yes[/]" if run.false_refusal else "",
+            note,
             ", ".join(run.gold_unavailable),
             escape(run.message[:200]),
             f"{run.seconds:.2f}",
