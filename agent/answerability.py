@@ -247,7 +247,7 @@ class AnswerabilityCheck:
         fit = self.fit(subtask, available)
         used = ", ".join(fit.available_tools) or "nothing"
         if fit.gap > self.margin:
-            unavailable = {t: self.reasons[t] for t in fit.alternatives or fit.unavailable}
+            unavailable = {t: self.reasons[t] for t in (fit.alternatives or fit.unavailable)[:NEAREST]}
             names = " or ".join(unavailable)
             raise UnsupportedRequestError(
                 f"{subtask.description!r} needs {names}, which {'is' if len(unavailable) == 1 else 'are'} "

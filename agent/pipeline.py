@@ -179,7 +179,7 @@ def _decompose(stages: Stages, state: AgentState) -> dict[str, Any]:
     try:
         plan = stages.decomposer.decompose(state["request"], resources)
     except DecompositionError as exc:
-        raise _unsupported(stages, exc) from exc
+        raise _unsupported(stages, exc, given=bool(resources)) from exc
     check_subtasks(plan, stages.max_subtasks)  # before planning: planning a thousand subtasks is the cost
     return {"plan": plan.model_dump(mode="json")}
 
@@ -216,11 +216,12 @@ def _search(
     return [s for s in result.solutions if s.signature() not in exclude]
 
 
-def _unsupported(stages: Stages, exc: DecompositionError) -> ToGError:
-    """A clause the decomposer found no tool chain for is a refusal naming the nearest tools; a request that
-    lacks an input it needs (``missing``) or has nothing to do stays a decomposition error."""
+def _unsupported(stages: Stages, exc: DecompositionError, *, given: bool) -> ToGError:
+    """A clause the decomposer found no tool chain for, from what the user gave, is a refusal naming the
+    nearest tools. It stays a decomposition error when the request lacks an input it needs (``missing``) or
+    came with none at all ("read this text aloud" with no text: the user's mistake, not the tools')."""
     clause = exc.details.get("clause")
-    if not stages.check_answerable or not isinstance(clause, str) or exc.details.get("missing"):
+    if not stages.check_answerable or not given or not isinstance(clause, str) or exc.details.get("missing"):
         return exc
     return stages.answerability().unsolvable(clause, exc.message)
 

@@ -7,14 +7,16 @@ refused naming the nearest tools, and ordinary requests still run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.answerability import AnswerabilityCheck, named_products
 from agent.api import Agent
 from agent.config import ToGSettings
+from agent.decompose.base import Decomposer, DecompositionError, Resource
 from agent.outcomes import UnsupportedRequestError
 from agent.samples import make_demo_photo
 from graph.plan import Plan
@@ -151,3 +153,33 @@ def test_a_product_some_available_tool_makes_is_not_refused(agent: Agent) -> Non
         }
     )
     check.check_products(plan)  # no error
+
+
+class NoChain(Decomposer):
+    """Fails as the offline decomposer does for a clause no tool chain serves, or one lacking an input."""
+
+    def __init__(self, **details: Any) -> None:
+        self.details = details
+
+    def decompose(self, request: str, resources: Sequence[Resource] = ()) -> Plan:
+        raise DecompositionError(f"no tool chain makes audio for {request!r}", **self.details)
+
+
+def test_a_clause_no_tool_chain_serves_is_refused_naming_the_nearest_tools(tmp_path: Path, photo: Path) -> None:
+    settings = ToGSettings.model_validate({"agent": {"data_dir": tmp_path / "tog"}})
+    with Agent(settings, decomposer=NoChain(clause="sing me a song")) as agent:
+        with pytest.raises(UnsupportedRequestError) as info:
+            agent.run("sing me a song", files=[photo])
+    assert info.value.missing == "sing me a song" and len(info.value.tools) == 3
+    assert "nearest tools" in info.value.message
+
+
+def test_a_missing_input_stays_the_users_mistake(tmp_path: Path, photo: Path) -> None:
+    settings = ToGSettings.model_validate({"agent": {"data_dir": tmp_path / "tog"}})
+    with Agent(settings, decomposer=NoChain(clause="read this text aloud", missing=["text"])) as agent:
+        with pytest.raises(DecompositionError) as info:
+            agent.run("read this text aloud", files=[photo])
+        assert not isinstance(info.value, UnsupportedRequestError)
+        with pytest.raises(DecompositionError) as nothing_given:
+            agent.run("read this text aloud")  # no input at all: not a refusal either
+        assert not isinstance(nothing_given.value, UnsupportedRequestError)
