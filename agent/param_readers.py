@@ -134,6 +134,15 @@ def angle(text: str, positive: int | None, default: Any = None) -> float | None:
     return abs(number) * sense * positive
 
 
+#: After a number: it is a size, an angle or a share, not a bare factor.
+_UNIT = r"\s*(?:%|°|deg|px|pix|像素|[x×*]\s*\d|by\s+\d|乘\s*\d)"
+_SIZE = re.compile(r"(\d+)\s*(?:[x×*]|by|乘)\s*(\d+)", re.IGNORECASE)
+_SIDES = {
+    "width": (r"width|wide|宽度?|宽", r"wide|across"),
+    "height": (r"height|high|tall|高度?|高", r"high|tall"),
+}
+
+
 def factor(text: str, bare: bool = True) -> float | None:
     """A multiplier: "2x", "50%", "half", with ``bare`` "by 1.5"; "by 20%" is 1.2 or 0.8 as the words grow
     or shrink."""
@@ -154,14 +163,25 @@ def factor(text: str, bare: bool = True) -> float | None:
             return value
     if not bare:
         return None
-    number = first(
-        rf"\b(?:by|of|factor|to)\s+(?:a\s+factor\s+of\s+)?{NUMBER}(?![\d.]|\s*(?:%|°|deg|px|pix|[x×*]\s*\d))", text
-    )
+    number = first(rf"\b(?:by|of|factor|to)\s+(?:a\s+factor\s+of\s+)?{NUMBER}(?![\d.]|{_UNIT})", text)
     if number is None or number <= 0:
         return None
     if less and not more and number > 1:
         return 1 / number  # "darken by 2": half as bright
     return number
+
+
+def side(text: str, which: str) -> int | None:
+    """One side of a size in pixels: "200x100" / "200 by 100" (width, then height), "150 pixels wide",
+    "a width of 150", 宽度缩小到150像素."""
+    size = _SIZE.search(text)
+    if size is not None:
+        return int(size.group(1) if which == "width" else size.group(2))
+    named, after = _SIDES[which]
+    match = re.search(rf"\b(\d+)\s*(?:px|pixels?)\s+(?:{after})\b", text, re.IGNORECASE) or re.search(
+        rf"(?:{named})\D{{0,16}}?(\d+)\s*(?:px|pixels?|像素)?", text, re.IGNORECASE
+    )
+    return int(match.group(1)) if match else None
 
 
 def top_k(text: str) -> int | None:

@@ -125,11 +125,6 @@ def _categories(text: str) -> str | None:
     return ", ".join(names) or None
 
 
-def _size(text: str) -> tuple[float, float] | None:
-    match = re.search(r"(\d+)\s*[x×*]\s*(\d+)", text)
-    return (float(match.group(1)), float(match.group(2))) if match else None
-
-
 _COUNTED = r"how many|count(?: the| all)?|number of"
 
 #: argument name -> how to read it from the text and the argument's spec (None: the text does not say).
@@ -138,8 +133,8 @@ _READERS: dict[str, Callable[[str, InputSpec, str], Any]] = {
     "k": lambda t, spec, tool: readers.top_k(t),
     "scale": lambda t, spec, tool: readers.factor(t, bare=False),
     "factor": lambda t, spec, tool: readers.factor(t),
-    "width": lambda t, spec, tool: (_size(t) or (None, None))[0],
-    "height": lambda t, spec, tool: (_size(t) or (None, None))[1],
+    "width": lambda t, spec, tool: readers.side(t, "width"),
+    "height": lambda t, spec, tool: readers.side(t, "height"),
     "color": lambda t, spec, tool: next((c for c in _COLOURS if re.search(rf"\b{c}\b", t, re.IGNORECASE)), None),
     "label": lambda t, spec, tool: _noun_after(_COUNTED, t),
     "name": lambda t, spec, tool: _noun_after(_COUNTED, t),
