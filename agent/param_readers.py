@@ -89,7 +89,7 @@ _NUMBER_WORDS = {
     "十": 10,
 }
 _COUNT = r"(\d+|" + "|".join(_NUMBER_WORDS) + ")"
-_RANKS = r"top|first|best|largest|biggest|highest|most confident|strongest|前"
+_RANKS = r"top|first|best|largest|biggest|highest|most confident|strongest|前|最大的?|最高的?"
 
 
 def first(pattern: str, text: str) -> float | None:
@@ -193,6 +193,30 @@ def top_k(text: str) -> int | None:
         return None
     word = match.group(1).lower()
     return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
+
+
+#: What a choice means, for choices the words name by sense: "the two largest" ranks by area.
+_SENSES: dict[str, str] = {
+    "area": r"\b(?:larg|bigg|small|big|size|wide|tiny|huge)\w*|最大|最小|大小|面积",
+    "size": r"\b(?:larg|bigg|small|big|size|wide|tiny|huge)\w*|最大|最小|大小|面积",
+    "score": r"\b(?:confiden|likel|certain|sure|reliab|score)\w*|置信|可信",
+    "ascending": r"\b(?:smallest|lowest|least|fewest|shortest|ascending|increasing)\b|从小到大|升序",
+    "descending": r"\b(?:largest|biggest|highest|most|longest|descending|decreasing)\b|从大到小|降序",
+    "vertical": r"\bupside[- ]down\b|\btop (?:to|and) bottom\b|\bstack\w*|\bon top of\b|上下|垂直|竖|倒过来",
+    "horizontal": r"\bleft[- ](?:to|and)[- ]right\b|\bside[- ]by[- ]side\b|\bmirror\w*|左右|水平|横|并排|镜像",
+}
+
+
+def choice_by_sense(choices: list[str], text: str) -> str | None:
+    """The choice whose sense the words state first ("sort from smallest to largest": ascending)."""
+    found = [
+        (match.start(), choice)
+        for choice in choices
+        if choice in _SENSES
+        for match in [re.search(_SENSES[choice], text, re.IGNORECASE)]
+        if match is not None
+    ]
+    return min(found)[1] if found else None
 
 
 def language(text: str) -> str | None:

@@ -262,7 +262,7 @@ class OfflineParameterFiller(ParameterFiller):
             for choice in choices:
                 if isinstance(choice, str) and re.search(rf"\b{re.escape(choice)}\w*", text, re.IGNORECASE):
                     return choice
-            return None
+            return readers.choice_by_sense([c for c in choices if isinstance(c, str)], text)
         reader = _READERS.get(name)
         if reader is None:
             return None

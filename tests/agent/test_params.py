@@ -180,6 +180,27 @@ def test_ranked_solutions_share_one_literal(filler) -> None:
         ("top_k_boxes", "keep the top 3 faces", BOXES, ["k"], "bboxes", {"k": 3}),
         ("top_k_boxes", "the two largest faces", BOXES, ["k"], "bboxes", {"k": 2}),
         ("top_k_boxes", "前3个", BOXES, ["k"], "bboxes", {"k": 3}),
+        ("top_k_boxes", "the 2 largest faces", BOXES, ["k", "by"], "bboxes", {"k": 2, "by": "area"}),
+        ("top_k_boxes", "the two most confident faces", BOXES, ["k", "by"], "bboxes", {"k": 2, "by": "score"}),
+        ("top_k_boxes", "最大的两张脸", BOXES, ["k", "by"], "bboxes", {"k": 2, "by": "area"}),
+        (
+            "sort_boxes",
+            "sort the faces from smallest to largest",
+            BOXES,
+            ["by", "order"],
+            "bboxes",
+            {"by": "area", "order": "ascending"},
+        ),
+        (
+            "sort_boxes",
+            "sort the faces from largest to smallest",
+            BOXES,
+            ["by", "order"],
+            "bboxes",
+            {"by": "area", "order": "descending"},
+        ),
+        ("flip_image", "flip it upside down", IMAGE, ["direction"], "image", {"direction": "vertical"}),
+        ("flip_image", "mirror it left to right", IMAGE, ["direction"], "image", {"direction": "horizontal"}),
     ],
 )
 def test_directions_languages_and_numbers_read_both_ways(filler, tool, text, inputs, defaulted, out, expected) -> None:
