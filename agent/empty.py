@@ -10,6 +10,8 @@ an answer, never empty.
     (True, True, False, False, False)
     >>> empty_reason("text", ["read_text"], "image")
     'no text was found in the image (read_text returned nothing)'
+    >>> empty_reason("text", ["speech_to_text"], "recording")
+    'no speech was heard in the recording (speech_to_text returned nothing)'
 """
 
 from __future__ import annotations
@@ -22,14 +24,18 @@ from graph.plan import Plan
 #: What was not found, by result type.
 _NOTHING = {
     "text": "no text was found",
-    "texts": "no text was found",
+    "title": "no title was found",
     "bboxes": "nothing was detected",
     "labels": "no labels were found",
     "tags": "no tags were found",
     "points": "no points were found",
     "polygons": "no regions were found",
     "table": "no rows were found",
+    "transcript": "no speech was heard",
+    "subtitles": "no speech was heard",
 }
+#: What was not found in a recording, by result type (text from audio is speech).
+_NOTHING_HEARD = {"text": "no speech was heard"}
 
 
 def is_empty(value: Any) -> bool:
@@ -46,7 +52,8 @@ def is_empty(value: Any) -> bool:
 
 def empty_reason(rtype: str, tools: Sequence[str], source: str | None = None) -> str:
     """ "no text was found in the image (read_text returned nothing)": what, where, and which tool."""
-    said = _NOTHING.get(rtype, "nothing was found")
+    heard = _NOTHING_HEARD if source in ("audio", "recording") else {}
+    said = heard.get(rtype) or _NOTHING.get(rtype, "nothing was found")
     where = f" in the {source}" if source else ""
     tool = f" ({tools[-1]} returned nothing)" if tools else ""
     return f"{said}{where}{tool}"
