@@ -861,12 +861,12 @@ class ToGPlanner:
             kept += 1
             yield child, outputs
 
-    def _applicable(self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]) -> list[int]:
+    def _applicable(self, run: _Run, state: _State, left: int, stranded: frozenset[ResourceType]) -> Iterator[int]:
         """Tools not yet on the path whose required inputs the state can feed, best-scored first.
 
         With pruning, only tools whose outputs can all still be used with ``left`` steps to go, and that
-        take every ``stranded`` type (resources this step must consume), are considered. A list, not a
-        generator: the test is cheaper than resuming a generator per tool, and it has no side effects.
+        take every ``stranded`` type (resources this step must consume), are considered. Lazily: a
+        strategy often stops after its first few tools, and a catalogue may have a thousand.
         """
         pool: Sequence[int] = run.order
         if run.config.prune:
@@ -883,15 +883,13 @@ class ToGPlanner:
         index = run.index
         names, need_mask, need_more, used = index.names, index.need_mask, index.need_more, state.used_tools
         input_mask = index.input_mask
-        applicable = []
         for tool_i in pool:
             if need_mask[tool_i] & ~have_mask or stranded_mask & ~input_mask[tool_i] or names[tool_i] in used:
                 continue  # a required type missing, a stranded type it does not take, or already used
             more = need_more[tool_i]
             if more and any(have[t] < n for t, n in more):
                 continue
-            applicable.append(tool_i)
-        return applicable
+            yield tool_i
 
     @staticmethod
     def _viable(
