@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graph.types import Segment
-from tools.annotations import Audio, Language, Text, Transcript
+from tools.annotations import Audio, Language, Number, Text, Transcript
 from tools.base import Tool
 from tools.errors import ToolExecutionError, ToolInputError
 
@@ -45,12 +45,15 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_AUDIO_SECONDS",
     "MAX_TTS_CHARS",
+    "SpeakNumber",
     "SpeechToText",
     "TextToSpeech",
     "TranscribeAudio",
     "TOOLS",
     "decode_audio",
     "speech_to_text",
+    "speak_number",
+    "spoken_number",
     "text_to_speech",
     "transcribe_audio",
     "whisper_model",
@@ -396,8 +399,47 @@ class TranscribeAudio(_Whisper):
     )
 
 
+class SpeakNumber(Tool):
+    """A number read aloud by :class:`TextToSpeech`: what another tool counted or found becomes speech
+    without passing through a text that other tools could mistake for words to work on."""
+
+    name = "speak_number"
+    groups = ("speech-synthesis",)
+    domains = ("audio-generation",)
+    expected_seconds = 0.1
+
+    def __init__(self, output_dir: str | os.PathLike[str] | None = None) -> None:
+        self.speech = TextToSpeech(output_dir)
+
+    def available(self) -> tuple[bool, str]:
+        return self.speech.available()
+
+    def setup(self) -> None:
+        self.speech.setup()
+
+    def forward(self, number: Number, language: Language = "en", speed: int = 175) -> Audio:
+        """Read a number aloud, convert a number to speech audio: say a count or an amount out loud.
+
+        Args:
+            number: the number to say (a whole number is said without a decimal point).
+            language: the language or accent as a BCP-47 code, e.g. "en", "fr", "de", "zh".
+            speed: speaking rate in words per minute, from 80 to 450.
+
+        Returns:
+            speech: a WAV file (16-bit mono, 22050 Hz) of the spoken number.
+        """
+        return self.speech.forward(spoken_number(number), language, speed)
+
+
+def spoken_number(number: float) -> str:
+    """A number as it is said: ``3.0`` -> ``"3"``, ``11.29`` -> ``"11.29"``."""
+    value = float(number)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
 text_to_speech = TextToSpeech()
+speak_number = SpeakNumber()
 speech_to_text = SpeechToText()
 transcribe_audio = TranscribeAudio()
 
-TOOLS: tuple[Tool, ...] = (text_to_speech, speech_to_text, transcribe_audio)
+TOOLS: tuple[Tool, ...] = (text_to_speech, speak_number, speech_to_text, transcribe_audio)

@@ -305,10 +305,11 @@ def test_specs_connect_text_and_audio() -> None:
     io = {name: ([i.type for i in s.inputs if i.required], [o.type for o in s.outputs]) for name, s in specs.items()}
     assert io == {
         "text_to_speech": ([ResourceType.TEXT], [ResourceType.AUDIO]),
+        "speak_number": ([ResourceType.NUMBER], [ResourceType.AUDIO]),
         "speech_to_text": ([ResourceType.AUDIO], [ResourceType.TEXT]),
         "transcribe_audio": ([ResourceType.AUDIO], [ResourceType.TRANSCRIPT]),
     }
-    assert specs["text_to_speech"].domains == ("audio-generation",)
+    assert all(specs[n].domains == ("audio-generation",) for n in ("text_to_speech", "speak_number"))
     assert all(specs[n].domains == ("audio-perception",) for n in ("speech_to_text", "transcribe_audio"))
     assert all(s.device.value == "cpu" for s in specs.values())
 

@@ -123,6 +123,7 @@ def good_value(inp: InputSpec, clip: Path) -> Any:
         ResourceType.LABELS: lambda: [Label(name="cat", score=0.9)],
         ResourceType.TAGS: lambda: ["cat"],
         ResourceType.TEXT: lambda: "cat",
+        ResourceType.NUMBER: lambda: 3.0,
         ResourceType.VIDEO: lambda: clip,
     }
     if inp.type not in makers:
