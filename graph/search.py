@@ -842,13 +842,14 @@ class ToGPlanner:
                 ):
                     continue  # a pass-through tool that nothing could justify after this step
             name = _canonical(state.resources, bits, spec.name, binding.args)
+            names = state.names | {name}
             if cfg.prune:
-                if state.names | {name} in run.seen:
+                if names in run.seen:
                     continue  # the same DAG, reached before in another order
                 if not self._viable(run, state.resources, spec.outputs, used, left):
                     continue
             child = _extend(
-                state, spec, index.outputs[tool_i], score, binding, name, index.through[tool_i], track, bits
+                state, spec, index.outputs[tool_i], score, binding, name, names, index.through[tool_i], track, bits
             )
             if cfg.prune and (
                 not index.banned[tool_i].isdisjoint(child.steps[-1].upstream)
@@ -1423,13 +1424,15 @@ def _extend(
     score: float,
     binding: _Binding,
     name: str,
+    names: frozenset[str],
     through: frozenset[str],
     track_upstream: bool,
     bits: dict[str, int],
 ) -> _State:
     """The state after applying ``spec`` with ``binding`` (``outputs``: its outputs' names and types;
-    ``name``: its canonical name; ``through``: its pass-through argument names; ``track_upstream``: the
-    catalogue has ``not_after`` rules to test; ``bits``: each resource key's position)."""
+    ``name``: its canonical name; ``names``: the state's names with it; ``through``: its pass-through
+    argument names; ``track_upstream``: the catalogue has ``not_after`` rules to test; ``bits``: each
+    resource key's position)."""
     steps = state.steps
     resources = state.resources
     depth = 1
@@ -1476,11 +1479,11 @@ def _extend(
         steps=(*steps, step),
         resources=(
             *resources,
-            *((f"{action_id}.{out}", rtype, (depth, 0, f"{name}.{out}")) for out, rtype in outputs),
+            *[(f"{action_id}.{out}", rtype, (depth, 0, f"{name}.{out}")) for out, rtype in outputs],
         ),
         consumed=state.consumed | binding.taken,
         used_tools=state.used_tools | {spec.name},
-        names=state.names | {name},
+        names=names,
         weakest=min(state.weakest, score),
         taken=taken | consumes,
         once=(state.once & ~consumes) | (consumes & ~taken),
