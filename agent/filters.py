@@ -2,16 +2,19 @@
 
 ``count_boxes(boxes, label)`` counts only the boxes whose label matches ``label``. A filter read from
 the request's words is only right when it names a category the list was made to hold: the labels of
-boxes the user gave, or the category the detecting step was asked for. A face detector labels what it
-finds "face" whatever the request said, so "how many people" filtered by "people" counts 0 of the
-faces it found; boxes without labels match no filter at all. :func:`judge` keeps, narrows ("faces are"
--> "faces", the words a label can match) or drops a filter after :func:`list_source` has said what the
-list can hold.
+boxes the user gave, or the category the detecting step was asked for. A detector of one kind labels
+what it finds itself ("face") whatever the request said, so "how many people" filtered by "people"
+counted 0 of the faces it found: when the filter names what that detector is for, in the detector's own
+description ("… e.g. to count the people"), every box it made is one and the filter goes. A category it
+is not for ("cats" among faces) stays, so the count is 0, not the faces passed off as cats. Boxes without
+labels match no filter at all. :func:`judge` keeps, narrows ("faces are" -> "faces", the words a label
+can match) or drops a filter after :func:`list_source` has said what the list can hold.
 
     >>> judge("faces are", Holds("given", ("face",)))
     ('faces', 'narrowed to the words the given labels match')
-    >>> judge("people", Holds("fixed", producer="detect_faces"))[0] is None
-    True
+    >>> face = Holds("fixed", ("Detect human faces: one box labelled face, e.g. to count the people",), "detect_faces")
+    >>> judge("人", face)[0] is None, judge("faces are", face)[0] is None, judge("cats", face)[0]
+    (True, True, 'cats')
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from agent.decompose.reading import gloss
 from graph.plan import Action, ResourceRef, Solution
 from graph.spec import ToolSpec
 from graph.types import ResourceType
@@ -63,13 +67,22 @@ GENERIC = frozenset(
 )
 
 
+#: Words that name nothing: they never match a tool's description.
+STOP = frozenset(
+    {"the", "a", "an", "all", "every", "any", "of", "in", "on", "there", "are", "is", "this", "that", "these"}
+    | {"those", "image", "photo", "picture", "them", "it", "to", "and", "or", "with", "for", "by", "e", "g"}
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 @dataclass(frozen=True)
 class Holds:
     """What categories a list can hold.
 
     ``kind``: ``given`` (the user's list; ``categories`` its labels), ``asked`` (made by a step asked for
     ``categories``), ``open`` (made by a step that finds any category), ``fixed`` (made by ``producer``,
-    which names its items itself) or ``unknown`` (an earlier subtask's result).
+    which names its items itself; ``categories`` its own description) or ``unknown`` (an earlier
+    subtask's result).
     """
 
     kind: Literal["given", "asked", "open", "fixed", "unknown"]
@@ -137,7 +150,8 @@ def _holds(
     options = choices.get(producer.tool, {})
     asked = [i for i in spec.inputs if i.type is T.TEXT and not options.get(i.name)]
     if not asked:
-        return Holds("fixed", producer=producer.tool)
+        own = (spec.description, *(o.description for o in spec.outputs))
+        return Holds("fixed", tuple(own), producer=producer.tool)
     bound = [producer.args[i.name] for i in asked if i.name in producer.args]
     if not bound:
         return Holds("open", producer=producer.tool)
@@ -158,7 +172,15 @@ def judge(value: str, holds: Holds) -> tuple[str | None, str]:
     if not said or all(w in GENERIC for w in said):
         return None, f"{value!r} names no category"
     if holds.kind == "fixed":
-        return None, f"{holds.producer} labels what it finds itself; {value!r} is no category it produces"
+        english = (
+            [w for w in re.findall(r"[^\W_]+", gloss(value).casefold()) if w not in STOP]
+            if _CJK.search(value)
+            else said
+        )
+        own = " ".join(holds.categories)
+        if any(w not in STOP and w not in GENERIC and matches({w}, own) for w in english):
+            return None, f"{holds.producer} finds only that: every box it makes is one"
+        return value, "kept: a category the detector is not for counts none of its boxes"
     if holds.kind == "given" and not holds.categories:
         return None, "the given items carry no labels to match"
     if holds.kind in ("given", "asked"):

@@ -249,9 +249,10 @@ class OfflineParameterFiller(ParameterFiller):
 
     @staticmethod
     def _filter_from_words(value: str, holds: Holds | None) -> str | None:
-        """A filter read from the words is used only where the list's categories are known to hold it: the
-        user's labelled items, or a detector's asked or open categories (never a fixed-label detector's)."""
-        if holds is None or holds.kind in ("fixed", "unknown"):
+        """A filter read from the words is used only where the list's categories are known: the user's
+        labelled items, a detector's asked or open categories, or a category a one-kind detector is not
+        for (never what it is for: all its boxes are that)."""
+        if holds is None or holds.kind == "unknown":
             return None
         return judge(value, holds)[0]
 

@@ -82,6 +82,14 @@ def test_how_many_people_in_chinese_is_no_zero_count_of_found_faces(agent: Agent
         assert result.status in ("unsupported", "empty"), result.answer
 
 
+def test_cats_over_a_face_detector_are_no_faces(agent: Agent, photo: Path) -> None:
+    try:
+        result = agent.run("how many cats are in this photo", files=[photo])
+    except UnsupportedRequestError:
+        return  # refusing to count cats with a face detector is honest too
+    assert result.status != "succeeded" or _values(agent, result, "number") == [0], result.answer
+
+
 @pytest.mark.parametrize(
     ("request_text", "turn"),
     [

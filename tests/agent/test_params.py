@@ -247,12 +247,31 @@ def _detect_and_count(words: str, detector: str = "detect_faces", detector_args:
 
 
 @pytest.mark.parametrize("words", ["人", "faces are", "people"])
-def test_a_fixed_label_detector_takes_no_label_filter_from_words(filler, words) -> None:
+def test_what_a_one_kind_detector_is_for_is_no_label_filter(filler, words) -> None:
+    """detect_faces labels its boxes "face": "people", 人 or "faces are" filtered them all away."""
     sub, sol = _detect_and_count(words)
     _, new_sol, filled = filler.fill(sub, sol)
     assert "label" not in new_sol.actions[1].args and "label" in new_sol.actions[1].defaulted
     assert [(f.argument, f.source) for f in filled] == [("label", "dropped")]
     assert "detect_faces" in filled[0].reason
+
+
+def test_a_category_a_one_kind_detector_is_not_for_stays_a_filter(filler) -> None:
+    """ "How many cats" over a face detector's boxes counts no cats — never the faces as cats."""
+    sub, sol = _detect_and_count("cats")
+    _, new_sol, filled = filler.fill(sub, sol)
+    assert new_sol.actions[1].args["label"] == "input:0" and not filled
+    defaulted = sol.model_copy(
+        update={
+            "actions": [
+                sol.actions[0],
+                sol.actions[1].model_copy(update={"args": {"boxes": "a1.faces"}, "defaulted": ["label"]}),
+            ]
+        }
+    )
+    sub = sub.model_copy(update={"description": "how many cats are in the photo"})
+    new_sub, new_sol, filled = filler.fill(sub, defaulted)
+    assert [(f.argument, f.value) for f in filled] == [("label", "cats")]
 
 
 def test_a_category_the_detector_was_asked_for_filters(filler) -> None:
