@@ -37,6 +37,12 @@ LANGUAGES_ZH = {
     "西班牙语": "Spanish",
     "韩语": "Korean",
     "俄语": "Russian",
+    "葡萄牙语": "Portuguese",
+    "意大利语": "Italian",
+    "阿拉伯语": "Arabic",
+    "荷兰语": "Dutch",
+    "泰语": "Thai",
+    "越南语": "Vietnamese",
 }
 #: Before a Chinese language name: the language to end up in (翻译成法语), or the one to start from (把英文…).
 _INTO_ZH = re.compile(r"(?:成|为|到|into)\s*$")
@@ -120,10 +126,18 @@ def positive_sense(*descriptions: str) -> int | None:
     return None
 
 
+_HALF_TURN = re.compile(r"\bupside[- ]down\b|\bhalf[- ](?:a[- ])?turn\b|倒过来|颠倒|掉头", re.IGNORECASE)
+_QUARTER_TURN = re.compile(r"\b(three[- ])?quarters?[- ](?:of[- ]a[- ])?turns?\b", re.IGNORECASE)
+
+
 def angle(text: str, positive: int | None, default: Any = None) -> float | None:
     """Degrees for a tool that turns ``positive`` way for a positive angle: "90 degrees clockwise" is -90
     for a counter-clockwise tool. A direction without a number turns by the default's size."""
     number = first(rf"{NUMBER}\s*(?:°|degrees?|deg\b|度)", text)
+    if number is None and _HALF_TURN.search(text):
+        return 180.0  # "rotate it upside down": either way round
+    if number is None and (turns := _QUARTER_TURN.search(text)):
+        number = 90.0 * (3 if turns.group(1) else 1)
     sense = turn_sense(text)
     if sense is None or positive is None:
         return number
@@ -219,10 +233,27 @@ def choice_by_sense(choices: list[str], text: str) -> str | None:
     return min(found)[1] if found else None
 
 
+#: Languages beyond those the decomposer's cues name (:data:`agent.decompose.cues.LANGUAGES_EN`).
+LANGUAGES_EN_MORE = (
+    "vietnamese|thai|indonesian|malay|hindi|bengali|urdu|persian|farsi|turkish|greek|polish|czech|slovak|"
+    "hungarian|romanian|bulgarian|ukrainian|serbian|croatian|slovenian|swedish|norwegian|danish|finnish|"
+    "icelandic|estonian|latvian|lithuanian|hebrew|swahili|tagalog|filipino|catalan|basque|galician|irish|"
+    "welsh|latin|esperanto|cantonese|mandarin|tamil|telugu|marathi|gujarati|punjabi|nepali|sinhala|khmer|"
+    "lao|burmese|mongolian|kazakh|uzbek|georgian|armenian|albanian|macedonian|afrikaans|amharic|yoruba|zulu"
+)
+_WISH_MORE = re.compile(rf"\b(?:into|to|in)\s+({LANGUAGES_EN_MORE})\b", re.IGNORECASE)
+
+
 def language(text: str) -> str | None:
     """The language the words want a text in: "into French", 翻译成英文; never the one it is translated from."""
     wished = wished_language(text)
-    if wished is not None:
+    more = [m for m in _WISH_MORE.finditer(text) if not m.group(0).lower().startswith("in ")] or list(
+        _WISH_MORE.finditer(text)
+    )
+    if wished is not None or more:
+        named = re.search(rf"\b(?:into|to|in)\s+{wished}\b", text, re.IGNORECASE) if wished else None
+        if more and (named is None or more[-1].start() > named.start()):
+            return more[-1].group(1).capitalize()
         return wished
     found = [(m.start(), name) for word, name in LANGUAGES_ZH.items() for m in re.finditer(word, text)]
     into = [name for start, name in sorted(found) if _INTO_ZH.search(text[:start])]
