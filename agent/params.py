@@ -4,7 +4,11 @@ ToG binds arguments by type, so "rotate the photo by 45 degrees" plans ``rotate_
 default angle. The offline filler reads what the words say — an angle, a top-k, a size, a colour, a
 choice the tool offers ("pixelate", "vertical"), the thing to count or detect — and adds it to the
 subtask as a literal input bound to that argument. It never invents a resource: only literals that
-stand in the text, and only for arguments that exist and were left to their default.
+stand in the text, and only for arguments that exist and were left to their default. Words are read
+both ways (:mod:`agent.param_readers`): "clockwise" against the tool's own stated sense, "20% darker" as
+0.8, "into French" but not "from French". What the plan already bound from the request's words is
+checked too: a label filter stays only where it names a category its list can hold
+(:mod:`agent.filters`), and an angle turns the way the words say.
 
     >>> from graph.plan import Action, Solution, Subtask
     >>> from tools.registry import default_registry
