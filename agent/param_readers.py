@@ -158,8 +158,8 @@ _SIDES = {
 
 
 def factor(text: str, bare: bool = True) -> float | None:
-    """A multiplier: "2x", "50%", "half", with ``bare`` "by 1.5"; "by 20%" is 1.2 or 0.8 as the words grow
-    or shrink."""
+    """A multiplier: "2x", "50%", "half", "by 1.5" ("to 1.5" too with ``bare``: a size says "to 640" in
+    pixels); "by 20%" is 1.2 or 0.8 as the words grow or shrink."""
     times = first(rf"{NUMBER}\s*(?:x\b|×|times\b|倍)", text)
     if times is not None:
         return times
@@ -175,9 +175,8 @@ def factor(text: str, bare: bool = True) -> float | None:
     for pattern, value in _WORD_FACTORS:
         if pattern.search(text):
             return value
-    if not bare:
-        return None
-    number = first(rf"\b(?:by|of|factor|to)\s+(?:a\s+factor\s+of\s+)?{NUMBER}(?![\d.]|{_UNIT})", text)
+    lead = r"by|of|factor|to" if bare else r"by|factor of"
+    number = first(rf"\b(?:{lead})\s+(?:a\s+factor\s+of\s+)?{NUMBER}(?![\d.]|{_UNIT})", text)
     if number is None or number <= 0:
         return None
     if less and not more and number > 1:

@@ -166,6 +166,9 @@ def test_ranked_solutions_share_one_literal(filler) -> None:
         ("resize_image", "resize it to 50%", IMAGE, ["scale"], "image", {"scale": 0.5}),
         ("resize_image", "enlarge it by 50%", IMAGE, ["scale"], "image", {"scale": 1.5}),
         ("resize_image", "shrink it by 25%", IMAGE, ["scale"], "image", {"scale": 0.75}),
+        ("resize_image", "scale it by 0.5", IMAGE, ["scale"], "image", {"scale": 0.5}),
+        ("resize_image", "shrink it by a factor of 2", IMAGE, ["scale"], "image", {"scale": 0.5}),
+        ("resize_image", "resize it to 640", IMAGE, ["scale"], "image", {}),
         (
             "resize_image",
             "resize it to 640x480",
