@@ -27,6 +27,7 @@ class Literal(StrEnum):
     CONTENT = "content"  # quoted or dictated text: say "good morning"
     CATEGORY = "category"  # the kind of thing to keep: "keep only the dog boxes"
     OBJECT = "object"  # what to count: "how many apples" (a tool may use it; it is no evidence for one)
+    LINE = "line"  # the line a value is written on: "the total" of a receipt, "the coffee" on a menu
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,9 @@ INTENTS: tuple[Intent, ...] = (
             r"(?:读|念|说|讲)(?:出来)?给(?:我|你|他|她|我们|大家)听",
             r"念出",
             r"念给",
+            # 读出来 with nothing to read named before it ("然后读出来", 把结果读出来) reads a result aloud;
+            # "把文字读出来" reads the text in an image (OCR)
+            r"^(?:把(?:它|它们|结果|答案|数字|数量|这个数字?|个数|总数)(?:都)?)?(?:大声)?(?:读|念)出来",
             r"念一下",
             r"读给",
             r"读出声",
@@ -184,6 +188,22 @@ INTENTS: tuple[Intent, ...] = (
         ),
         literal=Literal.OBJECT,
         priority=75,
+    ),
+    # A value written in a document: read its text, select the line the request names, extract the number
+    # (kept only about a document: see agent.decompose.reading).
+    Intent(
+        "value",
+        (T.NUMBER,),
+        "extract the number from the text: the amount on a line, a total or a price",
+        en=(
+            r"\bhow much\b",
+            r"\b(?:grand\s+|sub)?totals?\b",
+            r"\b(?:amount|balance)\b",
+            r"\b(?:price|cost|tax|vat|tip|fee|fare)s?\b(?!\s+tags?\b)",
+        ),
+        zh=(r"总金额", r"总额", r"总价", r"合计", r"总计", r"金额", r"价格", r"价钱", r"多少钱", r"税额", r"余额"),
+        literal=Literal.LINE,
+        priority=70,
     ),
     Intent(
         "where",
@@ -307,7 +327,7 @@ INTENTS: tuple[Intent, ...] = (
             r"\bmonochrome\b",
             r"\bgr[ae]y\b",
         ),
-        zh=(r"灰度", r"黑白", r"去色"),
+        zh=(r"灰度", r"黑白", r"去色", r"(?:变|转|改|调|弄|做|处理)(?:成|为)?(?:灰色|灰白|灰)(?!色的[\u4e00-\u9fff])"),
         priority=65,
     ),
     Intent(
@@ -562,6 +582,13 @@ INTENTS: tuple[Intent, ...] = (
         zh=(r"检测", r"找出", r"找到", r"找一下", r"寻找", r"定位", r"识别出", r"识别", r"检出", r"查找"),
         literal=Literal.PHRASE,
         priority=45,
+    ),
+    Intent(  # no cue of its own: a value clause narrows a document's text to the line it names with it
+        "lines",
+        (T.TEXT,),
+        "select the lines of a text that mention a word",
+        literal=Literal.LINE,
+        priority=44,
     ),
     Intent(  # no cue of its own: a detect or where clause about a referring phrase becomes this one
         "ground",
@@ -855,6 +882,16 @@ ORIGINAL_EN = re.compile(
 )
 ORIGINAL_ZH = ("原图", "原始", "原来的", "原先", "原照片", "原图片")
 
+#: Words by which a request asks for its edits as results of their own, each made from the input as it
+#: was ("blur the faces and make it grey separately", 分别): they hold for every clause of the request.
+SEPARATE_EN = re.compile(r"\b(?:separate(?:ly)?|individually|independently)\b", re.IGNORECASE)
+SEPARATE_ZH = re.compile(r"分别|各自|单独|各(?:做|出|生成|来)")
+#: A clause asking for a version of its own ("a grey version", "one brightened copy", 一个黑白版本).
+VERSION_EN = re.compile(
+    r"\b(?:an?|another|one|second|other|extra)\s+(?:[\w-]+\s+){0,3}?(?:version|copy|variant)\b", re.IGNORECASE
+)
+VERSION_ZH = re.compile(r"(?:一|另一|另)(?:个|张|份)[\u4e00-\u9fff]{0,6}?(?:版本|副本)")
+
 #: Imperative verbs and question openers that start a new clause after "and" or a comma.
 CLAUSE_VERBS_EN: frozenset[str] = frozenset(
     [
@@ -1147,6 +1184,30 @@ ZH_VERBS: tuple[str, ...] = (
     "听",
     "问",
 )
+
+#: Words that make a question about an image a question about a document.
+DOCUMENT_WORDS = re.compile(
+    r"\b(?:receipt|invoice|bill|form|document|chart|plot|graph|table|infographic|"
+    r"screenshot|total|amount|price|date|due|page|letter|menu)s?\b|收据|发票|表格|图表|文档|总额|金额|"
+    r"价格|日期|菜单|小票|账单",
+    re.IGNORECASE,
+)
+#: The name of the line a value is on, as a document writes it: "the total amount" is on the TOTAL line.
+VALUE_LINES_EN: tuple[tuple[str, str], ...] = (
+    (r"\bsub-?total\b", "subtotal"),
+    (r"\bamount\s+(?:due|owed)\b", "amount due"),
+    (r"\bbalance(?:\s+due)?\b", "balance"),
+    (r"\b(?:tax|vat|tip|fee|fare)\b", ""),  # the word itself
+    (r"\b(?:grand\s+)?total\b|\bamount\b|\bhow much\b[^?]*\b(?:pay|paid|spend|spent|owe|charged?)\b", "total"),
+)
+#: "the price of the bagel", "how much is the coffee": the line names the item.
+VALUE_ITEM_EN = re.compile(
+    r"\b(?:price|cost)\s+(?:of|for)\s+(?:the\s+|a\s+|an\s+|my\s+)?(?P<a>.+?)(?=\s+(?:on|in|from|at)\b|[?.!,]|$)|"
+    r"\bhow much\s+(?:is|was|are|were|does|did|do)\s+(?:the\s+|a\s+|an\s+|my\s+)?(?P<b>.+?)(?:\s+costs?)?"
+    r"(?=\s+(?:on|in|from|at)\b|[?.!,]|$)",
+    re.IGNORECASE,
+)
+VALUE_LINES_ZH = ("总金额", "总额", "总价", "合计", "总计", "金额", "税额", "余额")
 
 #: Chinese connectives that order steps (then) or add a parallel one (also): "and … also" clauses work on
 #: what their sibling worked on, "then" clauses on what it made.

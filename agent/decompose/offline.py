@@ -22,7 +22,10 @@ How a request becomes a plan:
    ("the summary", "them", "the cropped image", 它们, 结果) take that step's output; "the original" and
    "this photo" take the given file; a clause that names nothing takes what its sibling took ("and")
    or what the step before made ("then"; a list an "and" step before narrowed is what is left of it),
-   else the latest given resource of the kind. Nothing is ever
+   else the latest given resource of the kind. An edit (a tool returning the kind of file it takes:
+   blur, grey, crop) takes the latest edited version of its file, so the edits of one input compose
+   into one result whatever joins their clauses, unless a clause asks for a version of its own ("a grey
+   copy", "separately") or for the original. Nothing is ever
    invented: a kind that no resource and no earlier step provides is a :class:`DecompositionError`.
 5. **Prerequisites**: when the best tool needs an input that must first be made ("crop the dog" needs
    the dog's box), a subtask making it comes first, so each subtask is one clear step for the planner;
@@ -47,9 +50,18 @@ import numpy as np
 
 from agent.decompose.base import Decomposer, DecompositionError, Resource
 from agent.decompose.clauses import FILE_NAME, split_clauses
-from agent.decompose.cues import INTENT_BY_NAME, INTENTS, LANGUAGE_WISH_EN, Intent, Literal, wished_language
+from agent.decompose.cues import (
+    DOCUMENT_WORDS,
+    INTENT_BY_NAME,
+    INTENTS,
+    LANGUAGE_WISH_EN,
+    Intent,
+    Literal,
+    wished_language,
+)
 from agent.decompose.reading import (
     Reading,
+    asks_for_separate_results,
     basename,
     fallback_intents,
     gloss,
@@ -60,6 +72,7 @@ from agent.decompose.reading import (
     read_clause,
 )
 from graph.assessors import EmbeddingAssessor, UniformAssessor, tool_text
+from graph.constraints import Constraints, resolve_constraints
 from graph.errors import EmptyRequestError, NoSolutionError
 from graph.plan import Plan, ResourceRef, Subtask
 from graph.search import SearchConfig, Strategy, ToGPlanner
@@ -109,7 +122,7 @@ FILE_INPUT_KINDS = frozenset({T.IMAGE, T.AUDIO, T.VIDEO, T.DOCUMENT})
 #: Kinds that are lists of things ("them" in "blur them" means the boxes).
 LIST_KINDS = frozenset({T.BBOXES, T.LABELS, T.TAGS, T.POINTS, T.POLYGONS})
 #: Intents that narrow a list ("the largest", "only the cups") before another step uses it.
-LIST_INTENTS = ("top", "sort", "filter", "select")
+LIST_INTENTS = ("top", "sort", "filter", "select", "lines")
 #: What a prerequisite does, by (what it starts from, what it makes), when no cue of the clause says it;
 #: with the intent whose results it stands for ("the text" of "summarise the scanned letter" is read).
 _MAKE: dict[tuple[ResourceType | None, ResourceType], tuple[str, str]] = {
@@ -121,13 +134,6 @@ _MAKE: dict[tuple[ResourceType | None, ResourceType], tuple[str, str]] = {
     (None, T.NUMBER): ("count", "count"),
     (None, T.BBOXES): ("detect", "detect and locate"),
 }
-#: Words that make a question about an image a question about a document.
-_DOCUMENT_WORDS = re.compile(
-    r"\b(?:receipt|invoice|bill|form|document|chart|plot|graph|table|infographic|"
-    r"screenshot|total|amount|price|date|due|page|letter|menu)\b|收据|发票|表格|图表|文档|总额|金额|"
-    r"价格|日期|菜单",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -176,11 +182,24 @@ class _State:
     outputs: list[_Source] = field(default_factory=list)  # outputs[i] is what subtasks[i] makes
     inputs: list[list[_Source]] = field(default_factory=list)  # inputs[i] is what subtasks[i] takes
     mains: list[int] = field(default_factory=list)  # per clause so far: the id of its main subtask
+    reach: list[frozenset[str]] = field(default_factory=list)  # reach[i]: the tools whose output subtask i uses
+    #: (kind, value) of an edited input -> the edit's output: later edits of that input take the edit
+    versions: dict[tuple[ResourceType, object], _Source] = field(default_factory=dict)
 
     def reset(self, size: int) -> None:
         del self.subtasks[size:]
         del self.outputs[size:]
         del self.inputs[size:]
+        del self.reach[size:]
+        self.versions = {k: v for k, v in self.versions.items() if v.producer is not None and v.producer < size}
+
+    def latest(self, source: _Source) -> _Source:
+        """The latest edited version of ``source`` (itself when no step edited it)."""
+        seen: set[int] = set()
+        while (source.type, source.value) in self.versions and id(source) not in seen:
+            seen.add(id(source))
+            source = self.versions[(source.type, source.value)]
+        return source
 
     @property
     def sibling(self) -> list[_Source]:
@@ -227,6 +246,8 @@ class OfflineDecomposer(Decomposer):
         self._lock = threading.Lock()
         self._graph: ToolGraph | None = None
         self._checker: ToGPlanner | None = None
+        self._rules: Constraints | None = None
+        self._reach_cache: dict[frozenset[ResourceType], frozenset[ResourceType]] = {}
         self._tool_vectors: np.ndarray | None = None
         self._feasible: dict[tuple[tuple[str, ...], str], bool] = {}
         self._intent_rows: dict[str, np.ndarray] = {}
@@ -248,6 +269,42 @@ class OfflineDecomposer(Decomposer):
                     SearchConfig(strategy=Strategy.ADAPTIVE, top_k=1, max_depth=self._max_depth, max_expansions=20_000),
                 )
             return self._graph
+
+    @property
+    def rules(self) -> Constraints:
+        """The catalogue's plausibility rules, by tool name (checked across subtasks in :meth:`_add`)."""
+        if self._rules is None:
+            self._rules = resolve_constraints(self.graph.specs)
+        return self._rules
+
+    def _reachable(self, have: set[ResourceType]) -> set[ResourceType]:
+        """The kinds tools make from ``have`` (and ``have``) under the catalogue's rules: a tool takes a
+        kind only if a tool it may follow made it (speech a chain synthesised is not transcribed back, so
+        a count read aloud is no way to a text)."""
+        start = frozenset(have)
+        if start not in self._reach_cache:
+            banned = self.rules.banned_upstream
+            makers: dict[ResourceType, set[str]] = {t: {""} for t in start}  # "": the user gave it
+            changed = True
+            while changed:
+                changed = False
+                for spec in self.graph.specs:
+                    bad = banned.get(spec.name, frozenset())
+                    if not all(makers.get(i.type, set()) - bad for i in spec.required_inputs):
+                        continue
+                    for out in spec.output_types:
+                        if spec.name not in makers.setdefault(out, set()):
+                            makers[out].add(spec.name)
+                            changed = True
+            self._reach_cache[start] = frozenset(makers)
+        return set(self._reach_cache[start])
+
+    def _can_reach(self, have: set[ResourceType], target: ResourceType) -> bool:
+        """Whether tools turn ``have`` into a newly made ``target`` (see :meth:`_reachable`)."""
+        made = self._reachable(have)
+        if target not in have:
+            return target in made
+        return any(all(i.type in made for i in s.required_inputs) for s in self.graph.tools_producing(target))
 
     @property
     def embedder(self) -> Embedder:
@@ -298,6 +355,9 @@ class OfflineDecomposer(Decomposer):
         readings = merge_context([read_clause(c, resources) for c in split_clauses(request)])
         if not readings:
             raise DecompositionError(f"could not find anything to do in {request!r}")
+        if asks_for_separate_results(request):
+            for reading in readings:
+                reading.fresh = True
         self._find_routes(readings)
         sims = self._similarities([r.text for r in readings])
         given = [_Source(type=r.type, value=r.ref().value, origin="given", name=r.name) for r in resources]
@@ -341,7 +401,8 @@ class OfflineDecomposer(Decomposer):
         first_hint: _Hint | None = None
         for index, (reading, row) in enumerate(zip(readings, sims)):
             self._check_mentions(reading, state.given + state.outputs)
-            self._named_products(reading, state)
+            asked = any(is_interrogative(r.clause) for r in readings[:index])
+            self._named_products(reading, state, asked)
             ok, hint = False, None
             for option, targets in self._options(reading, row, state, overrides.get(index)):
                 literal = _Source(type=T.TEXT, value=option.literal, origin="literal") if option.literal else None
@@ -356,17 +417,21 @@ class OfflineDecomposer(Decomposer):
             first_hint = first_hint or hint
         return state, first_hint
 
-    def _named_products(self, reading: Reading, state: _State) -> None:
+    def _named_products(self, reading: Reading, state: _State, asked: bool = False) -> None:
         """ "Read out the summary of article.txt": a product the clause names ("the summary") that no step
         has made yet is made first, by a step of its own, so the clause works on it (the products rule
-        of :func:`_resolve` then binds it). Nothing is added when that step is not solvable."""
+        of :func:`_resolve` then binds it). Nothing is added when that step is not solvable, nor for
+        "the answer" when a clause before ``asked`` a question (whichever step answers it)."""
         for intent in reading.intents[1:] if reading.intent is not None else []:
             if (
                 intent.name not in reading.products
                 or intent.targets[0] in LIST_KINDS
                 or any(o.intent == intent.name for o in state.outputs)
+                or (asked and intent.literal is Literal.QUESTION)
             ):
                 continue  # "the boxes in detections.json" are the given list, not one to make
+            if not any(self._works_on(intent, s.type, intent.targets[0]) for s in state.given + state.outputs):
+                continue  # "read this text aloud" given a text: the text is there, not read from an image
             text, referring = literal_for(reading, intent)
             step = replace(reading, intents=[intent], literal=text, referring=referring, products=set())
             literal = _Source(type=T.TEXT, value=text, origin="literal") if text else None
@@ -451,7 +516,7 @@ class OfflineDecomposer(Decomposer):
         missing = sorted(
             t.value
             for t in reading.mentioned | reading.deictic
-            if t not in have and (t in FILE_INPUT_KINDS or not have or t not in self.graph.reachable_types(have))
+            if t not in have and (t in FILE_INPUT_KINDS or not have or t not in self._reachable(have))
         )
         if missing:
             kinds = " and ".join(("an " if m[0] in "aeiou" else "a ") + m for m in missing)
@@ -481,8 +546,11 @@ class OfflineDecomposer(Decomposer):
         source = pool or state
         hint: _Hint | None = None
         sibling = state.sibling if pool is None and reading.clause.connective in ("and", "also") else []
+        # edits of one input compose, whatever joins their clauses, unless the clause asks for a version
+        # of its own ("a grey copy", "separately") or for the original
+        versions = state if pool is None and not (reading.fresh or reading.original) else None
         for frame in self._frames(reading, sims, source.given + source.outputs, literal, targets)[:MAX_FRAMES]:
-            binding = self._bind(frame, reading, source.given, source.outputs, literal, sibling)
+            binding = self._bind(frame, reading, source.given, source.outputs, literal, sibling, versions)
             if binding is None:
                 continue
             if pool is not None:
@@ -535,7 +603,10 @@ class OfflineDecomposer(Decomposer):
             (
                 i
                 for i in reading.intents[1:]
-                if rtype in i.targets and i.name not in LIST_INTENTS and self._works_on(i, source.type, rtype)
+                if rtype in i.targets
+                and i.name not in LIST_INTENTS
+                and i.literal is not Literal.QUESTION  # the question is the clause's; its input is read
+                and self._works_on(i, source.type, rtype)
             ),
             None,
         )
@@ -563,7 +634,8 @@ class OfflineDecomposer(Decomposer):
         """Whether the intent's own tool for ``rtype`` takes ``source`` (reading text is for images)."""
         row = self._intent_row(intent)
         makers = [(row[i], spec) for i, spec in enumerate(self.graph.specs) if rtype in spec.output_types]
-        return bool(makers) and source in max(makers, key=lambda m: m[0])[1].input_types
+        best = max(makers, key=lambda m: m[0])[1] if makers else None
+        return best is not None and any(i.type is source for i in best.required_inputs)
 
     def _narrowed(self, reading: Reading, state: _State, frame: _Frame, inputs: list[_Source]) -> list[_Source]:
         """ "Crop the *largest* face", "draw only the 'dog' boxes": a selecting step between the boxes and
@@ -571,12 +643,10 @@ class OfflineDecomposer(Decomposer):
         narrowing = next((i for i in reading.intents[1:] if i.name in LIST_INTENTS), None)
         if narrowing is None or reading.intent is None or reading.intent.name in LIST_INTENTS:
             return inputs
-        lists = [
+        lists = [  # lists, and the lines of a text ("the total" of a receipt's text)
             s
             for s in inputs
-            if s.type in LIST_KINDS
-            and s.type in narrowing.targets
-            and any(i.type is s.type and i.required for i in frame.tool.inputs)
+            if s.type in narrowing.targets and any(i.type is s.type and i.required for i in frame.tool.inputs)
         ]
         if not lists:
             return inputs
@@ -622,11 +692,17 @@ class OfflineDecomposer(Decomposer):
         chosen = subtask(wordings[0])
         if not self._solvable(chosen):
             return False
+        # the planner's rules hold across subtasks too: a count written out as text answers no question
+        upstream = frozenset().union(*(state.reach[s.producer] for s in inputs if s.producer is not None))
+        banned = self.rules.banned_upstream
         best: tuple[int, Subtask, list[str]] | None = None
+        blocked = False
         direct = self._direct(frame, inputs)
         for wording in wordings + [_fallback_wording(reading, frame)]:
             candidate = subtask(wording)
             tools = self._planned_tools(candidate)
+            if tools is not None and any(banned.get(t, frozenset()) & upstream for t in tools):
+                blocked, tools = True, None
             if tools is None:
                 continue
             # 2: the planner does exactly the frame's step; 1: it ends with the frame's tool; 0: plannable
@@ -635,16 +711,23 @@ class OfflineDecomposer(Decomposer):
                 best = (agree, candidate, tools)
             if agree == 2 or (agree == 1 and not direct):
                 break
+        if best is None and blocked:
+            return False
         if best is not None:
             chosen = self._with_domains(best[1], best[2], subtask)
+        state.reach.append(upstream | frozenset(best[2] if best is not None else ()))
         intent = purpose[0] if purpose else reading.intent.name if reading.intent else None
+        made = _Source(
+            type=target, value=f"<GENERATED>-{chosen.id}", origin="generated", producer=chosen.id, intent=intent
+        )
         state.subtasks.append(chosen)
         state.inputs.append(list(inputs))
-        state.outputs.append(
-            _Source(
-                type=target, value=f"<GENERATED>-{chosen.id}", origin="generated", producer=chosen.id, intent=intent
-            )
-        )
+        state.outputs.append(made)
+        edited = _edited_kind(frame.tool, target)
+        if purpose is None and edited is not None and not reading.fresh:
+            for source in inputs:
+                if source.type is edited and source.origin != "literal":
+                    state.versions[(source.type, source.value)] = made
         return True
 
     def _frames(
@@ -658,7 +741,7 @@ class OfflineDecomposer(Decomposer):
         """Tools that could serve the clause, best first, each with the target type it would make."""
         have = {s.type for s in pool} | ({T.TEXT} if literal is not None else set())
         count = Counter(s.type for s in pool)
-        reachable = self.graph.reachable_types(have) if have else set()
+        reachable = self._reachable(have) if have else set()
         strength = reading.literal_strength if literal is not None else "none"
         route = self.graph.spec(reading.route) if reading.route and reading.route in self.graph else None
         lowered = reading.clause.text.lower()
@@ -667,7 +750,8 @@ class OfflineDecomposer(Decomposer):
         # kinds by which the named files stand apart from other given ones (nothing to choose among: none)
         choosing = named - others if others else set()
         made = [s for s in pool if s.origin == "generated"]
-        latest = made[-1].type if made and (reading.pronoun or reading.elliptic) and not reading.named else None
+        pointing = reading.pronoun or reading.elliptic or (made and made[-1].type in reading.referenced)
+        latest = made[-1].type if made and pointing and not reading.named else None
         frames: list[_Frame] = []
         for spec, sim in zip(self.graph.specs, sims):
             outs = [o.type for o in spec.outputs if not targets or o.type in targets]
@@ -731,7 +815,7 @@ class OfflineDecomposer(Decomposer):
             if best >= FAMILY_MIN:
                 keep |= {f.tool.name for f in frames if row[index[f.tool.name]] >= best - FAMILY_MARGIN}
         takes = {f.tool.name: {i.type for i in f.tool.required_inputs} for f in frames}
-        reach = self.graph.reachable_types(set(named)) | set(named) if named else set()
+        reach = self._reachable(set(named)) | set(named) if named else set()
         if keep and named and not any(takes[name] <= reach for name in keep):
             # none of the cue's tools can work from the file the clause names ("describe what happens in
             # trailer.mp4" when the cue's tools are for images): those that take it stay candidates
@@ -752,13 +836,16 @@ class OfflineDecomposer(Decomposer):
         outputs: list[_Source],
         literal: _Source | None,
         sibling: list[_Source],
+        versions: _State | None = None,
     ) -> _Binding | None:
         """The values the subtask takes for this frame, or None when the clause cannot feed it.
 
         Parameters (a question, a phrase) take the clause's literal; other inputs are resolved to a
         given file or an earlier result, or else to a value tools can make them from ("blur the faces":
-        the boxes come from the photo)."""
+        the boxes come from the photo). An edit takes the latest edited version of what it edits, from
+        ``versions`` ("make the photo grey and blur the faces": the grey photo is blurred)."""
         spec = frame.tool
+        edited = _edited_kind(spec, frame.target, annotation=True)
         chosen: list[_Source] = []
         made: list[tuple[ResourceType, _Source]] = []
 
@@ -787,13 +874,15 @@ class OfflineDecomposer(Decomposer):
                 return None
             if source is None:
                 source = next(
-                    (c for c in chosen if c.origin != "literal" and self.graph.can_reach({c.type}, inp.type)), None
+                    (c for c in chosen if c.origin != "literal" and self._can_reach({c.type}, inp.type)), None
                 )
                 source = source or self._upstream(inp.type, reading, free(given), free(outputs), have, free(sibling))
                 if source is None:
                     return None
                 made.append((inp.type, source))
                 continue
+            if versions is not None and inp.type is edited:
+                source = versions.latest(source)
             chosen.append(source)
         for inp in spec.inputs:  # "combine a.jpg, b.jpg and c.jpg": a third named file fills the optional slot
             if not inp.required and inp.type is not T.TEXT:
@@ -822,9 +911,12 @@ class OfflineDecomposer(Decomposer):
         have: set[ResourceType],
         sibling: list[_Source],
     ) -> _Source | None:
-        """A value from which tools can make ``rtype`` (the photo the boxes will be found in)."""
+        """A value from which tools can make ``rtype`` (the photo the boxes will be found in). A clause that
+        points back ("then read it out", "read the answer aloud") makes it from the latest result."""
+        if outputs and _points_back(reading):  # not the photo's text when "it" is the count
+            return outputs[-1] if self._can_reach({outputs[-1].type}, rtype) else None
         for kind in _preferred_kinds(reading, have):
-            if self.graph.can_reach({kind}, rtype):
+            if self._can_reach({kind}, rtype):
                 source = _resolve(kind, reading, given, outputs, False, sibling)
                 if source is not None:
                     return source
@@ -917,6 +1009,15 @@ def _fallback_wording(reading: Reading, frame: _Frame) -> str:
     return f"{what}: {found}" if found else what
 
 
+def _edited_kind(spec: ToolSpec, target: ResourceType, annotation: bool = False) -> ResourceType | None:
+    """The kind of user file the tool edits when it makes ``target``: it takes one such file and returns
+    one of the same kind (blur, crop, grey, rotate). An annotation (boxes drawn on the photo) is a view of
+    a result rather than an edit later edits build on; it counts only with ``annotation``."""
+    if target not in FILE_INPUT_KINDS or (not annotation and "annotation" in spec.groups):
+        return None
+    return target if sum(i.type is target for i in spec.required_inputs) == 1 else None
+
+
 def _object_text(reading: Reading) -> str | None:
     if not reading.object:
         return None
@@ -943,7 +1044,7 @@ def _descriptions(reading: Reading, inputs: list[_Source], purpose: str | None) 
         elif T.IMAGE in kinds:
             label = (
                 "document question answering"
-                if _DOCUMENT_WORDS.search(reading.clause.text)
+                if DOCUMENT_WORDS.search(reading.clause.text)
                 else "visual question answering"
             )
         elif T.TEXT in kinds:
@@ -979,6 +1080,14 @@ def _filters_nothing_yet(
     return bool(texts) and not any(i.required for i in texts)
 
 
+def _points_back(reading: Reading) -> bool:
+    """Whether the clause means an earlier result ("it", "the answer", 结果, or nothing named at all)
+    rather than a file the user gave ("this photo", "the recording", photo.jpg, "the original")."""
+    files = (reading.mentioned | reading.deictic) & FILE_INPUT_KINDS
+    beside = reading.clause.connective == "also"  # "also translate the whole bill": not the step before's result
+    return (reading.pronoun or reading.elliptic) and not (reading.named or reading.original or files or beside)
+
+
 def _preferred_kinds(reading: Reading, have: set[ResourceType]) -> list[ResourceType]:
     """Kinds to look for when a tool's input must be made from something: named ones first."""
     order = [t for t in (*reading.mentioned, *reading.deictic, *reading.referenced) if t in have]
@@ -1008,6 +1117,8 @@ def _resolve(
     mine = [g for g in given if g.type is rtype]
     if mine and (reading.original or (rtype in reading.deictic and rtype not in reading.referenced)):
         return mine[-1]
+    if mine and reading.fresh and rtype in FILE_INPUT_KINDS and not reading.pronoun:
+        return mine[-1]  # "a grey version and a blurred version of the photo": each made from the photo
     pronoun = reading.pronoun and not (reading.plural and lists and rtype not in LIST_KINDS)
     if made and (rtype in reading.referenced or (pronoun and rtype not in reading.mentioned)):
         return made[-1]

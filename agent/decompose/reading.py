@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from agent.decompose.base import Resource
 from agent.decompose.clauses import Clause, is_verb, split_clauses
 from agent.decompose.cues import (
+    DOCUMENT_WORDS,
     EDITED_EN,
     INTENT_BY_NAME,
     INTENTS,
@@ -39,9 +40,16 @@ from agent.decompose.cues import (
     QUESTION_OPENERS_EN,
     RESULT_NOUNS_EN,
     RESULT_WORDS_ZH,
+    SEPARATE_EN,
+    SEPARATE_ZH,
     TRANSLATION_NAMED_EN,
     TYPE_NOUNS_EN,
     TYPE_NOUNS_ZH,
+    VALUE_ITEM_EN,
+    VALUE_LINES_EN,
+    VALUE_LINES_ZH,
+    VERSION_EN,
+    VERSION_ZH,
     ZH_GLOSSES,
     Intent,
     Literal,
@@ -52,6 +60,7 @@ T = ResourceType
 
 __all__ = [
     "Reading",
+    "asks_for_separate_results",
     "basename",
     "fallback_intents",
     "gloss",
@@ -61,6 +70,7 @@ __all__ = [
     "merge_context",
     "read_clause",
     "split_clauses",
+    "value_line",
 ]
 
 
@@ -78,6 +88,7 @@ class Reading:
     pronoun: bool = False
     plural: bool = False  # only plural pronouns ("them", 它们): they mean a list, not the photo
     original: bool = False
+    fresh: bool = False  # asks for a version of its own: it does not build on earlier edits of its input
     literal: str | None = None
     referring: bool = False
     object: str | None = None  # what the clause acts on, in its words ("the largest face")
@@ -182,8 +193,17 @@ def read_clause(clause: Clause, resources: Sequence[Resource]) -> Reading:
         _references_zh(reading)
     else:
         _references_en(reading)
+    reading.fresh = bool((VERSION_ZH if chinese else VERSION_EN).search(clause.masked))
     reading.object = object_phrase(clause)
+    value = INTENT_BY_NAME["value"]
+    if value in reading.intents and (value_line(clause) is None or not DOCUMENT_WORDS.search(clause.text)):
+        reading.intents.remove(value)  # "how much does the dog weigh": no line of a document holds that
+    elif value in reading.intents and reading.intents[0].name in _FINDING:
+        reading.intents.remove(value)  # "find the total amount on this receipt": the amount, not where it is
+        reading.intents.insert(0, value)
     reading.literal, reading.referring = literal_for(reading, reading.intent)
+    if reading.intent is value:  # read the document, select the line it names, extract the number
+        reading.intents.append(INTENT_BY_NAME["lines"])
     if reading.referring and reading.intent is not None and reading.intent.name in ("detect", "where"):
         reading.intents = [INTENT_BY_NAME["ground"], *reading.intents]  # "the man in the red shirt"
     if reading.literal is not None and reading.intent is not None and reading.intent.literal is Literal.CONTENT:
@@ -225,6 +245,11 @@ def fallback_intents(reading: Reading) -> list[Intent]:
     if is_interrogative(reading.clause) and all(i is not question for i in reading.intents):
         rest.append(question)
     return rest
+
+
+def asks_for_separate_results(request: str) -> bool:
+    """ "… separately", 分别: every edit of the request is a result of its own, made from the input as it was."""
+    return bool(SEPARATE_EN.search(request) or SEPARATE_ZH.search(request))
 
 
 # --- merging context clauses -----------------------------------------------------------------------
@@ -299,6 +324,7 @@ def _joined(readings: list[Reading]) -> Reading:
         merged.pronoun = merged.pronoun or r.pronoun
         merged.plural = (merged.plural or r.plural) and not (r.pronoun and not r.plural)
         merged.original = merged.original or r.original
+        merged.fresh = merged.fresh or r.fresh
         merged.products |= r.products
     return merged
 
@@ -423,12 +449,31 @@ def literal_for(reading: Reading, intent: Intent | None) -> tuple[str | None, bo
         return _category(clause), False
     if intent.literal is Literal.OBJECT:
         return object_phrase(clause), False
+    if intent.literal is Literal.LINE:
+        return value_line(clause), False
     if intent.literal is Literal.PHRASE:
         phrase = object_phrase(clause)
         if phrase is None:
             return None, False
         return phrase, intent.name == "ground" or is_referring(phrase, clause.lang)
     return None, False
+
+
+#: Cues that only say how a value is found when a clause asks for a value ("find the total", "read the total").
+_FINDING = frozenset({"detect", "where", "read", "question"})
+
+
+def value_line(clause: Clause) -> str | None:
+    """The line of a document that holds the value a clause asks for, named as documents name it: "how
+    much did I pay in total" -> "total", "the price of the bagel" -> "bagel" (None: the clause names none)."""
+    if clause.lang == "zh":
+        return next((word for word in VALUE_LINES_ZH if word in clause.text), None)
+    for pattern, name in VALUE_LINES_EN:
+        match = re.search(pattern, clause.text, re.IGNORECASE)
+        if match:
+            return name or match.group(0).lower()
+    item = VALUE_ITEM_EN.search(clause.text)
+    return (item.group("a") or item.group("b")).strip() if item else None
 
 
 def _question(clause: Clause) -> str:
