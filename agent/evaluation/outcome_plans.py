@@ -66,7 +66,7 @@ class PlanRun(BaseModel):
     status: str
     gold_unavailable: list[str] = Field(default_factory=list)
     error_code: str | None = None
-    message: str = ""
+    message: str = Field(default="", description="the error's message, else the start of the answer")
     seconds: float = 0.0
 
     @property
@@ -149,7 +149,7 @@ def run_plans(
                     status=observed.status,
                     gold_unavailable=sorted(set(sample.gold.nodes) & unavailable),
                     error_code=error.get("code"),
-                    message=str(error.get("message") or ""),
+                    message=" ".join(str(error.get("message") or observed.answer).split())[:500],
                     seconds=round(time.perf_counter() - started, 3),
                 )
                 report.runs.append(run)
