@@ -2,13 +2,14 @@
 
 The planner finds the best chain among the tools that can run *now*; that chain always exists when the
 types fit, even when no tool here is meant for the request ("describe this image" with no VLM ends in
-OCR). Three checks, run after planning and before execution, turn such plans into an
+OCR). Three checks, run before and after planning and before execution, turn such plans into an
 :class:`~agent.outcomes.UnsupportedRequestError` instead of a wrong answer marked ``succeeded``:
 
-1. **A named product the plan does not make.** "Turn this image into a video", "read it out as audio",
+1. **A named product no tool makes.** "Turn this image into a video", "generate a picture of a dog",
    把图片变成视频: a kind of file the request asks to get (a conversion or creation verb, then a type
-   noun of the decomposer's own vocabulary) that no subtask of the plan makes. The nearest tools are
-   those that make that kind (unavailable ones with their reason), else the ones closest to the request.
+   noun of the decomposer's own vocabulary) that no tool that can run makes from what was given (checked
+   before decomposing, by reachability over the tools' types). The refusal names the tools that would
+   make it when they are unavailable (with their reason), else the tools closest to the request.
 2. **An unavailable tool meant for it.** Each subtask is searched again over *every* tool, available or
    not, with the same search settings. When that search's best chain uses an unavailable tool and fits
    the subtask better than the best available chain by more than :data:`UNAVAILABLE_MARGIN`, the request
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING
 from agent.outcomes import UnsupportedRequestError
 from graph.assessors import EmbeddingAssessor
 from graph.errors import NoSolutionError
-from graph.plan import Plan, Solution, Subtask
+from graph.plan import Solution, Subtask
 from graph.search import SearchConfig, ToGPlanner
 from graph.spec import ToolSpec
 from graph.toolgraph import ToolGraph
@@ -183,34 +184,58 @@ class AnswerabilityCheck:
 
     # --- the checks -----------------------------------------------------------------------------------
 
-    def check_products(self, plan: Plan) -> None:
-        """Check 1: raise when the request asks to get a kind of file no subtask makes."""
-        made = {t for s in plan.subtasks for t in s.target_types}
-        for product in named_products(plan.request):
-            if product.type in made:
+    def check_products(self, request: str, given: Iterable[ResourceType] = ()) -> None:
+        """Check 1: raise when the request asks to get a kind of file that no tool that can run makes from what
+        was given (``given``: the kinds of the request's resources; text is always at hand, in its words)."""
+        products = named_products(request)
+        if not products:
+            return
+        reachable = self.reachable(given)
+        for product in products:
+            if product.type in reachable:
                 continue
-            makers = [s.name for s in self.specs if any(o.type is product.type for o in s.outputs)]
-            usable = [m for m in makers if m not in self.reasons]
-            unavailable = {m: self.reasons[m] for m in makers if m in self.reasons}
             kind = product.type.value
-            if makers:
-                if not unavailable:  # a tool makes it and can run: the plan simply did not ask it
-                    continue
+            makers = [s.name for s in self.specs if any(o.type is product.type for o in s.outputs)]
+            unavailable = {m: self.reasons[m] for m in makers if m in self.reasons}
+            if unavailable:
+                tools = [*unavailable, *(m for m in makers if m not in unavailable)][:NEAREST]
                 message = (
                     f"{product.words!r} asks for {_an(kind)}, and the tools that make one are unavailable here "
                     f"({_reasons(unavailable)})"
                 )
-                tools = [*unavailable, *usable][:NEAREST]
             else:
-                tools = self.nearest(plan.request)
+                tools = self.nearest(request)
                 unavailable = {t: self.reasons[t] for t in tools if t in self.reasons}
+                source = "" if not makers else f" from what was given ({_kinds(given)})"
                 message = (
-                    f"{product.words!r} asks for {_an(kind)}, and no tool here makes one; the nearest tools "
-                    f"({', '.join(tools)}) do something else"
+                    f"{product.words!r} asks for {_an(kind)}, and no tool here makes one{source}; the nearest "
+                    f"tools ({', '.join(tools)}) do something else"
                 )
             raise UnsupportedRequestError(
                 message, missing=f"a tool that makes {_an(kind)}", tools=tools, unavailable=unavailable, product=kind
             )
+
+    def reachable(self, given: Iterable[ResourceType]) -> set[ResourceType]:
+        """The kinds the tools that can run make from ``given`` and text, directly or through each other."""
+        have = {*given, T.TEXT}
+        usable = [s for s in self.specs if s.name not in self.reasons]
+        grew = True
+        while grew:
+            grew = False
+            for spec in usable:
+                if all(i.type in have for i in spec.required_inputs):
+                    new = {o.type for o in spec.outputs} - have
+                    if new:
+                        have |= new
+                        grew = True
+        return have
+
+    def meant(self, text: str) -> bool:
+        """Whether some tool, available or not, is meant for ``text``: its similarity reaches the decomposer's
+        own bar for a clause it understands (:data:`agent.decompose.offline.MIN_SIMILARITY`)."""
+        from agent.decompose.offline import MIN_SIMILARITY
+
+        return max(self.similarities(text).values(), default=0.0) >= MIN_SIMILARITY
 
     def fit(self, subtask: Subtask, available: Sequence[Solution]) -> SubtaskFit:
         """How well the available ``solutions`` (the planner's, best first) and every tool serve ``subtask``."""
@@ -317,6 +342,10 @@ def _reasons(unavailable: Mapping[str, str]) -> str:
     if len(by_reason) == 1:
         return next(iter(by_reason))
     return "; ".join(f"{', '.join(tools)}: {reason}" for reason, tools in by_reason.items())
+
+
+def _kinds(given: Iterable[ResourceType]) -> str:
+    return ", ".join(sorted({t.value for t in given})) or "nothing"
 
 
 def _an(kind: str) -> str:

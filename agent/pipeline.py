@@ -176,6 +176,8 @@ def _decompose(stages: Stages, state: AgentState) -> dict[str, Any]:
         check_subtasks(Plan.model_validate(state["plan"]), stages.max_subtasks)
         return {}
     resources = [Resource.model_validate(r) for r in state.get("resources", [])]
+    if stages.check_answerable:  # a product no tool here makes: refused before any work on the request
+        stages.answerability().check_products(state["request"], [r.type for r in resources])
     try:
         plan = stages.decomposer.decompose(state["request"], resources)
     except DecompositionError as exc:
@@ -189,8 +191,6 @@ def _plan(stages: Stages, state: AgentState) -> dict[str, Any]:
     given = state.get("solutions") or {}
     todo = [s for s in plan.subtasks if str(s.id) not in given]
     check = stages.answerability() if stages.check_answerable and todo else None
-    if check is not None:  # before any search: a product no step makes is refused at once
-        check.check_products(plan)
 
     def search(subtask: Subtask) -> list[Solution]:
         solutions = _search(stages, subtask)
@@ -217,13 +217,18 @@ def _search(
 
 
 def _unsupported(stages: Stages, exc: DecompositionError, *, given: bool) -> ToGError:
-    """A clause the decomposer found no tool chain for, from what the user gave, is a refusal naming the
-    nearest tools. It stays a decomposition error when the request lacks an input it needs (``missing``) or
-    came with none at all ("read this text aloud" with no text: the user's mistake, not the tools')."""
+    """A clause the decomposer could not plan is a refusal naming the nearest tools when no tool is meant for
+    it at all (nothing in the catalogue is like it: "compose piano music", "what's the weather tomorrow"), or
+    when the request came with inputs and no chain serves the clause from them. It stays a decomposition
+    error, the user's to fix, when a tool is meant for it but an input it needs is missing ("read this text
+    aloud" with no text)."""
     clause = exc.details.get("clause")
-    if not stages.check_answerable or not given or not isinstance(clause, str) or exc.details.get("missing"):
+    if not stages.check_answerable or not isinstance(clause, str):
         return exc
-    return stages.answerability().unsolvable(clause, exc.message)
+    check = stages.answerability()
+    if check.meant(clause) and (not given or exc.details.get("missing")):
+        return exc
+    return check.unsolvable(clause, exc.message)
 
 
 def _explain(stages: Stages, subtask: Subtask, exc: NoSolutionError) -> ToGError:

@@ -80,8 +80,8 @@ def measure(paths: Sequence[Path], unavailable: dict[str, str]) -> list[Outcome]
             outcomes.append(outcome)
             resources = [Resource(name=r.name, type=r.type, value=r.name) for r in sample.resources]
             try:
+                check.check_products(sample.request, [r.type for r in resources])
                 plan = decomposer.decompose(sample.request, resources)
-                check.check_products(plan)
                 for subtask in plan.subtasks:
                     solutions = planner.search(subtask).solutions
                     fit = check.fit(subtask, solutions)

@@ -141,18 +141,13 @@ def test_words_that_only_mention_a_kind_are_no_product(request_text: str) -> Non
     assert named_products(request_text) == []
 
 
-def test_a_product_some_available_tool_makes_is_not_refused(agent: Agent) -> None:
-    """ "Read it out as audio" names audio; text_to_speech makes it and can run, so the plan's own say stands."""
+def test_a_product_the_tools_here_make_from_what_was_given_is_not_refused(agent: Agent) -> None:
+    """ "Read the note out as audio" names audio, which text_to_speech makes from text and can run."""
     check = AnswerabilityCheck(agent.registry.specs(), agent.registry.unavailable())
-    plan = Plan.parse(
-        {
-            "request": "read the note out as audio",
-            "subtasks": [
-                {"id": 0, "description": "x", "args": [{"type": "text", "value": "hi"}], "returns": [{"type": "text"}]}
-            ],
-        }
-    )
-    check.check_products(plan)  # no error
+    check.check_products("read the note out as audio", [ResourceType.TEXT])  # no error
+    check.check_products("save the result as an image", [ResourceType.IMAGE])
+    with pytest.raises(UnsupportedRequestError, match="from what was given"):
+        check.check_products("generate a picture of a dog on the moon", [])  # images are made from images
 
 
 class NoChain(Decomposer):
