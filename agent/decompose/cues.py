@@ -884,7 +884,11 @@ ORIGINAL_ZH = ("原图", "原始", "原来的", "原先", "原照片", "原图�
 
 #: Words by which a request asks for its edits as results of their own, each made from the input as it
 #: was ("blur the faces and make it grey separately", 分别): they hold for every clause of the request.
-SEPARATE_EN = re.compile(r"\b(?:separate(?:ly)?|individually|independently)\b", re.IGNORECASE)
+SEPARATE_EN = re.compile(
+    r"\b(?:separate(?:ly)?|individually|independently)\b|\b(?:for|per|of) each (?:edit|change|effect|adjustment)\b|"
+    r"\beach (?:edit|change|effect|adjustment) (?:on|by) itself\b",
+    re.IGNORECASE,
+)
 SEPARATE_ZH = re.compile(r"分别|各自|单独|各(?:做|出|生成|来)")
 #: A clause asking for a version of its own ("a grey version", "one brightened copy", 一个黑白版本).
 VERSION_EN = re.compile(

@@ -465,6 +465,7 @@ def test_edits_compose_in_the_order_asked(decomposer: OfflineDecomposer, planner
     [
         "give me a grey version and a blurred version of the photo",
         "make the photo grey and blur the faces separately",
+        "make the photo grey and blur the faces, one image for each edit",
         "把照片变成黑白的，另外单独模糊人脸",
     ],
 )
