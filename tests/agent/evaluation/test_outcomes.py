@@ -335,7 +335,6 @@ def test_no_wrong_answer_is_marked_succeeded_and_the_impossible_is_refused(trial
     assert summary["impossible_refused"] == summary["impossible"] > 0
 
 
-@pytest.mark.xfail(strict=False, reason="issue 17 behaviours landing")
 def test_a_model_that_cannot_load_is_named_and_never_replaced_by_ocr(tmp_path: Path) -> None:
     """TOG_VLM_MODEL set to weights that do not exist: refusals name the model; offline edits still work."""
     suite = load_suite(BROKEN_MODEL_SUITE)
