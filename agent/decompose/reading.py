@@ -12,7 +12,7 @@ A :class:`Reading` is the decomposer's view of a clause before any tool is consi
 
     >>> r = read_clause(split_clauses("find the man in the red shirt")[0], [])
     >>> r.intent.name, r.literal, r.referring
-    ('detect', 'man in the red shirt', True)
+    ('ground', 'man in the red shirt', True)
 """
 
 from __future__ import annotations
