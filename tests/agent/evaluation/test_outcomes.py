@@ -274,11 +274,12 @@ def test_planning_records_get_real_inputs_of_their_types(tmp_path: Path) -> None
 
     maker = SampleMaker(tmp_path)
     records = {s.id: s for s in load_samples(PLANS)}
-    types = {r.type for s in records.values() for r in s.resources}
-    for record in records.values():
-        if any(r.type in types - {ResourceType.IMAGE} for r in record.resources) or "receipt" in record.id:
-            files = record_inputs(record, maker)
-            assert [path.name for path, _ in files] == [r.name for r in record.resources]
+    for record in records.values():  # every record: none is left without inputs
+        files = record_inputs(record, maker)
+        assert [(path.name, rtype) for path, rtype in files] == [(r.name, r.type) for r in record.resources]
+        for path, rtype in files:
+            with path.open("rb") as f:
+                assert sniff.matches(f.read(sniff.HEAD_BYTES), rtype) is not False, (record.id, path.name)
     assert sample_for(records["docqa-receipt-1"].resources[0]) == "receipt"
 
 
