@@ -57,8 +57,8 @@ UNAVAILABLE_MARGIN = 0.05
 #: Fits closer than this are a tie: a substitute that nearly matches may stand in for an unavailable tool.
 NEAR_TIE = 0.05
 #: Refuse when no tool making what a subtask asks for fits it this well. Off (0): the calibration
-#: (``python -m benchmarks.answerability``) derives 0.13 (the lowest fit among the requests with every tool
-#: available, less :data:`NEAR_TIE`), but that floor refuses no calibration request checks 1 and 2 let
+#: (``python -m benchmarks.answerability``) derives 0.13-0.16 (the lowest fit among the requests with every
+#: tool available, less :data:`NEAR_TIE`), but that floor refuses no calibration request checks 1 and 2 let
 #: through, while terse tool texts of other catalogues ("wait, step 1" for a ``wait`` tool: 0.11) fall
 #: under it. Pass ``floor=`` to use it.
 FIT_FLOOR = 0.0

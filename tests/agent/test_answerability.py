@@ -114,6 +114,29 @@ def test_ordinary_requests_are_not_refused(agent: Agent, photo: Path) -> None:
     assert read.solutions[0][0].tools == ["read_text"]
 
 
+@pytest.mark.parametrize(
+    ("request_text", "with_photo"),
+    [
+        ("把这张照片做成一段视频", True),
+        ("generate a picture of a dog on the moon", False),
+        ("compose a short piece of relaxing piano music", False),
+        ("what's the weather tomorrow", False),
+    ],
+)
+def test_what_no_tool_here_does_is_refused_with_or_without_inputs(
+    agent: Agent, photo: Path, request_text: str, with_photo: bool
+) -> None:
+    with pytest.raises(UnsupportedRequestError) as info:
+        agent.plan(request_text, files=[photo] if with_photo else [])
+    assert info.value.tools and info.value.missing
+
+
+def test_a_request_lacking_the_input_a_tool_needs_is_the_users_mistake(agent: Agent) -> None:
+    with pytest.raises(DecompositionError) as info:
+        agent.plan("count the faces")  # no photo given
+    assert not isinstance(info.value, UnsupportedRequestError)
+
+
 def test_the_plan_stage_refuses_too(agent: Agent, photo: Path) -> None:
     with pytest.raises(UnsupportedRequestError):
         agent.plan("describe this image", files=[photo])
