@@ -328,7 +328,9 @@ class ToGClient:
         )
 
     def wait(self, task_id: str, timeout_s: float = 300.0, poll_s: float = 0.2) -> TaskView:
-        """Poll until the task has finished; its final view."""
+        """Poll until the task has finished; its final view. Besides succeeded/partial/failed/cancelled/interrupted,
+        a task ends ``unsupported`` (refused before any tool ran: ``view.error`` names what is missing, the
+        nearest tools and how to enable an unavailable one) or ``empty`` (it ran, but found nothing)."""
         deadline = time.monotonic() + timeout_s
         while (view := self.task(task_id)).status not in FINAL_STATUSES:
             if time.monotonic() > deadline:
