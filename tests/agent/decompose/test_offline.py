@@ -549,3 +549,11 @@ def test_a_quantity_that_no_document_line_holds_is_no_value_to_extract(
 ) -> None:
     plan = decomposer.decompose("How much does the dog weigh?", PHOTO)
     assert "extract_number" not in {t for chain in tools(planner, plan) for t in chain}
+
+
+@pytest.mark.parametrize("request_text", ["what does this sign say?", "这个牌子上写的是什么？"])
+def test_what_a_sign_says_is_read_not_asked(
+    decomposer: OfflineDecomposer, planner: ToGPlanner, request_text: str
+) -> None:
+    """Reading needs no model; the Chinese gloss says "written" and "sign" as the English words do."""
+    assert tools(planner, decomposer.decompose(request_text, PHOTO)) == [["read_text"]]
