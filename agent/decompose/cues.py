@@ -1440,6 +1440,8 @@ ZH_GLOSSES: tuple[tuple[str, str], ...] = (
     ("文章", "article text"),
     ("最大", "largest"),
     ("置信度", "confidence"),
+    ("什么颜色", "what colour"),
+    ("颜色", "colour"),
     ("红色", "red"),
     ("蓝色", "blue"),
     ("绿色", "green"),

@@ -557,3 +557,11 @@ def test_what_a_sign_says_is_read_not_asked(
 ) -> None:
     """Reading needs no model; the Chinese gloss says "written" and "sign" as the English words do."""
     assert tools(planner, decomposer.decompose(request_text, PHOTO)) == [["read_text"]]
+
+
+@pytest.mark.parametrize("request_text", ["what color is the cat?", "图里的猫是什么颜色的？"])
+def test_a_question_about_what_is_seen_asks_the_image(
+    decomposer: OfflineDecomposer, planner: ToGPlanner, request_text: str
+) -> None:
+    """Not the photo's OCR text: without a VLM the refusal must name the VLM tool, not a text model."""
+    assert tools(planner, decomposer.decompose(request_text, PHOTO)) == [["answer_image_question"]]
