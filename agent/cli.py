@@ -17,7 +17,7 @@ from rich.console import Console
 from agent.cli_eval import eval_app
 from agent.cli_serve import serve
 from agent.cli_workflow import export_workflow_cmd, run_workflow_cmd, validate_workflow_cmd
-from agent.outcomes import EMPTY, EXIT_EMPTY, EXIT_UNSUPPORTED, UnsupportedRequestError
+from agent.outcomes import EMPTY, EXIT_EMPTY, EXIT_UNSUPPORTED, UNSUPPORTED, UnsupportedRequestError
 from graph.errors import ToGError
 
 if TYPE_CHECKING:
@@ -287,9 +287,14 @@ def ask(
     if out is not None:
         _check_folder(out)
     with Agent(settings) as agent:
-        with AgentProgress(err_console) as progress:
-            for event in agent.stream(request, paths, literals):
-                progress.agent_event(event)
+        try:
+            with AgentProgress(err_console) as progress:
+                for event in agent.stream(request, paths, literals):
+                    progress.agent_event(event)
+        except UnsupportedRequestError as exc:
+            if as_json:  # scripts read the refusal as they read a result: status and error, on stdout
+                print(json.dumps({"status": UNSUPPORTED, "error": exc.to_dict()}, indent=2))
+            raise
         result = agent.result(event.run_id)
         target = out or Path("tog-out") / result.run_id
         try:

@@ -131,6 +131,13 @@ def test_ask_refuses_what_no_tool_here_is_meant_for_with_exit_code_3(no_models, 
     assert not (tmp_path / "out" / "subtask-0.json").exists()  # nothing ran
 
 
+def test_ask_json_prints_the_refusal_as_json(no_models, tmp_path) -> None:
+    result = runner.invoke(app, ["ask", "describe this image", "--image", str(no_models), "--json"])
+    assert result.exit_code == 3
+    body = json.loads(result.stdout)
+    assert body["status"] == "unsupported" and body["error"]["details"]["tools"][0] == "describe_image"
+
+
 def test_ask_names_weights_that_cannot_load(no_models, tmp_path, monkeypatch) -> None:
     missing = str(tmp_path / "no-such-checkpoint")
     monkeypatch.setenv("TOG_VLM_MODEL", missing)  # --model sets it: undone after the test
