@@ -29,12 +29,17 @@ How a request becomes a plan:
    invented: a kind that no resource and no earlier step provides is a :class:`DecompositionError`.
 5. **Prerequisites**: when the best tool needs an input that must first be made ("crop the dog" needs
    the dog's box), a subtask making it comes first, so each subtask is one clear step for the planner;
-   a cue that narrows a list ("the *largest* face", "only the 'dog' boxes") adds a selecting step.
+   a cue that narrows a list ("the *largest* face", "only the 'dog' boxes") adds a selecting step, and a
+   question about a value in a document ("what is the total on receipt.jpg") reads the text, selects the
+   line the question names and extracts the number. A clause pointing back ("say the number out loud",
+   "then read it out") makes what it needs from the latest result, never from a file instead.
    A clause whose cues allow several results makes the one the next clause needs ("read the text and
    box it": text *lines with boxes*).
 6. **Check**: each subtask must be solvable in the tool graph (a search with a uniform assessor: every
-   input used, the targets made); its description is the first wording with which the planner's best
-   solution ends in the frame's tool (the clause, headed by the task it stands for when needed).
+   input used, the targets made), and the catalogue's plausibility rules (``not_after``: speech a chain
+   synthesised is not transcribed back) hold across subtasks as they do inside one; its description is
+   the first wording with which the planner's best solution ends in the frame's tool (the clause, headed
+   by the task it stands for when needed).
 """
 
 from __future__ import annotations

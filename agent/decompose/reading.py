@@ -6,7 +6,8 @@ A :class:`Reading` is the decomposer's view of a clause before any tool is consi
 * ``named`` — given resources named by file name; ``mentioned`` — kinds named as inputs ("the
   recording"); ``deictic`` — kinds pointed at ("this photo", 这张图片: the user's file);
   ``referenced`` — kinds named as earlier results ("the cropped image", "those faces", 模糊后的图片);
-  ``pronoun`` — "it", "them", 它们, 结果; ``original`` — "the original photo", 原图;
+  ``pronoun`` — "it", "them", 它们, 结果; ``original`` — "the original photo", 原图; ``fresh`` — "a grey
+  version", "one brightened copy": an edit of its own, not built on earlier edits of its input;
 * ``literal`` — text a tool needs from the user: the question of a question, the phrase to ground,
   quoted or dictated words. ``referring`` says the phrase is more than a category name.
 
