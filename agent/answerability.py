@@ -296,6 +296,21 @@ class AnswerabilityCheck:
             )
         return fit
 
+    def stand_ins(
+        self, subtask: Subtask, solutions: Sequence[Solution], first: Solution | None = None
+    ) -> list[Solution]:
+        """The ranked ``solutions`` that may run when ``first`` (default: the first of them) fails: those using
+        its tools, or fitting ``subtask`` within :data:`NEAR_TIE` of it (the tie of check 2). The others serve
+        the subtask's types but not what it asks ("resize this image" with no size must not end rotated), so
+        the engine never falls back to them: the subtask fails with the meant tool's error instead."""
+        head = first if first is not None else (solutions[0] if solutions else None)
+        if head is None or (first is None and len(solutions) < 2):
+            return list(solutions)
+        sims = self.similarities(subtask.description)
+        bar = _fit(head, sims) - NEAR_TIE
+        tools = set(head.tools)
+        return [s for s in solutions if s is head or set(s.tools) == tools or _fit(s, sims) >= bar]
+
     def unsolvable(self, clause: str, message: str) -> UnsupportedRequestError:
         """A clause the decomposer found no tool chain for, as a refusal naming the nearest tools."""
         tools = self.nearest(clause)

@@ -8,6 +8,11 @@ Values (images, boxes) live in the artifact store. Progress goes out through Lan
 Re-planning: when a subtask fails with every ranked solution, the ``replan`` stage searches again for
 that subtask exhaustively, leaving out the solutions already tried, and only unfinished subtasks run
 again (finished ones feed them through their stored artifacts).
+
+Fallbacks are kept to what the subtask asks for: the ranked solutions a subtask may fall back to, and those a
+re-plan finds, are only those the answerability check counts as meant for it as much as the first choice
+(:meth:`~agent.answerability.AnswerabilityCheck.stand_ins`). When that first choice fails, the subtask
+fails with its error rather than succeeding through an unrelated tool.
 """
 
 from __future__ import annotations
@@ -196,6 +201,7 @@ def _plan(stages: Stages, state: AgentState) -> dict[str, Any]:
         solutions = _search(stages, subtask)
         if check is not None:
             check.check_subtask(subtask, solutions)
+            solutions = check.stand_ins(subtask, solutions)  # no fallback to a tool not meant for it
         return solutions
 
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
@@ -407,9 +413,13 @@ def _replan(stages: Stages, state: AgentState) -> dict[str, Any]:
             update={"strategy": Strategy.EXHAUSTIVE, "top_k": keep + len(excluded)}
         )
         try:
-            fresh = _search(stages, sub, config, exclude=excluded)[:keep]
+            fresh = _search(stages, sub, config, exclude=excluded)
         except ToGError:
             fresh = []
+        first = solutions.get(key)
+        if fresh and first and stages.check_answerable:  # only what the failed first choice was meant to do
+            fresh = stages.answerability().stand_ins(sub, fresh, Solution.model_validate(first[0]))
+        fresh = fresh[:keep]
         if fresh:
             ranked[sub.id] = fresh
             subtasks.pop(key)  # to be run again

@@ -201,3 +201,71 @@ def test_a_missing_input_stays_the_users_mistake(tmp_path: Path, photo: Path) ->
         with pytest.raises(DecompositionError) as nothing_given:
             agent.run("read this text aloud")  # no input at all: not a refusal either
         assert not isinstance(nothing_given.value, UnsupportedRequestError)
+
+
+# --- no silent fallback to an unrelated tool --------------------------------------------------------
+
+
+def test_a_resize_with_no_size_fails_with_its_error_not_as_another_edit(agent: Agent, photo: Path) -> None:
+    """resize_image needs a size; the next ranked chains (contrast, rotation) serve the types, not the ask."""
+    result = agent.run("resize this image", files=[photo])
+    assert result.status == "failed"
+    [subtask] = result.subtasks
+    assert subtask.tools == ["resize_image"] and subtask.error is not None
+    assert "width, height or scale" in subtask.error["message"]
+
+
+class OneStep(Decomposer):
+    """One subtask on a text, worded as given."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+    def decompose(self, request: str, resources: Sequence[Resource] = ()) -> Plan:
+        return Plan.parse(
+            {
+                "request": request,
+                "subtasks": [
+                    {
+                        "id": 0,
+                        "description": self.description,
+                        "args": [{"type": "text", "value": "x"}],
+                        "returns": [{"type": "text"}],
+                    }
+                ],
+            }
+        )
+
+
+@pytest.mark.parametrize("top_k", [3, 1])  # 3: a ranked fallback; 1: what a re-plan would find
+def test_a_failing_tool_is_not_replaced_by_one_not_meant_for_the_subtask(
+    tmp_path: Path, embedder: object, top_k: int
+) -> None:
+    from agent.engine.testing import always_fail, append, join_texts, wait
+    from tools.registry import ToolRegistry
+
+    settings = ToGSettings.model_validate({"agent": {"data_dir": tmp_path / "tog", "top_k": top_k}})
+    registry = ToolRegistry([always_fail, append, join_texts, wait])
+    with Agent(settings, registry=registry, decomposer=OneStep("fail on purpose, every time")) as agent:
+        result = agent.run("fail on purpose, every time")
+    [subtask] = result.subtasks
+    assert result.status == "failed" and subtask.status == "failed"
+    assert subtask.tools == ["always_fail"] and "always_fail refuses" in subtask.error["message"]
+
+
+def test_stand_ins_keep_the_same_tools_and_chains_fitting_as_well(agent: Agent) -> None:
+    from graph.plan import Action, Solution, Subtask
+
+    def chain(*tools: str) -> Solution:
+        actions = [Action(id=f"a{i}", tool=t) for i, t in enumerate(tools)]
+        return Solution(subtask_id=0, actions=actions, outputs=[f"a{len(tools) - 1}"])
+
+    check = AnswerabilityCheck(agent.registry.specs(), {})
+    image = [{"type": "image"}]
+    rotate = Subtask.model_validate(
+        {"id": 0, "description": "rotate it 90 degrees clockwise", "args": image, "returns": image}
+    )
+    ranked = [chain("rotate_image"), chain("adjust_contrast"), chain("rotate_image", "fix_orientation")]
+    assert [s.tools for s in check.stand_ins(rotate, ranked)] == [["rotate_image"]]
+    again = [chain("fix_orientation", "rotate_image"), chain("crop_image")]
+    assert [s.tools for s in check.stand_ins(rotate, again, first=ranked[2])] == [["fix_orientation", "rotate_image"]]
