@@ -118,6 +118,7 @@ class Expect(_Strict):
     number: float | None = None
     tolerance: float = 0.005
     count: int | None = None
+    boxes: int | None = Field(default=None, description="the last list of boxes holds this many")
     image: ImageCheck | None = None
     audio: AudioCheck | None = None
     reason: list[str] = Field(default_factory=list, description="the refusal or empty reason names each")
@@ -132,10 +133,17 @@ class Expect(_Strict):
 
     @model_validator(mode="after")
     def _checkable(self) -> Expect:
-        checks = [self.contains, self.number is not None, self.count is not None, self.image, self.audio]
+        checks = [
+            self.contains,
+            self.number is not None,
+            self.count is not None,
+            self.boxes is not None,
+            self.image,
+            self.audio,
+        ]
         if self.outcome == "answer":
             if not any(checks):
-                raise ValueError("an expected answer needs a check: contains, number, count, image or audio")
+                raise ValueError("an expected answer needs a check: contains, number, count, boxes, image or audio")
             if self.also_empty and self.also_refused:
                 raise ValueError("give also_empty or also_refused, not both (they share reason)")
             if bool(self.reason) != (self.also_empty or self.also_refused):

@@ -101,6 +101,8 @@ def check_answer(
         problems += _check_number(observed, expect.number, expect.tolerance, "number")
     if expect.count is not None:
         problems += _check_number(observed, float(expect.count), 0.0, "count")
+    if expect.boxes is not None:
+        problems += _check_boxes(observed, expect.boxes)
     if expect.image is not None:
         problems += check_image(expect.image, observed, reference)
     if expect.audio is not None:
@@ -124,6 +126,15 @@ def _check_number(observed: Observed, wanted: float, tolerance: float, what: str
         got = found[0]
     if abs(got - wanted) > tolerance:
         return [f"the {what} is {got:g}, expected {wanted:g}"]
+    return []
+
+
+def _check_boxes(observed: Observed, wanted: int) -> list[str]:
+    boxes = observed.last(ResourceType.BBOXES)
+    if boxes is None:
+        return ["no boxes in the result"]
+    if len(boxes.value) != wanted:
+        return [f"the result holds {len(boxes.value)} boxes, expected {wanted}"]
     return []
 
 

@@ -59,7 +59,9 @@ VERDICTS: tuple[Verdict, ...] = (
 SUCCEEDED = "succeeded"
 CRASHED = "crashed"
 #: Types whose values the checks read (others stay unloaded).
-_LOADED = frozenset({ResourceType.IMAGE, ResourceType.NUMBER, ResourceType.TEXT, ResourceType.AUDIO})
+_LOADED = frozenset(
+    {ResourceType.IMAGE, ResourceType.NUMBER, ResourceType.TEXT, ResourceType.AUDIO, ResourceType.BBOXES}
+)
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,15 @@ def test_a_number_is_read_from_a_number_or_from_a_text_holding_only_it() -> None
     assert check_answer(expect, Observed("succeeded", answer="")) == ["no number in the result (expected 6.21)"]
 
 
+def test_boxes_are_counted_in_the_last_list_of_boxes() -> None:
+    expect = _expect(outcome="answer", boxes=2)
+    two = [{"x1": 0, "y1": 0, "x2": 4, "y2": 4}, {"x1": 5, "y1": 5, "x2": 9, "y2": 9}]
+    assert check_answer(expect, Observed("succeeded", outputs=[Output(ResourceType.BBOXES, two)])) == []
+    three = Observed("succeeded", outputs=[Output(ResourceType.BBOXES, [*two, two[0]])])
+    assert check_answer(expect, three) == ["the result holds 3 boxes, expected 2"]
+    assert check_answer(expect, Observed("succeeded")) == ["no boxes in the result"]
+
+
 def test_speech_is_checked_by_what_it_says(tmp_path: Path) -> None:
     if shutil.which("espeak-ng") is None:
         pytest.skip("the speech sample is spoken by espeak-ng, which is not installed")
