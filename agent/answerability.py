@@ -43,7 +43,7 @@ from graph.plan import Solution, Subtask
 from graph.search import SearchConfig, ToGPlanner
 from graph.spec import ToolSpec
 from graph.toolgraph import ToolGraph
-from graph.types import ResourceType
+from graph.types import FILE_TYPES, TYPE_ALIASES, ResourceType, type_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from graph.embedding import Embedder
@@ -64,10 +64,11 @@ NEAR_TIE = 0.05
 FIT_FLOOR = 0.0
 #: How many nearest tools a refusal names.
 NEAREST = 3
-#: Kinds of file a request may ask to get ("into a video"): media, not values such as text or numbers,
-#: whose nouns ("a note", "the result") are too common to read as a product.
-PRODUCT_KINDS = (T.IMAGE, T.AUDIO, T.VIDEO, T.DOCUMENT)
-#: Extra English words for a product kind that the decomposer's type nouns leave out.
+#: Kinds of file a request may ask to get ("into a video", "a 3D model"): the file types of the type system
+#: (:data:`graph.types.FILE_TYPES`). Values (text, numbers, boxes) are never read as products: their nouns
+#: ("a note", "the result", "a list") are too common, and a phrase that may name one is no product.
+PRODUCT_KINDS = tuple(t for t in T if t in FILE_TYPES)
+#: Extra English words for a product kind that the type system and the decomposer's type nouns leave out.
 _EXTRA_NOUNS_EN: dict[ResourceType, tuple[str, ...]] = {
     T.IMAGE: ("image", "picture", "photo", "drawing", "painting", "gif"),
     T.AUDIO: ("audio", "mp3", "wav", "voice"),
@@ -75,52 +76,177 @@ _EXTRA_NOUNS_EN: dict[ResourceType, tuple[str, ...]] = {
 }
 #: Verbs that make or convert something, before "into/to/as <kind>" (English).
 _CONVERT_EN = r"(?:turn|turns|turning|convert|converting|transform|change|make|render|export|save|output|animate)"
-_CREATE_EN = r"(?:make|create|generate|produce|render|film|shoot|record|compose|animate)"
-_ARTICLE_EN = r"(?:(?:a|an|one|some)\s+)?(?:[\w-]+\s+){0,2}?"
+_CREATE_EN = r"(?:make|create|generate|produce|render|film|shoot|record|compose|animate|build|model)"
+_PRODUCT_EN = re.compile(
+    rf"\b{_CONVERT_EN}\b[^.;:!?]*?\b(?:into|to|as)\s+(?:(?:a|an|one|some)\s+)?(?P<np>[\w-]+(?:\s+[\w-]+){{0,3}})"
+    rf"|\b{_CREATE_EN}\s+(?:me\s+|us\s+)?(?:a|an|one|some)\s+(?P<made>[\w-]+(?:\s+[\w-]+){{0,3}})",
+    re.IGNORECASE,
+)
+#: Words that end the noun phrase of a product ("a video *of* my holiday").
+_PHRASE_END = frozenset(
+    [
+        "of",
+        "for",
+        "from",
+        "with",
+        "about",
+        "that",
+        "which",
+        "who",
+        "in",
+        "on",
+        "at",
+        "to",
+        "into",
+        "by",
+        "using",
+        "and",
+        "or",
+        "but",
+        "where",
+        "showing",
+        "like",
+        "than",
+        "so",
+        "if",
+        "when",
+        "while",
+        "then",
+        "please",
+    ]
+)
 #: Chinese verbs of conversion or creation, before the kind ("变成一段视频").
 _CONVERT_ZH = r"(?:变成|转成|转换成|转换为|转为|转化为|做成|制作成|制成|生成|合成|改成|输出为|保存为|拍成|剪成)"
 
 
 @dataclass(frozen=True)
 class Product:
-    """A kind of file the request asks to get, and the words that ask for it."""
+    """A kind of file the request asks to get (``kinds``: every kind its words may name, the preferred first),
+    and the words that ask for it."""
 
     type: ResourceType
     words: str
+    kinds: tuple[ResourceType, ...] = ()
+
+    @property
+    def names(self) -> str:
+        """The kinds in words: "a video", "a mesh or a pointcloud"."""
+        return " or ".join(_an(k.value) for k in (self.kinds or (self.type,)))
+
+
+def _word(text: str) -> str:
+    """A word as the index keeps it: lower case, hyphens dropped ("3-D" and "3D" are "3d")."""
+    return text.lower().replace("-", "")
 
 
 @cache
-def _product_patterns() -> tuple[tuple[ResourceType, re.Pattern[str], re.Pattern[str] | None], ...]:
-    from agent.decompose.cues import TYPE_NOUNS_EN, TYPE_NOUNS_ZH
+def kind_words() -> dict[str, frozenset[ResourceType]]:
+    """English word -> the kinds it names, from the type system's own vocabulary, so a new type needs no list
+    here: each type's name, its aliases (:data:`graph.types.TYPE_ALIASES`) and, for file types, the file
+    formats its description lists ("OBJ/GLB/PLY") and the words qualifying its description's noun ("a *3-D*
+    mesh", "a *MIDI* *music* score"; the noun itself only when it is the type's name: "file", "clip", "map"
+    say nothing of the kind); then the decomposer's type nouns and :data:`_EXTRA_NOUNS_EN`.
 
-    patterns = []
-    for kind in PRODUCT_KINDS:
-        en = sorted({*TYPE_NOUNS_EN.get(kind, ()), *_EXTRA_NOUNS_EN.get(kind, ())}, key=len, reverse=True)
-        nouns = "|".join(re.escape(n) for n in en)
-        english = re.compile(
-            rf"\b{_CONVERT_EN}\b[^.;:!?]*?\b(?:into|to|as)\s+{_ARTICLE_EN}(?:{nouns})s?\b"
-            rf"|\b{_CREATE_EN}\s+(?:me\s+|us\s+)?(?:a|an)\s+(?:[\w-]+\s+){{0,2}}?(?:{nouns})\b",
-            re.IGNORECASE,
-        )
-        zh = TYPE_NOUNS_ZH.get(kind, ())
-        chinese = re.compile(rf"{_CONVERT_ZH}[^，。,;；！？]{{0,6}}?(?:{'|'.join(map(re.escape, zh))})") if zh else None
-        patterns.append((kind, english, chinese))
-    return tuple(patterns)
+    >>> sorted(t.value for t in kind_words()["3d"])
+    ['mesh', 'pointcloud']
+    >>> sorted(t.value for t in kind_words()["point"])  # a point is also a value: no product
+    ['pointcloud', 'points']
+    """
+    from agent.decompose.cues import TYPE_NOUNS_EN
+
+    index: dict[str, set[ResourceType]] = {}
+    qualifiers: dict[str, set[ResourceType]] = {}
+
+    def add(word: str, kind: ResourceType, into: dict[str, set[ResourceType]] = index) -> None:
+        if word := _word(word):
+            into.setdefault(word, set()).add(kind)
+
+    for kind in T:
+        add(kind.value, kind)
+        if kind not in FILE_TYPES:
+            continue
+        description = type_info(kind).description
+        for listed in re.findall(r"\(([^)]*)\)", description):
+            for fmt in re.split(r"[/,\s]+", listed.replace("e.g.", "")):
+                add(fmt, kind)
+        phrase = re.split(r"\s(?:of|between|as|for|with)\s|[:,;]", re.sub(r"\([^)]*\)", " ", description))[0]
+        words = [w for w in re.findall(r"[\w-]+", phrase) if w.lower() not in ("a", "an", "or", "and")]
+        for word in words[:-1]:
+            add(word, kind, qualifiers)
+        if words and _word(words[-1]) == _word(kind.value):
+            add(words[-1], kind)
+    for word, kinds in qualifiers.items():  # one qualifying many kinds ("map" of five) names none of them
+        if len(kinds) <= 2:
+            index.setdefault(word, set()).update(kinds)
+    for alias, kind in TYPE_ALIASES.items():
+        add(alias, kind)
+    for kind, nouns in {**TYPE_NOUNS_EN}.items():
+        for noun in nouns:
+            if " " not in noun:
+                add(noun, kind)
+    for kind, nouns in _EXTRA_NOUNS_EN.items():
+        for noun in nouns:
+            add(noun, kind)
+    return {word: frozenset(kinds) for word, kinds in index.items()}
+
+
+def _phrase_kinds(phrase: str) -> tuple[tuple[ResourceType, ...], str]:
+    """The kinds a product's noun phrase names, and the phrase (up to a word that ends it). Each word (or
+    two written as one: "point cloud") narrows what the words before it named when they share a kind ("an
+    *mp4* *video*"), else adds to it ("an *audio* *clip*": a clip is also a video)."""
+    index = kind_words()
+    tokens = []
+    for token in re.finditer(r"[\w-]+", phrase):
+        if token.group(0).lower() in _PHRASE_END:
+            break
+        tokens.append((_word(token.group(0)), token.end()))
+    kinds: frozenset[ResourceType] = frozenset()
+    i = 0
+    while i < len(tokens):
+        word = tokens[i][0]
+        pair = word + tokens[i + 1][0] if i + 1 < len(tokens) else ""
+        step = 2 if pair in index else 1
+        key = pair if step == 2 else word if word in index else word[:-1] if word.endswith("s") else ""
+        named = index.get(key)
+        if named:
+            kinds = named if not kinds else (kinds & named) or (kinds | named)
+        i += step
+    return tuple(t for t in T if t in kinds), phrase[: tokens[-1][1] if tokens else 0]
+
+
+@cache
+def _chinese_patterns() -> tuple[tuple[ResourceType, re.Pattern[str]], ...]:
+    from agent.decompose.cues import TYPE_NOUNS_ZH
+
+    return tuple(
+        (kind, re.compile(rf"{_CONVERT_ZH}[^，。,;；！？]{{0,6}}?(?:{'|'.join(map(re.escape, nouns))})"))
+        for kind, nouns in TYPE_NOUNS_ZH.items()
+        if kind in FILE_TYPES and nouns
+    )
 
 
 def named_products(request: str) -> list[Product]:
-    """The kinds of file the request asks to get, in the order the kinds are listed.
+    """The kinds of file the request asks to get, in the order asked. A phrase that may name a value ("make a
+    point", "turn it into a note") is no product.
 
     >>> [(p.type.value, p.words) for p in named_products("turn this image into a video of a dancing cat")]
     [('video', 'turn this image into a video')]
+    >>> [(p.names, p.words) for p in named_products("make a 3D model of the cat in this photo")]
+    [('a mesh or a pointcloud', 'make a 3D model')]
     >>> named_products("blur the faces in photo.jpg")
     []
     """
-    found = []
-    for kind, english, chinese in _product_patterns():
-        match = english.search(request) or (chinese.search(request) if chinese else None)
-        if match:
-            found.append(Product(kind, match.group(0)))
+    found: list[Product] = []
+    for match in _PRODUCT_EN.finditer(request):
+        group = "np" if match.group("np") is not None else "made"
+        kinds, phrase = _phrase_kinds(match.group(group))
+        if kinds and all(k in FILE_TYPES for k in kinds) and all(p.kinds != kinds for p in found):
+            words = request[match.start() : match.start(group) + len(phrase)]
+            found.append(Product(kinds[0], words, kinds))
+    for kind, chinese in _chinese_patterns():
+        zh = chinese.search(request)
+        if zh and all(kind not in p.kinds for p in found):
+            found.append(Product(kind, zh.group(0), (kind,)))
     return found
 
 
@@ -192,15 +318,16 @@ class AnswerabilityCheck:
             return
         reachable = self.reachable(given)
         for product in products:
-            if product.type in reachable:
+            kinds = product.kinds or (product.type,)
+            if any(k in reachable for k in kinds):
                 continue
-            kind = product.type.value
-            makers = [s.name for s in self.specs if any(o.type is product.type for o in s.outputs)]
+            kind = " or ".join(k.value for k in kinds)
+            makers = [s.name for s in self.specs if any(o.type in kinds for o in s.outputs)]
             unavailable = {m: self.reasons[m] for m in makers if m in self.reasons}
             if unavailable:
                 tools = [*unavailable, *(m for m in makers if m not in unavailable)][:NEAREST]
                 message = (
-                    f"{product.words!r} asks for {_an(kind)}, and the tools that make one are unavailable here "
+                    f"{product.words!r} asks for {product.names}, and the tools that make one are unavailable here "
                     f"({_reasons(unavailable)})"
                 )
             else:
@@ -208,11 +335,15 @@ class AnswerabilityCheck:
                 unavailable = {t: self.reasons[t] for t in tools if t in self.reasons}
                 source = "" if not makers else f" from what was given ({_kinds(given)})"
                 message = (
-                    f"{product.words!r} asks for {_an(kind)}, and no tool here makes one{source}; the nearest "
+                    f"{product.words!r} asks for {product.names}, and no tool here makes one{source}; the nearest "
                     f"tools ({', '.join(tools)}) do something else"
                 )
             raise UnsupportedRequestError(
-                message, missing=f"a tool that makes {_an(kind)}", tools=tools, unavailable=unavailable, product=kind
+                message,
+                missing=f"a tool that makes {product.names}",
+                tools=tools,
+                unavailable=unavailable,
+                product=kind,
             )
 
     def reachable(self, given: Iterable[ResourceType]) -> set[ResourceType]:

@@ -83,6 +83,14 @@ def test_a_product_no_tool_makes_is_refused_naming_the_nearest_tools(agent: Agen
     assert len(error.tools) == 3 and all(t in agent.registry for t in error.tools)
 
 
+def test_a_kind_of_the_type_system_no_tool_makes_is_refused(agent: Agent, photo: Path) -> None:
+    """Meshes and point clouds are types of their own ("a 3-D mesh", "a 3-D point cloud"): no tool here makes
+    one, so "a 3D model" is refused, not answered with the photo's properties."""
+    error = refusal(agent, "make a 3D model of the cat in this photo", photo)
+    assert error.details["product"] == "mesh or pointcloud" and "3D model" in error.message
+    assert "no tool here makes one" in error.message
+
+
 def test_object_detection_needs_internvl_not_the_face_detector(agent: Agent, photo: Path) -> None:
     error = refusal(agent, "crop the cat and make it black and white", photo)
     assert "detect_objects" in error.unavailable or "ground_phrase" in error.unavailable
@@ -150,6 +158,9 @@ def test_the_plan_stage_refuses_too(agent: Agent, photo: Path) -> None:
         ("make a video of my holiday photos", ResourceType.VIDEO),
         ("把这张图片变成一段视频", ResourceType.VIDEO),
         ("save the result as an image", ResourceType.IMAGE),
+        ("make a 3D model of the cat in this photo", ResourceType.MESH),  # "3-D" qualifies mesh and point cloud
+        ("turn the recording into a MIDI file", ResourceType.MIDI),
+        ("make a point cloud of the room", ResourceType.POINTCLOUD),
     ],
 )
 def test_named_products_are_read_in_both_languages(request_text: str, kind: ResourceType) -> None:
@@ -158,7 +169,15 @@ def test_named_products_are_read_in_both_languages(request_text: str, kind: Reso
 
 @pytest.mark.parametrize(
     "request_text",
-    ["blur the faces", "describe the video", "listen to the recording and write it down", "旋转这张图片", "rotate it"],
+    [
+        "blur the faces",
+        "describe the video",
+        "listen to the recording and write it down",
+        "旋转这张图片",
+        "rotate it",
+        "make a point about the photo",  # a point may be a value (points), not a file
+        "make a list of the objects",
+    ],
 )
 def test_words_that_only_mention_a_kind_are_no_product(request_text: str) -> None:
     assert named_products(request_text) == []
