@@ -260,3 +260,32 @@ def language(text: str) -> str | None:
         return into[-1]
     others = [name for start, name in sorted(found) if not _FROM_ZH.search(text[:start])]
     return others[-1] if others else None
+
+
+#: Words of an argument's description that say nothing about what the number measures.
+_PLAIN_WORDS = frozenset(
+    {"the", "a", "an", "of", "to", "in", "on", "at", "by", "for", "and", "or", "is", "are", "be", "it", "its"}
+    | {"this", "that", "with", "from", "keep", "kept", "give", "given", "value", "number", "lowest", "highest"}
+    | {"smallest", "largest", "least", "most", "minimum", "maximum", "min", "max"}
+)
+
+
+def named_number(name: str, description: str, text: str) -> float | None:
+    """A number the words tie to an argument by the argument's own vocabulary: its name's parts and the
+    content words of its description, at most three words before the number ("a confidence below 0.5"
+    for ``min_score``, "the lowest confidence to keep"). None when no such word comes before a number.
+
+    >>> named_number("min_score", "the lowest confidence to keep, 0 to 1", "drop boxes with a confidence below 0.5")
+    0.5
+    >>> named_number("min_area", "the smallest area to keep, in square pixels", "drop the ones below 0.5")
+    """
+    found = re.findall(r"[a-z]+", f"{name.replace('_', ' ')} {description}".lower())
+    words = {w for w in found if len(w) > 2 and w not in _PLAIN_WORDS}
+    if not words:
+        return None
+    vocabulary = "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+    match = re.search(rf"\b(?:{vocabulary})\w*\b(?:\W+[a-z]+){{0,3}}?\W+{NUMBER}(\s*%)?", text, re.IGNORECASE)
+    if match is None:
+        return None
+    value = float(match.group(1))
+    return value / 100 if match.group(2) else value

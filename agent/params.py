@@ -270,8 +270,11 @@ class OfflineParameterFiller(ParameterFiller):
             return readers.choice_by_sense([c for c in choices if isinstance(c, str)], text)
         reader = _READERS.get(name)
         if reader is None:
-            return None
-        value = reader(text, spec, tool.spec.description)
+            if getattr(check, "rtype", None) is not ResourceType.NUMBER:
+                return None
+            value = readers.named_number(name, spec.description, text)  # "a confidence below 0.5": min_score
+        else:
+            value = reader(text, spec, tool.spec.description)
         if getattr(check, "rtype", None) is ResourceType.NUMBER and isinstance(value, float) and check.integer:
             return int(value)
         return value

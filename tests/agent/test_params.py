@@ -215,6 +215,23 @@ def test_ranked_solutions_share_one_literal(filler) -> None:
         ),
         ("flip_image", "flip it upside down", IMAGE, ["direction"], "image", {"direction": "vertical"}),
         ("flip_image", "mirror it left to right", IMAGE, ["direction"], "image", {"direction": "horizontal"}),
+        # A number tied to an argument by the argument's own description ("the lowest confidence to keep").
+        (
+            "filter_boxes",
+            "throw away the boxes with a confidence below 0.5",
+            BOXES,
+            ["min_score", "min_area", "max_area"],
+            "bboxes",
+            {"min_score": 0.5},
+        ),
+        (
+            "filter_boxes",
+            "keep only boxes whose confidence is at least 80%",
+            BOXES,
+            ["min_score", "min_area", "max_area"],
+            "bboxes",
+            {"min_score": 0.8},
+        ),
     ],
 )
 def test_directions_languages_and_numbers_read_both_ways(filler, tool, text, inputs, defaulted, out, expected) -> None:
