@@ -2,14 +2,15 @@
 
 The planner finds the best chain among the tools that can run *now*; that chain always exists when the
 types fit, even when no tool here is meant for the request ("describe this image" with no VLM ends in
-OCR). Three checks, run before and after planning and before execution, turn such plans into an
+OCR). Four checks, run before and after planning and before execution, turn such plans into an
 :class:`~agent.outcomes.UnsupportedRequestError` instead of a wrong answer marked ``succeeded``:
 
-1. **A named product no tool makes.** "Turn this image into a video", "generate a picture of a dog",
-   把图片变成视频: a kind of file the request asks to get (a conversion or creation verb, then a type
-   noun of the decomposer's own vocabulary) that no tool that can run makes from what was given (checked
-   before decomposing, by reachability over the tools' types). The refusal names the tools that would
-   make it when they are unavailable (with their reason), else the tools closest to the request.
+1. **A named product no tool makes.** "Turn this image into a video", "make a 3D model of the cat",
+   把图片变成视频: a kind of file the request asks to get (a conversion or creation verb, then a noun
+   phrase naming a file type in the type system's own words: its name, aliases, formats and the words
+   qualifying its description, :func:`kind_words`) that no tool that can run makes from what was given
+   (checked before decomposing, by reachability over the tools' types). The refusal names the tools that
+   would make it when they are unavailable (with their reason), else the tools closest to the request.
 2. **An unavailable tool meant for it.** Each subtask is searched again over *every* tool, available or
    not, with the same search settings. When that search's best chain uses an unavailable tool and fits
    the subtask better than the best available chain by more than :data:`UNAVAILABLE_MARGIN`, the request
@@ -18,6 +19,15 @@ OCR). Three checks, run before and after planning and before execution, turn suc
    making what it asks for (available or not) fits at least ``floor`` is refused, naming the closest tools
    of the whole catalogue. A clause the decomposer finds no tool chain for at all is refused the same way
    (:meth:`AnswerabilityCheck.unsolvable`).
+4. **Nothing in the words asks for it** (:meth:`AnswerabilityCheck.check_understood`). A subtask with
+   no cue of the decomposer is planned by similarity alone, and a tool taking the kind of file it names
+   reaches 0.3 for nearly any sentence ("email this photo to my mother": image_info 0.31, inside the range
+   of right answers). It is refused when its tool is one the cues are written for, shares none of its
+   words, and is for none of its words alone the nearest tool. No constant: it refuses none of the
+   calibration requests, and on the TaskBench dev halves (their catalogues) refuses 1 right plan of 155.
+
+At run time, a subtask falls back only to chains as meant for it as its first choice
+(:meth:`AnswerabilityCheck.stand_ins`): a failing tool is never replaced by an unrelated one.
 
 "Fit" is the embedding similarity (MiniLM) of the subtask's description with a tool's text
 (:func:`graph.assessors.tool_text`, whose vectors are cached on disk), a chain's fit that of its weakest
@@ -37,7 +47,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from agent.outcomes import UnsupportedRequestError
-from graph.assessors import EmbeddingAssessor
+from graph.assessors import EmbeddingAssessor, tool_text
 from graph.errors import NoSolutionError
 from graph.plan import Solution, Subtask
 from graph.search import SearchConfig, ToGPlanner
@@ -250,6 +260,49 @@ def named_products(request: str) -> list[Product]:
     return found
 
 
+#: Words that name no action and no object of a request: function words, polite and light verbs. What is
+#: left of a clause ("email", "mother"; "background", "beach") is what a tool must be about.
+_FUNCTION_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "a an the this that these those it its them they their there here i me my mine we us our you your he "
+        "she him her his of for from with about in on at to into onto by as and or but nor so if then than "
+        "when while where which who whom whose what how why is are was were be been being am do does did done "
+        "have has had can could would should will shall may might must please kindly just also too very "
+        "really some any all each every no not only now up out over under again one two want need like help "
+        "let get give make show put take use keep turn try go",
+    )
+)
+_SUFFIXES = ("ing", "ed", "es", "s", "er", "ly", "e")
+
+
+def _stem(word: str) -> str:
+    """A crude stem, enough to match a request's word with a tool text's ("emailing", "emails": "email")."""
+    word = _word(word)
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> dict[str, str]:
+    """The words of ``text`` that say what is asked, by stem: neither function words, nor file names, nor
+    words naming a kind of file (:func:`kind_words`: "photo", "image" fit every tool taking one).
+
+    >>> content_words("email this photo to my mother")
+    {'email': 'email', 'moth': 'mother'}
+    """
+    text = re.sub(r"\b[\w-]+\.[A-Za-z0-9]{2,4}\b", " ", text)
+    files = {word for word, kinds in kind_words().items() if kinds & FILE_TYPES}
+    words: dict[str, str] = {}
+    for word in re.findall(r"[A-Za-z0-9][\w']*", text):  # "Image-to-Text" is three words
+        key = _word(word)
+        if word.lower() in _FUNCTION_WORDS or key in files or key.rstrip("s") in files or key.isdigit():
+            continue
+        words.setdefault(_stem(word), word)
+    return words
+
+
 @dataclass(frozen=True)
 class SubtaskFit:
     """How well the tools here serve one subtask (see the module docstring)."""
@@ -299,6 +352,7 @@ class AnswerabilityCheck:
         self._assessor = EmbeddingAssessor(embedder)
         self._lock = threading.Lock()
         self._everything: ToGPlanner | None = None
+        self._claimed: frozenset[str] | None = None
 
     @property
     def everything(self) -> ToGPlanner:
@@ -395,9 +449,61 @@ class AnswerabilityCheck:
             subtask.id, subtask.description, avail_fit, avail_tools, best_fit, best_tools, unavailable, ranked, peak
         )
 
+    def claimed(self) -> frozenset[str]:
+        """The tools the decomposer's cues are meant for: for each of its intents, the tool making the intent's
+        kind whose text is nearest its gloss, when that is at least the decomposer's bar for a clause it
+        understands (:data:`agent.decompose.offline.MIN_SIMILARITY`). The tools of other catalogues, which no
+        cue was written for, are mostly not among them."""
+        with self._lock:
+            if self._claimed is not None:
+                return self._claimed
+        from agent.decompose.cues import INTENTS
+        from agent.decompose.offline import MIN_SIMILARITY
+
+        claimed = set()
+        for intent in INTENTS:
+            sims = self.similarities(intent.gloss)
+            makers = [s.name for s in self.specs if any(o.type in intent.targets for o in s.outputs)]
+            best = max(makers, key=lambda name: (sims[name], name), default=None)
+            if best is not None and sims[best] >= MIN_SIMILARITY:
+                claimed.add(best)
+        with self._lock:
+            self._claimed = frozenset(claimed)
+        return self._claimed
+
+    def check_understood(self, subtask: Subtask, available: Sequence[Solution]) -> None:
+        """Check 4: a subtask in which the decomposer reads no request at all (no cue: "email this photo to my
+        mother") is planned by similarity alone, and that similarity is high for any tool taking the kind of
+        file it names. It is refused when the tool that would answer it is one the cues are meant for
+        (:meth:`claimed`: a user asking for it mostly says so in their words), and nothing else ties the
+        subtask to the chain either: its tool texts share none of the subtask's words (:func:`content_words`),
+        and its last tool is, for none of those words alone, the nearest tool of the catalogue ("twice as big":
+        "big" is nearest resize_image; "email", "mother" are nearest other tools than image_info)."""
+        if not available or available[0].tools[-1] not in self.claimed():
+            return
+        words = _unread_words(subtask.description)
+        if not words:
+            return
+        tools = list(dict.fromkeys(available[0].tools))
+        specs = {s.name: s for s in self.specs}
+        said = {stem for t in tools if t in specs for stem in content_words(tool_text(specs[t]))}
+        if said & words.keys() or any(self.nearest(word, 1) == [tools[-1]] for word in words.values()):
+            return
+        nearest = self.nearest(subtask.description)
+        unavailable = {t: self.reasons[t] for t in nearest if t in self.reasons}
+        raise UnsupportedRequestError(
+            f"no tool here is meant for {subtask.description!r}: nothing in it asks for what the tools that "
+            f"would run do ({', '.join(tools)}), and the nearest tools ({', '.join(nearest)}) do something else",
+            missing=subtask.description,
+            tools=nearest,
+            unavailable=unavailable,
+            subtask=subtask.id,
+        )
+
     def check_subtask(self, subtask: Subtask, available: Sequence[Solution]) -> SubtaskFit | None:
-        """Checks 2 and 3 for one planned subtask; raises :class:`UnsupportedRequestError`, else its fit (None
-        when there is nothing to check: every tool available and no floor, so no text is embedded)."""
+        """Checks 2, 3 and 4 for one planned subtask; raises :class:`UnsupportedRequestError`, else its fit (None
+        when there is nothing more to check: every tool available and no floor, so no fit is computed)."""
+        self.check_understood(subtask, available)
         if not self.reasons and self.floor <= 0:
             return None
         fit = self.fit(subtask, available)
@@ -496,3 +602,18 @@ def _kinds(given: Iterable[ResourceType]) -> str:
 
 def _an(kind: str) -> str:
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+
+
+def _unread_words(description: str) -> dict[str, str]:
+    """The content words of a subtask whose clauses carry no cue of the decomposer (none when one does, or
+    when its words cannot be read: Chinese with no English gloss)."""
+    from agent.decompose.clauses import split_clauses
+    from agent.decompose.reading import read_clause
+
+    words: dict[str, str] = {}
+    for clause in split_clauses(description):
+        reading = read_clause(clause, [])
+        if reading.intent is not None:
+            return {}
+        words.update(content_words(reading.gloss if reading.chinese else clause.text))
+    return words

@@ -20,6 +20,12 @@ The constants are chosen from these figures by a fixed rule, never by reading si
 * ``UNAVAILABLE_MARGIN``: the smallest value (step 0.01) whose false refusals in ``none`` stay at most 2 %,
   but at least ``NEAR_TIE`` (two fits that close are a tie, not a tool "clearly less suited").
 
+Check 4 (a subtask with no cue whose tools nothing in its words asks for) has no constant; its refusals
+count in every figure above (``unread``: how many). Because the calibration sets have hardly a clause
+without a cue, ``--taskbench`` also runs it where such clauses are the rule: the offline decomposer over the
+TaskBench catalogues, on their dev halves only, counting a refusal false when the refused chain is the gold
+one.
+
 Held-out requests (``tests/data/plans_heldout.jsonl``) are only counted, as aggregates, with the
 constants in the module (``--heldout``). Run ``python -m benchmarks.answerability`` (about a minute);
 the last line of stdout is JSON with the chosen constants and the false/honest refusal rates.
@@ -48,12 +54,19 @@ class Outcome:
     id: str
     needs_unavailable: bool
     product: bool = False  # check 1 refused
+    unread: bool = False  # check 4 refused (a subtask with no cue and nothing tying it to its tools)
     no_plan: bool = False  # the decomposer or the planner found nothing (refused before the check)
     gaps: list[float] = field(default_factory=list)
     fits: list[float] = field(default_factory=list)
 
     def refused(self, margin: float, floor: float) -> bool:
-        return self.product or self.no_plan or any(g > margin for g in self.gaps) or any(f < floor for f in self.fits)
+        return (
+            self.product
+            or self.unread
+            or self.no_plan
+            or any(g > margin for g in self.gaps)
+            or any(f < floor for f in self.fits)
+        )
 
 
 def measure(paths: Sequence[Path], unavailable: dict[str, str]) -> list[Outcome]:
@@ -87,11 +100,62 @@ def measure(paths: Sequence[Path], unavailable: dict[str, str]) -> list[Outcome]
                     fit = check.fit(subtask, solutions)
                     outcome.gaps.append(fit.gap)
                     outcome.fits.append(fit.peak)
+                    try:
+                        check.check_understood(subtask, solutions)
+                    except UnsupportedRequestError:
+                        outcome.unread = True
             except UnsupportedRequestError:
                 outcome.product = True
             except ToGError:
                 outcome.no_plan = True
     return outcomes
+
+
+def taskbench_unread(name: str) -> dict[str, float | int]:
+    """Check 4 over a TaskBench catalogue (its dev half only; every tool available): the offline decomposer
+    plans each request over that catalogue, and a request check 4 refuses counts as a false refusal when the
+    chain it refused is the gold one (else the refusal was of a wrong answer)."""
+    from agent.answerability import AnswerabilityCheck
+    from agent.decompose.base import Resource
+    from agent.decompose.offline import OfflineDecomposer
+    from agent.evaluation.dataset import load_samples
+    from agent.evaluation.split import select_split
+    from agent.outcomes import UnsupportedRequestError
+    from graph.assessors import EmbeddingAssessor
+    from graph.catalogue import load_catalogue
+    from graph.errors import ToGError
+    from graph.search import SearchConfig, ToGPlanner
+    from graph.toolgraph import ToolGraph
+
+    folder = ROOT / "tests" / "data" / name
+    specs = load_catalogue(folder / "tool_desc.json")
+    planner = ToGPlanner(ToolGraph(specs), EmbeddingAssessor(), SearchConfig())
+    check = AnswerabilityCheck(specs, {}, SearchConfig())
+    decomposer = OfflineDecomposer(specs=specs)
+    planned = refused = false = 0
+    for sample in select_split(load_samples(folder / "plans.jsonl"), "dev"):
+        resources = [Resource(name=r.name, type=r.type, value=r.name) for r in sample.resources]
+        try:
+            plan = decomposer.decompose(sample.request, resources)
+            chains = [(subtask, planner.search(subtask).solutions) for subtask in plan.subtasks]
+        except ToGError:
+            continue
+        planned += 1
+        for subtask, solutions in chains:
+            try:
+                check.check_understood(subtask, solutions)
+            except UnsupportedRequestError:
+                refused += 1
+                false += all(t in sample.gold.nodes for t in solutions[0].tools)
+                break
+    row: dict[str, float | int] = {
+        "planned": planned,
+        "unread_refused": refused,
+        "false_refusals": round(false / planned, 4) if planned else 0.0,
+        "false_refusals_n": false,
+    }
+    print(f"{name:>24}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    return row
 
 
 def rate(outcomes: Sequence[Outcome], margin: float, floor: float) -> float:
@@ -127,6 +191,7 @@ def report(name: str, outcomes: Sequence[Outcome], margin: float, floor: float) 
         "needs_unavailable": len(needing),
         "honest_refusals": round(rate(needing, margin, floor), 4),
         "no_plan": sum(o.no_plan for o in outcomes),
+        "unread": sum(o.unread for o in outcomes),
     }
     print(f"{name:>16}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
     return row
@@ -135,6 +200,9 @@ def report(name: str, outcomes: Sequence[Outcome], margin: float, floor: float) 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--heldout", action="store_true", help="also count the held-out set (aggregates only)")
+    parser.add_argument(
+        "--taskbench", action="store_true", help="also run check 4 on the TaskBench dev halves (their catalogues)"
+    )
     args = parser.parse_args(argv)
     for variable in ("TOG_VLM_MODEL", "TOG_VLM_URL", "TOG_LLM_URL"):
         os.environ.pop(variable, None)
@@ -159,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plans_all = [o for o in all_ if o.id in set(_ids(CALIBRATION[0]))]
     figures["plans_all"] = report("plans.jsonl all", plans_all, used_margin, used_floor)
     figures["plans_none"] = report("plans.jsonl none", plans, used_margin, used_floor)
+    if args.taskbench:
+        for name in ("taskbench_huggingface", "taskbench_dailylifeapis"):
+            figures[name] = taskbench_unread(name)
     if args.heldout:
         figures["heldout_all"] = report("heldout all", measure([HELDOUT], {}), used_margin, used_floor)
         figures["heldout_none"] = report("heldout none", measure([HELDOUT], none_reasons), used_margin, used_floor)

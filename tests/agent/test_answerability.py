@@ -91,6 +91,42 @@ def test_a_kind_of_the_type_system_no_tool_makes_is_refused(agent: Agent, photo:
     assert "no tool here makes one" in error.message
 
 
+def test_a_clause_nothing_here_is_meant_for_is_refused_not_answered_by_similarity(agent: Agent, photo: Path) -> None:
+    """No cue and no word of image_info in "email this photo to my mother": not answered with the photo's size."""
+    error = refusal(agent, "email this photo to my mother", photo)
+    assert error.missing == "email this photo to my mother" and len(error.tools) == 3
+    assert "no tool here is meant for" in error.message and "image_info" in error.message
+
+
+def test_a_paraphrase_whose_words_point_to_the_tool_is_answered(agent: Agent, photo: Path) -> None:
+    """ "twice as big" has no cue and shares no word with resize_image's text, but "big" alone is nearest it."""
+    result = agent.run("make this picture twice as big", files=[photo])
+    assert result.status == "succeeded" and result.subtasks[0].tools == ["resize_image"]
+
+
+def test_tools_no_cue_is_meant_for_are_not_held_to_the_cues(agent: Agent) -> None:
+    """Check 4 holds only tools the decomposer's cues are meant for: a catalogue's own tools are not refused
+    for lacking them."""
+    from graph.plan import Action, Solution, Subtask
+
+    check = AnswerabilityCheck(agent.registry.specs(), {})
+    assert {"image_info", "adjust_contrast", "resize_image"} <= check.claimed()
+    email = Subtask.model_validate(
+        {
+            "id": 0,
+            "description": "email this photo to my mother",
+            "args": [{"type": "image"}],
+            "returns": [{"type": "json"}],
+        }
+    )
+    info = Solution(subtask_id=0, actions=[Action(id="a0", tool="image_info")], outputs=["a0"])
+    with pytest.raises(UnsupportedRequestError):
+        check.check_understood(email, [info])
+    count = Solution(subtask_id=0, actions=[Action(id="a0", tool="count_tags")], outputs=["a0"])
+    assert "count_tags" not in check.claimed()
+    check.check_understood(email, [count])  # not a tool the cues are written for: no error
+
+
 def test_object_detection_needs_internvl_not_the_face_detector(agent: Agent, photo: Path) -> None:
     error = refusal(agent, "crop the cat and make it black and white", photo)
     assert "detect_objects" in error.unavailable or "ground_phrase" in error.unavailable
