@@ -489,11 +489,12 @@ class AnswerabilityCheck:
         said = {stem for t in tools if t in specs for stem in content_words(tool_text(specs[t]))}
         if said & words.keys() or any(self.nearest(word, 1) == [tools[-1]] for word in words.values()):
             return
-        nearest = self.nearest(subtask.description)
+        others = [t for t in self.nearest(subtask.description, NEAREST + len(tools)) if t not in tools][:NEAREST]
+        nearest = [*tools, *others][: max(NEAREST, len(tools))]
         unavailable = {t: self.reasons[t] for t in nearest if t in self.reasons}
         raise UnsupportedRequestError(
             f"no tool here is meant for {subtask.description!r}: nothing in it asks for what the tools that "
-            f"would run do ({', '.join(tools)}), and the nearest tools ({', '.join(nearest)}) do something else",
+            f"would run do ({', '.join(tools)}), and the nearest others ({', '.join(others)}) do something else",
             missing=subtask.description,
             tools=nearest,
             unavailable=unavailable,
