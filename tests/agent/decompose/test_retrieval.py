@@ -89,6 +89,14 @@ def test_a_clause_naming_a_given_file_prefers_tools_that_take_it(media_tools: li
     assert not scores[1].any()  # the clause names no file and asks for no new type
 
 
+def test_a_value_of_a_known_kind_favours_tools_with_a_parameter_for_it() -> None:
+    sms = _spec("send_sms", "Send a text message", [("phone_number", "text"), ("content", "text")], ["text"])
+    note = _spec("take_note", "Take a note", [("content", "text")], ["text"])
+    scores = evidence.type_evidence(["tell Ann at +1 555 123 4567 that I'm late", "remember milk"], [], [sms, note])
+    assert scores[0, 0] > 0 and scores[0, 1] == 0
+    assert not scores[1].any()
+
+
 def test_resource_names_and_quotes_are_masked_not_read_as_intent() -> None:
     assert mask("summarize depth_notes.txt from https://example.org/depth") == "summarize the text from the link"
     assert mask("translate 'depth of field' please") == "translate the given text please"
