@@ -335,14 +335,22 @@ def test_every_case_gets_a_verdict_and_none_is_skipped_silently(trials: OutcomeR
             assert not CJK_FONT.is_file() or "zh" not in result.id
 
 
-@pytest.mark.xfail(strict=False, reason="issue 17 behaviours landing")
+#: Cases still answered wrongly, left open in issue 17 and named here so that any other one fails the gate:
+#: "replace the background with a beach" plans an image edit (adjust_contrast) that no check can yet tell
+#: from a real paraphrase of one (embedding fits and word overlap do not separate them).
+KNOWN_WRONG = frozenset({"replace-background"})
+
+
 def test_no_wrong_answer_is_marked_succeeded_and_the_impossible_is_refused(trials: OutcomeReport) -> None:
     summary = trials.summary()
-    wrong = [f"{r.id}: {r.why}" for r in trials.results if r.verdict == "wrong_but_succeeded"]
+    wrong = [
+        f"{r.id}: {r.why}" for r in trials.results if r.verdict == "wrong_but_succeeded" and r.id not in KNOWN_WRONG
+    ]
     assert wrong == []
-    impossible = [r for r in trials.results if r.kind == "impossible"]
+    impossible = [r for r in trials.results if r.kind == "impossible" and r.id not in KNOWN_WRONG]
     assert [f"{r.id}: {r.verdict} {r.why}" for r in impossible if r.verdict != "honest_refusal"] == []
-    assert summary["impossible_refused"] == summary["impossible"] > 0
+    assert summary["impossible"] > 0
+    assert summary["false_refusal"] == 0 and summary["crashed"] == 0
 
 
 def test_a_model_that_cannot_load_is_named_and_never_replaced_by_ocr(tmp_path: Path) -> None:
