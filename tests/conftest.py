@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,19 @@ def embedder():
 def catalogues() -> Path:
     """Third-party tool catalogues copied into the repo (see tests/data/THIRD_PARTY.md)."""
     return TEST_DATA / "catalogues"
+
+
+@pytest.fixture
+def fresh_install(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No model configured, as on a fresh install: the machine's TOG_VLM_*/TOG_LLM_*/TOG_CONFIG must not leak
+    into a test, and a model a test configured does not outlive it."""
+    from tools.models import configure_llm, configure_vlm
+
+    for name in list(os.environ):
+        if name.startswith(("TOG_VLM_", "TOG_LLM_")) or name == "TOG_CONFIG":
+            monkeypatch.delenv(name)
+    configure_vlm(None)
+    configure_llm(None)
+    yield
+    configure_vlm(None)
+    configure_llm(None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +19,6 @@ from graph.plan import Subtask
 from graph.search import ToGPlanner
 from graph.spec import InputSpec, OutputSpec, ToolSpec
 from graph.toolgraph import ToolGraph
-from tools.models import configure_llm, configure_vlm
 from vlm.backends.openai_compat import OpenAICompatibleBackend
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vlm"))
@@ -56,16 +54,8 @@ def rating(ratings: dict[str, Any], default: int = 1) -> Callable[[dict[str, Any
 
 
 @pytest.fixture(autouse=True)
-def no_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_models(fresh_install: None) -> None:
     """No model is configured unless a test configures one (the machine's environment must not leak in)."""
-    for name in list(os.environ):
-        if name.startswith(("TOG_VLM_", "TOG_LLM_")) or name == "TOG_CONFIG":
-            monkeypatch.delenv(name)
-    configure_vlm(None)
-    configure_llm(None)
-    yield
-    configure_vlm(None)
-    configure_llm(None)
 
 
 @pytest.fixture

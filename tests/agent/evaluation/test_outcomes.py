@@ -45,16 +45,8 @@ VLM_REFUSAL = {
 
 
 @pytest.fixture(autouse=True)
-def no_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_models(fresh_install: None) -> None:
     """The trials are of a fresh install: the machine's model settings must not leak in."""
-    for name in list(os.environ):
-        if name.startswith(("TOG_VLM_", "TOG_LLM_")):
-            monkeypatch.delenv(name)
-    configure_vlm(None)
-    configure_llm(None)
-    yield
-    configure_vlm(None)
-    configure_llm(None)
 
 
 def _expect(**fields: object) -> Expect:

@@ -6,7 +6,6 @@ once per session; the OCR engine, the face cascade and the engines are likewise 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,23 +14,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from agent.engine import Engine, EngineConfig
 from agent.engine.testing import registry as engine_tools
-from tools.models import configure_llm, configure_vlm
 from tools.registry import ToolRegistry, default_registry
 
 RECEIPT_LINES = ("CORNER CAFE", "Coffee 3.50", "Bagel 2.25", "Subtotal 5.75", "Tax 0.46", "TOTAL 6.21", "Thank you!")
 
 
 @pytest.fixture(autouse=True)
-def no_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_models(fresh_install: None) -> None:
     """No model is configured unless a test configures one (the machine's environment must not leak in)."""
-    for name in list(os.environ):
-        if name.startswith(("TOG_VLM_", "TOG_LLM_")):
-            monkeypatch.delenv(name)
-    configure_vlm(None)
-    configure_llm(None)
-    yield
-    configure_vlm(None)
-    configure_llm(None)
 
 
 @pytest.fixture(scope="session")
