@@ -9,6 +9,8 @@ JSON object with the overall figures, for scripts and CI to read.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -188,7 +190,7 @@ def outcomes(
 
 
 def _outcomes(suite: Path | None, plans: Path | None, as_json: bool, only: list[str], limit: int | None) -> None:
-    from agent.cli import _usage, err_console
+    from agent.cli import _usage
 
     if plans is not None:
         if suite is not None:
@@ -205,36 +207,38 @@ def _outcomes(suite: Path | None, plans: Path | None, as_json: bool, only: list[
     cases = [c for c in loaded.cases if not only or any(part in c.id for part in only)][:limit]
     if not cases:
         raise _usage(f"no case id contains {' or '.join(map(repr, only))}")
-    with err_console.status(f"running {len(cases)} requests…") as status:
-        done = 0
-
-        def progress(result: Any) -> None:
-            nonlocal done
-            done += 1
-            status.update(f"{done}/{len(cases)} {result.id}: {result.verdict}")
-
+    with _counting(f"running {len(cases)} requests…", len(cases), "verdict") as progress:
         report = run_suite(cases, progress=progress, models=loaded.settings)
     _show(report.model_dump_json(indent=2) if as_json else None, report, report.summary())
 
 
 def _plans_outcomes(path: Path, as_json: bool, only: list[str], limit: int | None) -> None:
-    from agent.cli import _usage, err_console
+    from agent.cli import _usage
     from agent.evaluation.dataset import load_samples
     from agent.evaluation.outcome_plans import run_plans
 
     samples = [s for s in load_samples(path) if not only or any(part in s.id for part in only)][:limit]
     if not samples:
         raise _usage(f"no record id contains {' or '.join(map(repr, only))}")
-    with err_console.status(f"running {len(samples)} requests on real inputs…") as status:
-        done = 0
-
-        def progress(run: Any) -> None:
-            nonlocal done
-            done += 1
-            status.update(f"{done}/{len(samples)} {run.id}: {run.status}")
-
+    with _counting(f"running {len(samples)} requests on real inputs…", len(samples), "status") as progress:
         report = run_plans(samples, progress=progress)
     _show(report.model_dump_json(indent=2) if as_json else None, report, report.summary())
+
+
+@contextmanager
+def _counting(title: str, total: int, outcome: str) -> Iterator[Callable[[Any], None]]:
+    """A spinner line "done/total id: <outcome attribute>", and the callback that advances it per result."""
+    from agent.cli import err_console
+
+    with err_console.status(title) as status:
+        done = 0
+
+        def progress(item: Any) -> None:
+            nonlocal done
+            done += 1
+            status.update(f"{done}/{total} {item.id}: {getattr(item, outcome)}")
+
+        yield progress
 
 
 def _show(as_json: str | None, report: Any, summary: dict[str, Any]) -> None:
