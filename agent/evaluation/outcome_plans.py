@@ -16,7 +16,6 @@ those answered without the tool a careful person would use, so it deserves a loo
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from agent.decompose.base import Resource
 from agent.evaluation.dataset import PlanSample
-from agent.evaluation.outcomes import CRASHED, SUCCEEDED, observe, offline_agent
+from agent.evaluation.outcomes import CRASHED, SUCCEEDED, observe, trial_agent
 from agent.evaluation.trial_inputs import SampleMaker, SampleUnavailableError
 from agent.outcomes import EMPTY, UNSUPPORTED
 from graph.types import FILE_TYPES, ResourceType
@@ -126,36 +125,29 @@ def run_plans(
     progress: Callable[[PlanRun], None] | None = None,
 ) -> PlansOutcomeReport:
     """Run every record's request on real inputs through one offline agent; count refusals and crashes."""
-    with tempfile.TemporaryDirectory(prefix="tog-plans-") as scratch:
-        work = folder or Path(scratch)
-        own = agent is None
-        running = agent or offline_agent(work / "data")
-        try:
-            unavailable = set(running.registry.unavailable())
-            maker = SampleMaker(work / "inputs")
-            report = PlansOutcomeReport()
-            for sample in samples:
-                try:
-                    files = record_inputs(sample, maker)
-                except SampleUnavailableError as exc:
-                    report.skipped[sample.id] = exc.message
-                    continue
-                started = time.perf_counter()
-                observed = observe(running, sample.request, files)
-                error = observed.error or {}
-                run = PlanRun(
-                    id=sample.id,
-                    request=sample.request,
-                    status=observed.status,
-                    gold_unavailable=sorted(set(sample.gold.nodes) & unavailable),
-                    error_code=error.get("code"),
-                    message=" ".join(str(error.get("message") or observed.answer).split())[:500],
-                    seconds=round(time.perf_counter() - started, 3),
-                )
-                report.runs.append(run)
-                if progress is not None:
-                    progress(run)
-            return report
-        finally:
-            if own:
-                running.close()
+    with trial_agent("tog-plans-", agent, folder) as (running, work):
+        unavailable = set(running.registry.unavailable())
+        maker = SampleMaker(work / "inputs")
+        report = PlansOutcomeReport()
+        for sample in samples:
+            try:
+                files = record_inputs(sample, maker)
+            except SampleUnavailableError as exc:
+                report.skipped[sample.id] = exc.message
+                continue
+            started = time.perf_counter()
+            observed = observe(running, sample.request, files)
+            error = observed.error or {}
+            run = PlanRun(
+                id=sample.id,
+                request=sample.request,
+                status=observed.status,
+                gold_unavailable=sorted(set(sample.gold.nodes) & unavailable),
+                error_code=error.get("code"),
+                message=" ".join(str(error.get("message") or observed.answer).split())[:500],
+                seconds=round(time.perf_counter() - started, 3),
+            )
+            report.runs.append(run)
+            if progress is not None:
+                progress(run)
+        return report

@@ -22,7 +22,8 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -151,6 +152,25 @@ class OutcomeReport(BaseModel):
         }
 
 
+@contextmanager
+def trial_agent(
+    prefix: str,
+    agent: Agent | None = None,
+    folder: Path | None = None,
+    models: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Iterator[tuple[Agent, Path]]:
+    """The agent a trial runs on and its work folder: ``agent`` if given (left open), else an
+    :func:`offline_agent` made for the trial and closed after it; ``folder``, else a temporary one."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        work = folder or Path(scratch)
+        running = agent or offline_agent(work / "data", models)
+        try:
+            yield running, work
+        finally:
+            if agent is None:
+                running.close()
+
+
 def offline_agent(data_dir: Path, models: Mapping[str, Mapping[str, Any]] | None = None) -> Agent:
     """An agent as a new user has it before configuring any model: offline decomposer, no VLM, no LLM
     (whatever the environment says), unless ``models`` sets the ``vlm`` / ``llm`` sections."""
@@ -276,19 +296,12 @@ def run_suite(
 ) -> OutcomeReport:
     """Run every case (one agent for all; a temporary offline one unless given, with ``models`` — a
     suite's ``settings`` — if any) and judge each."""
-    with tempfile.TemporaryDirectory(prefix="tog-trials-") as scratch:
-        work = folder or Path(scratch)
-        own = agent is None
-        running = agent or offline_agent(work / "data", models)
-        try:
-            runner = OutcomeRunner(running, work / "inputs", transcribe or default_transcriber())
-            report = OutcomeReport()
-            for case in cases:
-                result = runner.run(case)
-                report.results.append(result)
-                if progress is not None:
-                    progress(result)
-            return report
-        finally:
-            if own:
-                running.close()
+    with trial_agent("tog-trials-", agent, folder, models) as (running, work):
+        runner = OutcomeRunner(running, work / "inputs", transcribe or default_transcriber())
+        report = OutcomeReport()
+        for case in cases:
+            result = runner.run(case)
+            report.results.append(result)
+            if progress is not None:
+                progress(result)
+        return report

@@ -258,3 +258,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def metric_by_label(client: TestClient, metric: str, label: str) -> dict[str, float]:
+    """The samples of one counter from ``/metrics``, keyed by the value of one of its labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        sample.labels[label]: sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for sample in family.samples
+        if sample.name == metric
+    }

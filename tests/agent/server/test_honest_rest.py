@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
-from server_support import make_agent, make_settings
+from server_support import make_agent, make_settings, metric_by_label
 
 from agent.server.app import create_app
 
@@ -15,15 +14,6 @@ from agent.server.app import create_app
 def _client(data_dir: Path, **server: object) -> TestClient:
     settings = make_settings(data_dir, **server)
     return TestClient(create_app(settings, make_agent(settings)))
-
-
-def _rejections(client: TestClient) -> dict[str, float]:
-    return {
-        sample.labels["reason"]: sample.value
-        for family in text_string_to_metric_families(client.get("/metrics").text)
-        for sample in family.samples
-        if sample.name == "tog_tasks_rejected_total"
-    }
 
 
 def test_a_file_whose_bytes_are_not_its_declared_type_is_415_at_upload(data_dir: Path) -> None:
@@ -59,7 +49,7 @@ def test_rejected_submissions_are_counted_by_reason(data_dir: Path) -> None:
         too_big = client.post("/v1/tasks", content=big, headers={"Content-Type": "application/json"})
         assert too_big.status_code == 413
         assert client.post("/v1/tasks", json={"request": "quick"}).status_code == 202  # not counted
-        assert _rejections(client) == {
+        assert metric_by_label(client, "tog_tasks_rejected_total", "reason") == {
             "request_too_long": 1,
             "unsupported_type": 1,
             "invalid_request": 1,

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
-from server_support import wait_for
+from server_support import metric_by_label, wait_for
 
 from agent.api import Agent
 from agent.config import ToGSettings
@@ -42,15 +41,6 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
-def _finished(client: TestClient) -> dict[str, float]:
-    return {
-        sample.labels["status"]: sample.value
-        for family in text_string_to_metric_families(client.get("/metrics").text)
-        for sample in family.samples
-        if sample.name == "tog_tasks_finished_total"
-    }
-
-
 def test_a_request_for_an_unavailable_tool_ends_unsupported_with_the_reason(client: TestClient, photo: bytes) -> None:
     response = client.post(
         "/v1/tasks",
@@ -64,7 +54,7 @@ def test_a_request_for_an_unavailable_tool_ends_unsupported_with_the_reason(clie
     assert error["code"] == "unsupported" and view["message"] == error["message"]
     assert error["details"]["tools"][0] == "describe_image"
     assert "TOG_VLM_MODEL" in error["details"]["unavailable"]["describe_image"]
-    counts = _finished(client)
+    counts = metric_by_label(client, "tog_tasks_finished_total", "status")
     assert counts["unsupported"] == 1 and counts["succeeded"] == 0 and counts["empty"] == 0
 
 
