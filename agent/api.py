@@ -39,7 +39,6 @@ from typing import Any
 from agent.bounds import check_request_length
 from agent.config import ToGSettings
 from agent.decompose.base import Decomposer, Resource
-from agent.empty import asked_for, empty_outputs
 from agent.engine import Engine
 from agent.engine.backend import ExecutionBackend
 from agent.inputs import STRING_TYPES, FileArg, InputSpecError, check_path, type_for_file
@@ -333,7 +332,7 @@ class Agent:
         values = self._graph.get_state({"configurable": {"thread_id": run_id}}).values
         if not values or "run_id" not in values:  # none yet, or a run so new that its input is not saved yet
             raise RunNotFoundError(f"no run with id {run_id!r}", run_id=run_id)
-        return _result(values, self.store)
+        return _result(values)
 
     # --- async ------------------------------------------------------------------------------------------
 
@@ -455,9 +454,9 @@ def _read_value(path: Path, rtype: ResourceType) -> Any:
         ) from None
 
 
-def _result(values: Mapping[str, Any], store: ArtifactStore | None = None) -> AgentResult:
-    """The result a run's saved state stands for. With the ``store``, a run whose tools all succeeded but
-    whose asked-for result is empty (:mod:`agent.empty`) is ``empty``, not ``succeeded``."""
+def _result(values: Mapping[str, Any]) -> AgentResult:
+    """The result a run's saved state stands for. A run whose tools all succeeded but whose asked-for result
+    is empty (:mod:`agent.empty`, found by the respond stage) is ``empty``, not ``succeeded``."""
     plan = Plan.model_validate(values["plan"]) if values.get("plan") else None
     outcomes = [
         SubtaskOutcome.model_validate(v)
@@ -476,7 +475,7 @@ def _result(values: Mapping[str, Any], store: ArtifactStore | None = None) -> Ag
             if statuses == {"succeeded"} and plan and len(outcomes) == len(plan.subtasks)
             else ("partial" if "succeeded" in statuses else "failed")
         )
-        if status == "succeeded" and plan is not None and store is not None and _empty_answers(plan, outcomes, store):
+        if status == "succeeded" and values.get("empty"):
             status = EMPTY
     elif values.get("mode") == "plan" and values.get("solutions"):
         status = "planned"
@@ -494,20 +493,3 @@ def _result(values: Mapping[str, Any], store: ArtifactStore | None = None) -> Ag
         parameters=values.get("parameters") or [],
         timings=values.get("timings") or {},
     )
-
-
-def _empty_answers(plan: Plan, outcomes: Sequence[SubtaskOutcome], store: ArtifactStore) -> list[int]:
-    """The asked-for subtasks (no other one uses them) whose result value is empty."""
-    wanted = asked_for(plan)
-    values: dict[int, list[Any]] = {}
-    for outcome in outcomes:
-        if outcome.id not in wanted:
-            continue
-        for artifact in outcome.outputs:
-            if artifact.type in FILE_TYPES:
-                continue
-            try:
-                values.setdefault(outcome.id, []).append(store.load(artifact.id))
-            except (ToGError, OSError, ValueError):  # a result that cannot be read back is no empty answer
-                continue
-    return empty_outputs(values, wanted)

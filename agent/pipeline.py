@@ -31,6 +31,7 @@ from langgraph.graph import END, START, StateGraph
 from agent.answerability import AnswerabilityCheck
 from agent.bounds import check_subtasks, check_tool_calls
 from agent.decompose.base import Decomposer, DecompositionError, Resource
+from agent.empty import asked_for, empty_outputs
 from agent.engine import Engine
 from agent.engine.result import ExecutionResult
 from agent.outcomes import UnsupportedRequestError
@@ -62,6 +63,8 @@ class AgentState(TypedDict, total=False):
     subtasks: dict[str, dict[str, Any]]
     replans: int
     answer: str
+    #: subtasks whose asked-for result is empty: the run is ``empty``, not ``succeeded``
+    empty: list[int]
     timings: Annotated[dict[str, float], _merge]
     cancelled: bool
 
@@ -446,4 +449,7 @@ def _respond(stages: Stages, state: AgentState) -> dict[str, Any]:
     values: dict[int, list[Any]] = {}
     for outcome in outcomes:
         values[outcome.id] = [stages.store.load(a.id) if a.type not in FILE_TYPES else None for a in outcome.outputs]
-    return {"answer": stages.responder.respond(state["request"], outcomes, values)}
+    return {
+        "answer": stages.responder.respond(state["request"], outcomes, values),
+        "empty": empty_outputs(values, asked_for(plan)),  # asked-for results that say nothing (agent.empty)
+    }
