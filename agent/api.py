@@ -146,8 +146,9 @@ class Agent:
         """Do now what the first request would otherwise wait for; returns the milliseconds it took.
 
         Loads the embedding model, reads the catalogue's vectors (from the disk cache, or embeds and
-        caches them), and decomposes and plans :data:`WARM_REQUEST` once so the decomposer's and the
-        planner's lazily built state (graph, feasibility checks, per-domain indexes) exists, then freezes
+        caches them), and decomposes, plans and checks (:mod:`agent.answerability`) :data:`WARM_REQUEST` once
+        so the decomposer's, the planner's and the check's lazily built state (graph, feasibility checks,
+        per-domain indexes, the planner over every tool) exists, then freezes
         what is alive out of the garbage collector's reach (:func:`gc.freeze`). Nothing is stored or run.
         The REST server calls it at start-up; a one-shot ``tog ask`` gains nothing from it.
         """
@@ -156,14 +157,23 @@ class Agent:
 
         started = time.perf_counter()
         assessor = self.planner.assessor
+        embedding = isinstance(assessor, EmbeddingAssessor)
         if isinstance(assessor, EmbeddingAssessor):
             assessor.warm(self.planner.graph.specs)
+        # The check before running embeds every tool's text, unavailable ones too, and the cues' glosses; warmed
+        # with the model the planner loads anyway (a uniform assessor's agent loads no model here).
+        check = self._stages.answerability() if self._stages.check_answerable and embedding else None
+        if check is not None:
+            check.warm()
+            check.claimed()
         if getattr(self._stages.decomposer, "name", "") == "offline":  # a model-free decomposer: cheap to try
             photo = Resource(name="photo.jpg", type=ResourceType.IMAGE, value="warm-up")
             try:
                 plan = self._stages.decomposer.decompose(WARM_REQUEST, [photo])
                 for subtask in plan.subtasks:
-                    self.planner.search(subtask)
+                    solutions = self.planner.search(subtask).solutions
+                    if check is not None:  # its planner over every tool, built on first use
+                        check.check_subtask(subtask, solutions)
             except ToGError as exc:  # a catalogue without face tools: still warm enough
                 logger.info("warm-up request not planned: %s", exc)
         # What is alive now (the model, vectors, indexes) lives as long as the process: moved out of the
